@@ -1,0 +1,188 @@
+//! Diagnostics and attribute paths: how a provider tells Terraform (and so the
+//! user) what is wrong and where. User mistakes always travel as
+//! diagnostics, never as gRPC errors, and are collected rather than
+//! returned at the first one.
+
+use std::fmt;
+
+use crate::proto::tfplugin6 as pb;
+
+/// One step into a value: an object attribute, a map key or a list index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    Attr(String),
+    Key(String),
+    Index(i64),
+}
+
+/// A path to an attribute, e.g. `members["eu"].address` or `member[2].name`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttrPath(pub Vec<Step>);
+
+impl AttrPath {
+    pub fn root(attr: &str) -> AttrPath {
+        AttrPath(vec![Step::Attr(attr.to_string())])
+    }
+    pub fn attr(mut self, a: &str) -> AttrPath {
+        self.0.push(Step::Attr(a.to_string()));
+        self
+    }
+    pub fn key(mut self, k: &str) -> AttrPath {
+        self.0.push(Step::Key(k.to_string()));
+        self
+    }
+    pub fn index(mut self, i: usize) -> AttrPath {
+        self.0.push(Step::Index(i as i64));
+        self
+    }
+}
+
+impl fmt::Display for AttrPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            match s {
+                Step::Attr(a) if i == 0 => write!(f, "{a}")?,
+                Step::Attr(a) => write!(f, ".{a}")?,
+                Step::Key(k) => write!(f, "[{k:?}]")?,
+                Step::Index(n) => write!(f, "[{n}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<&AttrPath> for pb::AttributePath {
+    fn from(p: &AttrPath) -> Self {
+        use pb::attribute_path::step::Selector;
+        pb::AttributePath {
+            steps: p
+                .0
+                .iter()
+                .map(|s| pb::attribute_path::Step {
+                    selector: Some(match s {
+                        Step::Attr(a) => Selector::AttributeName(a.clone()),
+                        Step::Key(k) => Selector::ElementKeyString(k.clone()),
+                        Step::Index(i) => Selector::ElementKeyInt(*i),
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&pb::AttributePath> for AttrPath {
+    fn from(p: &pb::AttributePath) -> Self {
+        use pb::attribute_path::step::Selector;
+        AttrPath(
+            p.steps
+                .iter()
+                .filter_map(|s| {
+                    Some(match s.selector.as_ref()? {
+                        Selector::AttributeName(a) => Step::Attr(a.clone()),
+                        Selector::ElementKeyString(k) => Step::Key(k.clone()),
+                        Selector::ElementKeyInt(i) => Step::Index(*i),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Short and stable: what went wrong.
+    pub summary: String,
+    /// What to do about it.
+    pub detail: String,
+    pub path: Option<AttrPath>,
+}
+
+/// Collected diagnostics of one operation.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn error(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
+        self.push(Severity::Error, summary, detail, None)
+    }
+    pub fn error_at(&mut self, path: AttrPath, summary: impl Into<String>, detail: impl Into<String>) {
+        self.push(Severity::Error, summary, detail, Some(path))
+    }
+    pub fn warning(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
+        self.push(Severity::Warning, summary, detail, None)
+    }
+    pub fn warning_at(&mut self, path: AttrPath, summary: impl Into<String>, detail: impl Into<String>) {
+        self.push(Severity::Warning, summary, detail, Some(path))
+    }
+    fn push(&mut self, severity: Severity, summary: impl Into<String>, detail: impl Into<String>, path: Option<AttrPath>) {
+        self.0.push(Diagnostic { severity, summary: summary.into(), detail: detail.into(), path })
+    }
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0)
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity == Severity::Error)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn to_proto(&self) -> Vec<pb::Diagnostic> {
+        self.0.iter().map(pb::Diagnostic::from).collect()
+    }
+}
+
+impl From<&Diagnostic> for pb::Diagnostic {
+    fn from(d: &Diagnostic) -> Self {
+        pb::Diagnostic {
+            severity: match d.severity {
+                Severity::Error => pb::diagnostic::Severity::Error as i32,
+                Severity::Warning => pb::diagnostic::Severity::Warning as i32,
+            },
+            summary: d.summary.clone(),
+            detail: d.detail.clone(),
+            attribute: d.path.as_ref().map(pb::AttributePath::from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::attribute_path::step::Selector;
+
+    #[test]
+    fn path_to_proto_and_back() {
+        let p = AttrPath::root("members").key("eu-west").attr("address").index(2);
+        let wire = pb::AttributePath::from(&p);
+        assert_eq!(wire.steps.len(), 4);
+        assert_eq!(wire.steps[0].selector, Some(Selector::AttributeName("members".into())));
+        assert_eq!(wire.steps[1].selector, Some(Selector::ElementKeyString("eu-west".into())));
+        assert_eq!(wire.steps[3].selector, Some(Selector::ElementKeyInt(2)));
+        assert_eq!(AttrPath::from(&wire), p);
+        assert_eq!(p.to_string(), "members[\"eu-west\"].address[2]");
+    }
+
+    #[test]
+    fn diagnostics_collect_and_report_errors() {
+        let mut d = Diagnostics::new();
+        d.warning("heads up", "nothing to do");
+        assert!(!d.has_errors());
+        d.error_at(AttrPath::root("a"), "bad a", "fix a");
+        d.error_at(AttrPath::root("b"), "bad b", "fix b");
+        assert!(d.has_errors());
+        let wire = d.to_proto();
+        assert_eq!(wire.len(), 3);
+        assert_eq!(wire[1].severity, pb::diagnostic::Severity::Error as i32);
+        assert_eq!(wire[2].attribute.as_ref().unwrap().steps.len(), 1);
+    }
+}

@@ -1,0 +1,35 @@
+//! tfplugin: the Terraform plugin protocol (version 6) for providers written
+//! in Rust, on tonic and prost. It owns everything between Terraform and a
+//! provider's resources: the go-plugin handshake and AutoMTLS ([`serve`],
+//! [`tls`]), the gRPC services, cty values and their msgpack/JSON encodings
+//! ([`value`]), schemas ([`schema`]), diagnostics with attribute paths
+//! ([`diag`]), plan helpers ([`plan`]) and JSON-lines logging ([`log`]).
+//! A provider is a [`provider::ProviderDef`] of [`provider::Resource`]s.
+
+pub mod diag;
+pub mod log;
+pub mod plan;
+pub mod provider;
+pub mod schema;
+pub mod serve;
+pub mod tls;
+pub mod value;
+
+/// Generated from `proto/*.proto` at build time; never edited.
+pub mod proto {
+    pub mod tfplugin6 {
+        tonic::include_proto!("tfplugin6");
+    }
+    pub mod plugin {
+        tonic::include_proto!("plugin");
+    }
+    pub mod health {
+        tonic::include_proto!("grpc.health.v1");
+    }
+}
+
+pub use diag::{AttrPath, Diagnostics};
+pub use plan::{PlanRules, Private, TimeoutDefaults};
+pub use provider::{Ctx, ProviderDef, Resource};
+pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
+pub use value::{Type, Value};

@@ -1,0 +1,332 @@
+//! Schemas: attributes, nested blocks and (protocol 6) nested attributes,
+//! with the flags Terraform needs and a mandatory description on each.
+//! A schema is written once as data; its cty type, its wire form and its
+//! documentation are all derived from it.
+
+use crate::proto::tfplugin6 as pb;
+use crate::value::Type;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schema {
+    pub version: i64,
+    pub block: Block,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Block {
+    pub description: String,
+    pub deprecated: bool,
+    pub attributes: Vec<Attribute>,
+    pub blocks: Vec<NestedBlock>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttrType {
+    Plain(Type),
+    /// A protocol-6 nested attribute: an object (or collection of objects)
+    /// whose attributes carry their own flags.
+    Nested(NestedObject),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    Single,
+    List,
+    Set,
+    Map,
+    /// A block that is always present (absent in config = all nulls).
+    Group,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedObject {
+    pub nesting: Nesting,
+    pub attributes: Vec<Attribute>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribute {
+    pub name: String,
+    pub ty: AttrType,
+    pub description: String,
+    pub required: bool,
+    pub optional: bool,
+    pub computed: bool,
+    pub sensitive: bool,
+    pub deprecated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NestedBlock {
+    pub name: String,
+    pub nesting: Nesting,
+    pub block: Block,
+    pub min_items: i64,
+    pub max_items: i64,
+}
+
+impl Attribute {
+    fn new(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute {
+            name: name.into(),
+            ty: AttrType::Plain(ty),
+            description: description.into(),
+            required: false,
+            optional: false,
+            computed: false,
+            sensitive: false,
+            deprecated: false,
+        }
+    }
+    pub fn required(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { required: true, ..Self::new(name, ty, description) }
+    }
+    pub fn optional(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { optional: true, ..Self::new(name, ty, description) }
+    }
+    /// Set by the provider only.
+    pub fn computed(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { computed: true, ..Self::new(name, ty, description) }
+    }
+    /// Optional in config; the provider fills it when left out.
+    pub fn optional_computed(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute { optional: true, computed: true, ..Self::new(name, ty, description) }
+    }
+    pub fn nested(mut self, nesting: Nesting, attributes: Vec<Attribute>) -> Attribute {
+        self.ty = AttrType::Nested(NestedObject { nesting, attributes });
+        self
+    }
+    pub fn sensitive(mut self) -> Attribute {
+        self.sensitive = true;
+        self
+    }
+    pub fn deprecated(mut self) -> Attribute {
+        self.deprecated = true;
+        self
+    }
+
+    pub fn cty_type(&self) -> Type {
+        match &self.ty {
+            AttrType::Plain(t) => t.clone(),
+            AttrType::Nested(n) => {
+                let obj = Type::object(n.attributes.iter().map(|a| (a.name.clone(), a.cty_type())));
+                match n.nesting {
+                    Nesting::Single | Nesting::Group => obj,
+                    Nesting::List => Type::list(obj),
+                    Nesting::Set => Type::set(obj),
+                    Nesting::Map => Type::map(obj),
+                }
+            }
+        }
+    }
+}
+
+impl NestedBlock {
+    pub fn new(name: &str, nesting: Nesting, block: Block) -> NestedBlock {
+        NestedBlock { name: name.into(), nesting, block, min_items: 0, max_items: 0 }
+    }
+    pub fn items(mut self, min: i64, max: i64) -> NestedBlock {
+        self.min_items = min;
+        self.max_items = max;
+        self
+    }
+}
+
+impl Block {
+    pub fn new(description: &str) -> Block {
+        Block { description: description.into(), ..Default::default() }
+    }
+    pub fn attr(mut self, a: Attribute) -> Block {
+        self.attributes.push(a);
+        self
+    }
+    pub fn block(mut self, b: NestedBlock) -> Block {
+        self.blocks.push(b);
+        self
+    }
+
+    /// The cty object type of values of this block.
+    pub fn cty_type(&self) -> Type {
+        let mut attrs: Vec<(String, Type)> =
+            self.attributes.iter().map(|a| (a.name.clone(), a.cty_type())).collect();
+        for b in &self.blocks {
+            let obj = b.block.cty_type();
+            attrs.push((
+                b.name.clone(),
+                match b.nesting {
+                    Nesting::Single | Nesting::Group => obj,
+                    Nesting::List => Type::list(obj),
+                    Nesting::Set => Type::set(obj),
+                    Nesting::Map => Type::map(obj),
+                },
+            ));
+        }
+        Type::object(attrs)
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// Every attribute or block (by dotted path) that lacks a description.
+    pub fn missing_descriptions(&self, prefix: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        fn attrs(list: &[Attribute], prefix: &str, out: &mut Vec<String>) {
+            for a in list {
+                let p = format!("{prefix}{}", a.name);
+                if a.description.trim().is_empty() {
+                    out.push(p.clone());
+                }
+                if let AttrType::Nested(n) = &a.ty {
+                    attrs(&n.attributes, &format!("{p}."), out);
+                }
+            }
+        }
+        attrs(&self.attributes, prefix, &mut out);
+        for b in &self.blocks {
+            let p = format!("{prefix}{}", b.name);
+            if b.block.description.trim().is_empty() {
+                out.push(p.clone());
+            }
+            out.extend(b.block.missing_descriptions(&format!("{p}.")));
+        }
+        out
+    }
+}
+
+impl Schema {
+    pub fn new(version: i64, block: Block) -> Schema {
+        Schema { version, block }
+    }
+    pub fn cty_type(&self) -> Type {
+        self.block.cty_type()
+    }
+}
+
+// ------------------------------------------------------------ wire form
+
+impl From<&Attribute> for pb::schema::Attribute {
+    fn from(a: &Attribute) -> Self {
+        let (ty, nested_type) = match &a.ty {
+            AttrType::Plain(t) => (t.to_json_bytes(), None),
+            AttrType::Nested(n) => (
+                Vec::new(),
+                Some(pb::schema::Object {
+                    attributes: n.attributes.iter().map(Into::into).collect(),
+                    nesting: match n.nesting {
+                        Nesting::Single | Nesting::Group => pb::schema::object::NestingMode::Single,
+                        Nesting::List => pb::schema::object::NestingMode::List,
+                        Nesting::Set => pb::schema::object::NestingMode::Set,
+                        Nesting::Map => pb::schema::object::NestingMode::Map,
+                    } as i32,
+                    min_items: 0,
+                    max_items: 0,
+                }),
+            ),
+        };
+        pb::schema::Attribute {
+            name: a.name.clone(),
+            r#type: ty,
+            nested_type,
+            description: a.description.clone(),
+            required: a.required,
+            optional: a.optional,
+            computed: a.computed,
+            sensitive: a.sensitive,
+            description_kind: pb::StringKind::Markdown as i32,
+            deprecated: a.deprecated,
+        }
+    }
+}
+
+impl Block {
+    fn to_proto(&self, version: i64) -> pb::schema::Block {
+        use pb::schema::nested_block::NestingMode as M;
+        pb::schema::Block {
+            version,
+            attributes: self.attributes.iter().map(Into::into).collect(),
+            block_types: self
+                .blocks
+                .iter()
+                .map(|b| pb::schema::NestedBlock {
+                    type_name: b.name.clone(),
+                    block: Some(b.block.to_proto(version)),
+                    nesting: match b.nesting {
+                        Nesting::Single => M::Single,
+                        Nesting::List => M::List,
+                        Nesting::Set => M::Set,
+                        Nesting::Map => M::Map,
+                        Nesting::Group => M::Group,
+                    } as i32,
+                    min_items: b.min_items,
+                    max_items: b.max_items,
+                })
+                .collect(),
+            description: self.description.clone(),
+            description_kind: pb::StringKind::Markdown as i32,
+            deprecated: self.deprecated,
+        }
+    }
+}
+
+impl From<&Schema> for pb::Schema {
+    fn from(s: &Schema) -> Self {
+        pb::Schema { version: s.version, block: Some(s.block.to_proto(s.version)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Schema {
+        Schema::new(
+            2,
+            Block::new("A thing.")
+                .attr(Attribute::computed("id", Type::String, "Identifier."))
+                .attr(Attribute::required("name", Type::String, "Name."))
+                .attr(Attribute::optional("password", Type::String, "Secret.").sensitive())
+                .attr(
+                    Attribute::optional("members", Type::String, "Members.")
+                        .nested(Nesting::Map, vec![Attribute::required("address", Type::String, "")]),
+                )
+                .block(NestedBlock::new("rule", Nesting::List, Block::new("A rule.")
+                    .attr(Attribute::required("port", Type::Number, "Port."))).items(0, 3)),
+        )
+    }
+
+    #[test]
+    fn implied_type_covers_attributes_blocks_and_nested_attributes() {
+        let t = sample().cty_type();
+        let expected = Type::object([
+            ("id", Type::String),
+            ("name", Type::String),
+            ("password", Type::String),
+            ("members", Type::map(Type::object([("address", Type::String)]))),
+            ("rule", Type::list(Type::object([("port", Type::Number)]))),
+        ]);
+        assert_eq!(t, expected);
+    }
+
+    #[test]
+    fn wire_form_carries_flags_and_nesting() {
+        let w = pb::Schema::from(&sample());
+        assert_eq!(w.version, 2);
+        let b = w.block.unwrap();
+        let pw = b.attributes.iter().find(|a| a.name == "password").unwrap();
+        assert!(pw.sensitive && pw.optional && !pw.required);
+        assert_eq!(pw.r#type, b"\"string\"");
+        let members = b.attributes.iter().find(|a| a.name == "members").unwrap();
+        assert!(members.r#type.is_empty());
+        let nt = members.nested_type.as_ref().unwrap();
+        assert_eq!(nt.nesting, pb::schema::object::NestingMode::Map as i32);
+        assert_eq!(b.block_types[0].type_name, "rule");
+        assert_eq!(b.block_types[0].max_items, 3);
+        assert_eq!(b.description_kind, pb::StringKind::Markdown as i32);
+    }
+
+    #[test]
+    fn missing_descriptions_are_found_at_any_depth() {
+        assert_eq!(sample().block.missing_descriptions(""), vec!["members.address".to_string()]);
+    }
+}
