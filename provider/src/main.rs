@@ -1,1 +1,3 @@
-fn main(){}
+fn main() -> std::process::ExitCode {
+    tfplugin::serve::main(geowp_provider::provider, geowp_provider::SERVE_OPTS)
+}

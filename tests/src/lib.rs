@@ -1,1 +1,299 @@
+//! Test harness for geowp's end-to-end tests: real Terraform (installed by
+//! `make tools` into `.tools/`), real provider binaries installed into a
+//! per-test filesystem mirror, and helpers to check that nothing leaks
+//! (provider processes, plugin sockets).
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The Terraform binary the tests drive (`.tools/bin/terraform`, pinned 1.0.3).
+pub fn terraform_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("GEOWP_TERRAFORM") {
+        return PathBuf::from(p);
+    }
+    let p = repo_root().join(".tools/bin/terraform");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make test` (it installs Terraform) or `make tools`",
+        p.display()
+    );
+    p
+}
+
+/// Directory of the binaries cargo built alongside this test (target/<profile>).
+pub fn target_bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // target/<profile>/deps/<test-binary>
+    exe.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A built binary of this workspace, e.g. `terraform-provider-geowp`.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let p = target_bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `make test`, which builds the workspace binaries first",
+        p.display()
+    );
+    p
+}
+
+/// A provider to put into the filesystem mirror.
+#[derive(Clone, Debug)]
+pub struct MirroredProvider {
+    /// `namespace/type`, e.g. `geowp/geowp`.
+    pub source: String,
+    pub version: String,
+    pub binary: PathBuf,
+}
+
+impl MirroredProvider {
+    pub fn new(source: &str, version: &str, binary: PathBuf) -> Self {
+        MirroredProvider {
+            source: source.into(),
+            version: version.into(),
+            binary,
+        }
+    }
+    pub fn geowp() -> Self {
+        Self::new(
+            "geowp/geowp",
+            "0.1.0",
+            workspace_bin("terraform-provider-geowp"),
+        )
+    }
+}
+
+/// One Terraform working directory with its own CLI config, mirror, plugin
+/// socket directory (TMPDIR) and environment.
+pub struct Tf {
+    pub root: tempfile::TempDir,
+    pub work: PathBuf,
+    pub sockets: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl Tf {
+    pub fn new(providers: &[MirroredProvider]) -> Tf {
+        let root = tempfile::Builder::new()
+            .prefix("geowp-tf-")
+            .tempdir()
+            .expect("temp dir");
+        let mirror = root.path().join("mirror");
+        let work = root.path().join("work");
+        let sockets = root.path().join("tmp");
+        for d in [&mirror, &work, &sockets] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        for p in providers {
+            let ty = p.source.rsplit('/').next().unwrap_or("x");
+            let dir = mirror
+                .join("registry.terraform.io")
+                .join(&p.source)
+                .join(&p.version)
+                .join("linux_amd64");
+            std::fs::create_dir_all(&dir).expect("mkdir mirror");
+            std::os::unix::fs::symlink(
+                &p.binary,
+                dir.join(format!("terraform-provider-{ty}_v{}", p.version)),
+            )
+            .expect("symlink provider");
+        }
+        let cli = root.path().join("cli.tfrc");
+        std::fs::write(
+            &cli,
+            format!(
+                "provider_installation {{\n  filesystem_mirror {{\n    path = \"{}\"\n  }}\n}}\n",
+                mirror.display()
+            ),
+        )
+        .expect("cli config");
+        let env = vec![
+            ("TF_CLI_CONFIG_FILE".into(), cli.display().to_string()),
+            ("CHECKPOINT_DISABLE".into(), "1".into()),
+            ("TF_IN_AUTOMATION".into(), "1".into()),
+            ("TF_INPUT".into(), "0".into()),
+            ("TMPDIR".into(), sockets.display().to_string()),
+            ("TF_PLUGIN_CACHE_DIR".into(), String::new()),
+        ];
+        Tf {
+            root,
+            work,
+            sockets,
+            env,
+        }
+    }
+
+    pub fn write(&self, name: &str, content: &str) {
+        std::fs::write(self.work.join(name), content).expect("write config");
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(terraform_bin());
+        c.args(args).current_dir(&self.work).stdin(Stdio::null());
+        c.env_remove("TF_LOG").env_remove("TF_LOG_PROVIDER");
+        for (k, v) in &self.env {
+            if v.is_empty() {
+                c.env_remove(k);
+            } else {
+                c.env(k, v);
+            }
+        }
+        c
+    }
+
+    /// Runs terraform with `-no-color` added after the subcommand.
+    pub fn run_env(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+        // -no-color goes after the (sub)command: `plan -no-color`, `state show -no-color`
+        let words = if matches!(args.first(), Some(&"state")) {
+            2
+        } else {
+            1
+        };
+        let split = words.min(args.len());
+        let mut full: Vec<&str> = args[..split].to_vec();
+        if !matches!(args.first(), Some(&"state") if args.get(1) == Some(&"rm")) {
+            full.push("-no-color");
+        }
+        full.extend(&args[split..]);
+        let mut c = self.command(&full);
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let out: Output = run_with_timeout(c, Duration::from_secs(300));
+        Run {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// Runs terraform and panics with its output unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.run(args);
+        assert!(
+            r.status.success(),
+            "terraform {args:?} failed ({}):\n{}",
+            r.code(),
+            r.all()
+        );
+        r.stdout
+    }
+
+    /// Provider processes still running whose working directory is ours.
+    pub fn leftover_processes(&self) -> Vec<u32> {
+        processes_in(&self.work)
+    }
+
+    /// Plugin sockets left in our TMPDIR.
+    pub fn leftover_sockets(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.sockets)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().ends_with(".sock"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Kills (SIGKILL) and reaps the child when dropped, so a failing test
+/// leaves no process behind.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// PIDs of processes whose cwd is `dir`, other than this one.
+pub fn processes_in(dir: &Path) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    rd.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .map(|c| c == dir)
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Waits for the child, killing it after `limit` (a hung command fails the
+/// test with its output instead of hanging the suite).
+pub fn run_with_timeout(mut c: Command, limit: Duration) -> Output {
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut err = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut b);
+        b
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut err, &mut b);
+        b
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let o = t_out.join().unwrap_or_default();
+            panic!(
+                "command timed out after {limit:?}; output so far:\n{}",
+                String::from_utf8_lossy(&o)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    }
+}

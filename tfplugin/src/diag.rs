@@ -115,17 +115,38 @@ impl Diagnostics {
     pub fn error(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.push(Severity::Error, summary, detail, None)
     }
-    pub fn error_at(&mut self, path: AttrPath, summary: impl Into<String>, detail: impl Into<String>) {
+    pub fn error_at(
+        &mut self,
+        path: AttrPath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
         self.push(Severity::Error, summary, detail, Some(path))
     }
     pub fn warning(&mut self, summary: impl Into<String>, detail: impl Into<String>) {
         self.push(Severity::Warning, summary, detail, None)
     }
-    pub fn warning_at(&mut self, path: AttrPath, summary: impl Into<String>, detail: impl Into<String>) {
+    pub fn warning_at(
+        &mut self,
+        path: AttrPath,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) {
         self.push(Severity::Warning, summary, detail, Some(path))
     }
-    fn push(&mut self, severity: Severity, summary: impl Into<String>, detail: impl Into<String>, path: Option<AttrPath>) {
-        self.0.push(Diagnostic { severity, summary: summary.into(), detail: detail.into(), path })
+    fn push(
+        &mut self,
+        severity: Severity,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+        path: Option<AttrPath>,
+    ) {
+        self.0.push(Diagnostic {
+            severity,
+            summary: summary.into(),
+            detail: detail.into(),
+            path,
+        })
     }
     pub fn extend(&mut self, other: Diagnostics) {
         self.0.extend(other.0)
@@ -162,11 +183,20 @@ mod tests {
 
     #[test]
     fn path_to_proto_and_back() {
-        let p = AttrPath::root("members").key("eu-west").attr("address").index(2);
+        let p = AttrPath::root("members")
+            .key("eu-west")
+            .attr("address")
+            .index(2);
         let wire = pb::AttributePath::from(&p);
         assert_eq!(wire.steps.len(), 4);
-        assert_eq!(wire.steps[0].selector, Some(Selector::AttributeName("members".into())));
-        assert_eq!(wire.steps[1].selector, Some(Selector::ElementKeyString("eu-west".into())));
+        assert_eq!(
+            wire.steps[0].selector,
+            Some(Selector::AttributeName("members".into()))
+        );
+        assert_eq!(
+            wire.steps[1].selector,
+            Some(Selector::ElementKeyString("eu-west".into()))
+        );
         assert_eq!(wire.steps[3].selector, Some(Selector::ElementKeyInt(2)));
         assert_eq!(AttrPath::from(&wire), p);
         assert_eq!(p.to_string(), "members[\"eu-west\"].address[2]");

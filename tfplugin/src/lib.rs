@@ -32,4 +32,5 @@ pub use diag::{AttrPath, Diagnostics};
 pub use plan::{PlanRules, Private, TimeoutDefaults};
 pub use provider::{Ctx, ProviderDef, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
+pub use tonic::async_trait;
 pub use value::{Type, Value};

@@ -17,7 +17,9 @@ use tracing_subscriber::prelude::*;
 /// Level from a Terraform log setting (`TRACE`, `DEBUG`, `INFO`, `WARN`,
 /// `ERROR`, `JSON`, `OFF`); None means off.
 pub fn level_from_env(tf_log_provider: Option<&str>, tf_log: Option<&str>) -> Option<Level> {
-    let v = tf_log_provider.filter(|s| !s.is_empty()).or(tf_log.filter(|s| !s.is_empty()));
+    let v = tf_log_provider
+        .filter(|s| !s.is_empty())
+        .or(tf_log.filter(|s| !s.is_empty()));
     match v.map(|s| s.trim().to_ascii_uppercase()) {
         None => Some(Level::WARN),
         Some(s) => match s.as_str() {
@@ -36,8 +38,12 @@ pub fn level_from_env(tf_log_provider: Option<&str>, tf_log: Option<&str>) -> Op
 pub fn init(module: &'static str) {
     let lp = std::env::var("TF_LOG_PROVIDER").ok();
     let l = std::env::var("TF_LOG").ok();
-    let Some(level) = level_from_env(lp.as_deref(), l.as_deref()) else { return };
-    let _ = tracing_subscriber::registry().with(JsonLines { module, max: level }).try_init();
+    let Some(level) = level_from_env(lp.as_deref(), l.as_deref()) else {
+        return;
+    };
+    let _ = tracing_subscriber::registry()
+        .with(JsonLines { module, max: level })
+        .try_init();
 }
 
 struct JsonLines {
@@ -47,13 +53,30 @@ struct JsonLines {
 
 impl<S: Subscriber> Layer<S> for JsonLines {
     fn enabled(&self, meta: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        *meta.level() <= self.max
+        *meta.level() <= self.max && (*meta.level() <= Level::WARN || !is_transport(meta.target()))
     }
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut line = render(event.metadata().level(), self.module, event);
         line.push('\n');
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
+}
+
+/// Crates under us whose debug/trace chatter (HTTP/2 frames, TLS records)
+/// would drown the provider's own lines; their warnings still pass.
+fn is_transport(target: &str) -> bool {
+    [
+        "h2",
+        "hyper",
+        "hyper_util",
+        "tower",
+        "tonic",
+        "rustls",
+        "tokio_rustls",
+        "mio",
+    ]
+    .iter()
+    .any(|c| target == *c || target.starts_with(&format!("{c}::")))
 }
 
 struct Fields(Map<String, Json>, String);
@@ -93,10 +116,16 @@ fn render(level: &Level, module: &str, event: &Event<'_>) -> String {
     let mut f = Fields(Map::new(), String::new());
     event.record(&mut f);
     let mut m = f.0;
-    m.insert("@level".into(), Json::String(level.as_str().to_ascii_lowercase()));
+    m.insert(
+        "@level".into(),
+        Json::String(level.as_str().to_ascii_lowercase()),
+    );
     m.insert("@message".into(), Json::String(f.1));
     m.insert("@module".into(), Json::String(module.into()));
-    m.insert("@timestamp".into(), Json::String(timestamp(SystemTime::now())));
+    m.insert(
+        "@timestamp".into(),
+        Json::String(timestamp(SystemTime::now())),
+    );
     Json::Object(m).to_string()
 }
 
@@ -134,7 +163,10 @@ mod tests {
 
     #[test]
     fn levels_follow_terraform_settings() {
-        assert_eq!(level_from_env(Some("debug"), Some("ERROR")), Some(Level::DEBUG));
+        assert_eq!(
+            level_from_env(Some("debug"), Some("ERROR")),
+            Some(Level::DEBUG)
+        );
         assert_eq!(level_from_env(None, Some("TRACE")), Some(Level::TRACE));
         assert_eq!(level_from_env(Some(""), Some("info")), Some(Level::INFO));
         assert_eq!(level_from_env(None, None), Some(Level::WARN));
@@ -142,10 +174,21 @@ mod tests {
     }
 
     #[test]
+    fn transport_crates_are_filtered_below_warn() {
+        assert!(is_transport("h2::codec"));
+        assert!(is_transport("rustls"));
+        assert!(!is_transport("tfplugin::provider"));
+        assert!(!is_transport("h2o"));
+    }
+
+    #[test]
     fn timestamp_is_rfc3339() {
         let t = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
         assert_eq!(timestamp(t), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000000Z"
+        );
     }
 
     #[test]
@@ -155,7 +198,10 @@ mod tests {
         struct Capture(Arc<Mutex<Vec<String>>>);
         impl<S: Subscriber> Layer<S> for Capture {
             fn on_event(&self, e: &Event<'_>, _c: Context<'_, S>) {
-                self.0.lock().unwrap().push(render(e.metadata().level(), "provider.test", e));
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push(render(e.metadata().level(), "provider.test", e));
             }
         }
         let cap = Capture::default();

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::diag::{AttrPath, Diagnostics};
-use crate::schema::{Attribute, Block, Nesting, NestedBlock, Schema};
+use crate::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::value::{Type, Value};
 
 /// How a resource's plan is derived from config and prior state.
@@ -33,9 +33,18 @@ pub struct Planned {
 /// the config leaves unset. On create those become unknown; on update they
 /// become unknown only if a configurable attribute changes, except the ones
 /// in `keep_state_when_unknown`.
-pub fn plan_change(schema: &Schema, rules: &PlanRules, prior: &Value, proposed: &Value, config: &Value) -> Planned {
+pub fn plan_change(
+    schema: &Schema,
+    rules: &PlanRules,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+) -> Planned {
     if proposed.is_null() {
-        return Planned { state: Value::Null, requires_replace: vec![] };
+        return Planned {
+            state: Value::Null,
+            requires_replace: vec![],
+        };
     }
     let mut planned = proposed.clone();
     let block = &schema.block;
@@ -63,7 +72,10 @@ pub fn plan_change(schema: &Schema, rules: &PlanRules, prior: &Value, proposed: 
             }
         }
     }
-    Planned { state: planned, requires_replace }
+    Planned {
+        state: planned,
+        requires_replace,
+    }
 }
 
 fn configurable_differs(block: &Block, prior: &Value, proposed: &Value) -> bool {
@@ -113,7 +125,12 @@ pub fn timeouts_block(d: TimeoutDefaults) -> NestedBlock {
 /// Effective timeouts from a config/plan/state value holding a `timeouts` block.
 pub fn timeouts(v: &Value, d: TimeoutDefaults) -> TimeoutDefaults {
     let t = v.get(TIMEOUTS);
-    let get = |op: &str, dflt: Duration| t.get(op).as_str().and_then(|s| parse_duration(s).ok()).unwrap_or(dflt);
+    let get = |op: &str, dflt: Duration| {
+        t.get(op)
+            .as_str()
+            .and_then(|s| parse_duration(s).ok())
+            .unwrap_or(dflt)
+    };
     TimeoutDefaults {
         create: get("create", d.create),
         update: get("update", d.update),
@@ -147,20 +164,32 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_end == 0 {
-            return Err(format!("{s:?} is not a duration: expected a number at {rest:?}"));
+            return Err(format!(
+                "{s:?} is not a duration: expected a number at {rest:?}"
+            ));
         }
-        let n: f64 = rest[..num_end].parse().map_err(|_| format!("{s:?} has a bad number"))?;
+        let n: f64 = rest[..num_end]
+            .parse()
+            .map_err(|_| format!("{s:?} has a bad number"))?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let secs = match &rest[..unit_end] {
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,
             "ms" => 0.001,
             "" => return Err(format!("{s:?} is missing a unit (h, m, s or ms)")),
-            u => return Err(format!("{s:?} has an unknown unit {u:?} (use h, m, s or ms)")),
+            u => {
+                return Err(format!(
+                    "{s:?} has an unknown unit {u:?} (use h, m, s or ms)"
+                ))
+            }
         };
         total += n * secs;
         rest = &rest[unit_end..];
@@ -226,7 +255,10 @@ mod tests {
         delete: Duration::from_secs(300),
     };
     fn rules() -> PlanRules {
-        PlanRules { requires_replace: vec!["name"], keep_state_when_unknown: vec!["id"] }
+        PlanRules {
+            requires_replace: vec!["name"],
+            keep_state_when_unknown: vec!["id"],
+        }
     }
     fn obj(id: Value, etag: Value, name: &str, size: i64) -> Value {
         Value::object([
@@ -289,7 +321,10 @@ mod tests {
 
     #[test]
     fn timeouts_read_with_defaults_and_validate_with_paths() {
-        let v = Value::object([("timeouts", Value::object([("create", Value::str("2m")), ("delete", Value::Null)]))]);
+        let v = Value::object([(
+            "timeouts",
+            Value::object([("create", Value::str("2m")), ("delete", Value::Null)]),
+        )]);
         let t = timeouts(&v, DEFAULTS);
         assert_eq!(t.create, Duration::from_secs(120));
         assert_eq!(t.delete, DEFAULTS.delete);

@@ -4,7 +4,7 @@
 //! Every RPC follows "decode, stop on error diagnostics, act, encode".
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -29,8 +29,9 @@ impl Ctx {
     /// Waits for `fut` unless Terraform stops the provider first.
     pub async fn run<F: std::future::Future>(&self, fut: F) -> Result<F::Output, Cancelled> {
         tokio::select! {
-            r = fut => Ok(r),
+            biased;
             _ = self.cancel.cancelled() => Err(Cancelled),
+            r = fut => Ok(r),
         }
     }
 }
@@ -60,24 +61,45 @@ pub trait Resource: Send + Sync + 'static {
     /// Static checks of a config, which may contain unknown values.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
     /// Adjusts the default plan (see [`plan_change`]); `planned` is null on destroy.
-    fn modify_plan(&self, _prior: &Value, _config: &Value, _planned: &mut Value, _diags: &mut Diagnostics) {}
+    fn modify_plan(
+        &self,
+        _prior: &Value,
+        _config: &Value,
+        _planned: &mut Value,
+        _diags: &mut Diagnostics,
+    ) {
+    }
     /// Creates and returns the new state. On failure, return what exists so far
     /// (or Null if nothing does) along with error diagnostics.
     async fn create(&self, ctx: &mut Ctx, planned: &Value, diags: &mut Diagnostics) -> Value;
     /// Refreshes state; `Value::Null` means the object is gone.
     async fn read(&self, ctx: &mut Ctx, state: &Value, diags: &mut Diagnostics) -> Value;
-    async fn update(&self, ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Diagnostics) -> Value;
+    async fn update(
+        &self,
+        ctx: &mut Ctx,
+        prior: &Value,
+        planned: &Value,
+        diags: &mut Diagnostics,
+    ) -> Value;
     async fn delete(&self, ctx: &mut Ctx, prior: &Value, diags: &mut Diagnostics);
     /// Builds state from an import id; the result is then read.
     async fn import(&self, _ctx: &mut Ctx, _id: &str, diags: &mut Diagnostics) -> Value {
         diags.error(
             "Import not supported",
-            format!("{} cannot be imported; create it with terraform apply instead.", self.type_name()),
+            format!(
+                "{} cannot be imported; create it with terraform apply instead.",
+                self.type_name()
+            ),
         );
         Value::Null
     }
     /// Converts stored JSON state of `version` into a value of the current schema.
-    fn upgrade_state(&self, version: i64, raw: &serde_json::Value, diags: &mut Diagnostics) -> Value {
+    fn upgrade_state(
+        &self,
+        version: i64,
+        raw: &serde_json::Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
         let schema = self.schema();
         if version != schema.version {
             diags.error(
@@ -93,7 +115,13 @@ pub trait Resource: Send + Sync + 'static {
         match value::from_json(raw, &schema.cty_type()) {
             Ok(v) => v,
             Err(e) => {
-                diags.error("Unreadable state", format!("stored state of {} does not fit its schema: {e}", self.type_name()));
+                diags.error(
+                    "Unreadable state",
+                    format!(
+                        "stored state of {} does not fit its schema: {e}",
+                        self.type_name()
+                    ),
+                );
                 Value::Null
             }
         }
@@ -118,7 +146,7 @@ struct Entry {
 pub struct ProviderServer {
     def_schema: Schema,
     resources: BTreeMap<&'static str, Entry>,
-    cancel: Mutex<CancellationToken>,
+    cancel: CancellationToken,
 }
 
 impl ProviderServer {
@@ -130,15 +158,29 @@ impl ProviderServer {
                 let schema = r.schema();
                 let ty = schema.cty_type();
                 let rules = r.plan_rules();
-                (r.type_name(), Entry { res: r, schema, ty, rules })
+                (
+                    r.type_name(),
+                    Entry {
+                        res: r,
+                        schema,
+                        ty,
+                        rules,
+                    },
+                )
             })
             .collect();
-        ProviderServer { def_schema: def.schema, resources, cancel: Mutex::new(CancellationToken::new()) }
+        ProviderServer {
+            def_schema: def.schema,
+            resources,
+            cancel: CancellationToken::new(),
+        }
     }
 
     fn ctx(&self, private: &[u8]) -> Ctx {
-        let cancel = self.cancel.lock().map(|c| c.clone()).unwrap_or_default();
-        Ctx { cancel, private: Private::decode(private) }
+        Ctx {
+            cancel: self.cancel.clone(),
+            private: Private::decode(private),
+        }
     }
 
     fn entry(&self, name: &str, diags: &mut Diagnostics) -> Option<&Entry> {
@@ -146,15 +188,29 @@ impl ProviderServer {
         if e.is_none() {
             diags.error(
                 "Unknown resource type",
-                format!("this provider has no resource type {name:?}; it offers: {}", self.resources.keys().cloned().collect::<Vec<_>>().join(", ")),
+                format!(
+                    "this provider has no resource type {name:?}; it offers: {}",
+                    self.resources
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
         }
         e
     }
 }
 
-fn decode(dv: &Option<pb::DynamicValue>, ty: &Type, what: &str, diags: &mut Diagnostics) -> Option<Value> {
-    let Some(dv) = dv else { return Some(Value::Null) };
+fn decode(
+    dv: &Option<pb::DynamicValue>,
+    ty: &Type,
+    what: &str,
+    diags: &mut Diagnostics,
+) -> Option<Value> {
+    let Some(dv) = dv else {
+        return Some(Value::Null);
+    };
     let r = if !dv.msgpack.is_empty() {
         value::from_msgpack(&dv.msgpack, ty)
     } else if !dv.json.is_empty() {
@@ -175,11 +231,28 @@ fn decode(dv: &Option<pb::DynamicValue>, ty: &Type, what: &str, diags: &mut Diag
 
 fn encode(v: &Value, ty: &Type, diags: &mut Diagnostics) -> Option<pb::DynamicValue> {
     match value::to_msgpack(v, ty) {
-        Ok(b) => Some(pb::DynamicValue { msgpack: b, json: vec![] }),
+        Ok(b) => Some(pb::DynamicValue {
+            msgpack: b,
+            json: vec![],
+        }),
         Err(e) => {
-            diags.error("Provider produced an invalid value", format!("{e}. This is a bug in the provider; please report it."));
+            diags.error(
+                "Provider produced an invalid value",
+                format!("{e}. This is a bug in the provider; please report it."),
+            );
             None
         }
+    }
+}
+
+/// Replaces unknowns with nulls, so that a faulty state can still be stored.
+fn strip_unknown(v: Value) -> Value {
+    match v {
+        Value::Unknown => Value::Null,
+        Value::List(l) => Value::List(l.into_iter().map(strip_unknown).collect()),
+        Value::Map(m) => Value::Map(m.into_iter().map(|(k, v)| (k, strip_unknown(v))).collect()),
+        Value::Dynamic(t, v) => Value::Dynamic(t, Box::new(strip_unknown(*v))),
+        other => other,
     }
 }
 
@@ -187,23 +260,43 @@ type Rpc<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl ProviderRpc for ProviderServer {
-    async fn get_provider_schema(&self, _r: Request<pb::get_provider_schema::Request>) -> Rpc<pb::get_provider_schema::Response> {
+    async fn get_provider_schema(
+        &self,
+        _r: Request<pb::get_provider_schema::Request>,
+    ) -> Rpc<pb::get_provider_schema::Response> {
         Ok(Response::new(pb::get_provider_schema::Response {
             provider: Some((&self.def_schema).into()),
-            resource_schemas: self.resources.iter().map(|(k, e)| (k.to_string(), (&e.schema).into())).collect(),
+            resource_schemas: self
+                .resources
+                .iter()
+                .map(|(k, e)| (k.to_string(), (&e.schema).into()))
+                .collect(),
             data_source_schemas: Default::default(),
             diagnostics: vec![],
             provider_meta: None,
         }))
     }
 
-    async fn validate_provider_config(&self, r: Request<pb::validate_provider_config::Request>) -> Rpc<pb::validate_provider_config::Response> {
+    async fn validate_provider_config(
+        &self,
+        r: Request<pb::validate_provider_config::Request>,
+    ) -> Rpc<pb::validate_provider_config::Response> {
         let mut diags = Diagnostics::new();
-        decode(&r.get_ref().config, &self.def_schema.cty_type(), "provider configuration", &mut diags);
-        Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags.to_proto() }))
+        decode(
+            &r.get_ref().config,
+            &self.def_schema.cty_type(),
+            "provider configuration",
+            &mut diags,
+        );
+        Ok(Response::new(pb::validate_provider_config::Response {
+            diagnostics: diags.to_proto(),
+        }))
     }
 
-    async fn validate_resource_config(&self, r: Request<pb::validate_resource_config::Request>) -> Rpc<pb::validate_resource_config::Response> {
+    async fn validate_resource_config(
+        &self,
+        r: Request<pb::validate_resource_config::Request>,
+    ) -> Rpc<pb::validate_resource_config::Response> {
         let r = r.into_inner();
         let mut diags = Diagnostics::new();
         if let Some(e) = self.entry(&r.type_name, &mut diags) {
@@ -212,16 +305,32 @@ impl ProviderRpc for ProviderServer {
                 e.res.validate(&cfg, &mut diags);
             }
         }
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags.to_proto() }))
+        Ok(Response::new(pb::validate_resource_config::Response {
+            diagnostics: diags.to_proto(),
+        }))
     }
 
-    async fn validate_data_resource_config(&self, r: Request<pb::validate_data_resource_config::Request>) -> Rpc<pb::validate_data_resource_config::Response> {
+    async fn validate_data_resource_config(
+        &self,
+        r: Request<pb::validate_data_resource_config::Request>,
+    ) -> Rpc<pb::validate_data_resource_config::Response> {
         let mut diags = Diagnostics::new();
-        diags.error("Unknown data source", format!("this provider has no data sources, so {:?} does not exist.", r.get_ref().type_name));
-        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags.to_proto() }))
+        diags.error(
+            "Unknown data source",
+            format!(
+                "this provider has no data sources, so {:?} does not exist.",
+                r.get_ref().type_name
+            ),
+        );
+        Ok(Response::new(pb::validate_data_resource_config::Response {
+            diagnostics: diags.to_proto(),
+        }))
     }
 
-    async fn upgrade_resource_state(&self, r: Request<pb::upgrade_resource_state::Request>) -> Rpc<pb::upgrade_resource_state::Response> {
+    async fn upgrade_resource_state(
+        &self,
+        r: Request<pb::upgrade_resource_state::Request>,
+    ) -> Rpc<pb::upgrade_resource_state::Response> {
         let r = r.into_inner();
         let mut diags = Diagnostics::new();
         let mut upgraded = None;
@@ -237,24 +346,47 @@ impl ProviderRpc for ProviderServer {
                             upgraded = encode(&v, &e.ty, &mut diags);
                         }
                     }
-                    Err(err) => diags.error("Unreadable state", format!("stored state is not JSON: {err}")),
+                    Err(err) => diags.error(
+                        "Unreadable state",
+                        format!("stored state is not JSON: {err}"),
+                    ),
                 }
             }
         }
-        Ok(Response::new(pb::upgrade_resource_state::Response { upgraded_state: upgraded, diagnostics: diags.to_proto() }))
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state: upgraded,
+            diagnostics: diags.to_proto(),
+        }))
     }
 
-    async fn configure_provider(&self, r: Request<pb::configure_provider::Request>) -> Rpc<pb::configure_provider::Response> {
+    async fn configure_provider(
+        &self,
+        r: Request<pb::configure_provider::Request>,
+    ) -> Rpc<pb::configure_provider::Response> {
         let mut diags = Diagnostics::new();
-        decode(&r.get_ref().config, &self.def_schema.cty_type(), "provider configuration", &mut diags);
+        decode(
+            &r.get_ref().config,
+            &self.def_schema.cty_type(),
+            "provider configuration",
+            &mut diags,
+        );
         tracing::debug!(terraform_version = %r.get_ref().terraform_version, "provider configured");
-        Ok(Response::new(pb::configure_provider::Response { diagnostics: diags.to_proto() }))
+        Ok(Response::new(pb::configure_provider::Response {
+            diagnostics: diags.to_proto(),
+        }))
     }
 
-    async fn read_resource(&self, r: Request<pb::read_resource::Request>) -> Rpc<pb::read_resource::Response> {
+    async fn read_resource(
+        &self,
+        r: Request<pb::read_resource::Request>,
+    ) -> Rpc<pb::read_resource::Response> {
         let r = r.into_inner();
         let mut diags = Diagnostics::new();
-        let mut out = pb::read_resource::Response { new_state: r.current_state.clone(), diagnostics: vec![], private: r.private.clone() };
+        let mut out = pb::read_resource::Response {
+            new_state: r.current_state.clone(),
+            diagnostics: vec![],
+            private: r.private.clone(),
+        };
         if let Some(e) = self.entry(&r.type_name, &mut diags) {
             if let Some(state) = decode(&r.current_state, &e.ty, "current state", &mut diags) {
                 let mut ctx = self.ctx(&r.private);
@@ -273,7 +405,10 @@ impl ProviderRpc for ProviderServer {
         Ok(Response::new(out))
     }
 
-    async fn plan_resource_change(&self, r: Request<pb::plan_resource_change::Request>) -> Rpc<pb::plan_resource_change::Response> {
+    async fn plan_resource_change(
+        &self,
+        r: Request<pb::plan_resource_change::Request>,
+    ) -> Rpc<pb::plan_resource_change::Response> {
         let r = r.into_inner();
         let mut diags = Diagnostics::new();
         let mut out = pb::plan_resource_change::Response::default();
@@ -283,10 +418,12 @@ impl ProviderRpc for ProviderServer {
             let config = decode(&r.config, &e.ty, "configuration", &mut diags);
             if let (Some(prior), Some(proposed), Some(config)) = (prior, proposed, config) {
                 let mut planned = plan_change(&e.schema, &e.rules, &prior, &proposed, &config);
-                e.res.modify_plan(&prior, &config, &mut planned.state, &mut diags);
+                e.res
+                    .modify_plan(&prior, &config, &mut planned.state, &mut diags);
                 if !diags.has_errors() {
                     out.planned_state = encode(&planned.state, &e.ty, &mut diags);
-                    out.requires_replace = planned.requires_replace.iter().map(Into::into).collect();
+                    out.requires_replace =
+                        planned.requires_replace.iter().map(Into::into).collect();
                     out.planned_private = r.prior_private;
                 }
             }
@@ -295,10 +432,16 @@ impl ProviderRpc for ProviderServer {
         Ok(Response::new(out))
     }
 
-    async fn apply_resource_change(&self, r: Request<pb::apply_resource_change::Request>) -> Rpc<pb::apply_resource_change::Response> {
+    async fn apply_resource_change(
+        &self,
+        r: Request<pb::apply_resource_change::Request>,
+    ) -> Rpc<pb::apply_resource_change::Response> {
         let r = r.into_inner();
         let mut diags = Diagnostics::new();
-        let mut out = pb::apply_resource_change::Response { new_state: r.prior_state.clone(), ..Default::default() };
+        let mut out = pb::apply_resource_change::Response {
+            new_state: r.prior_state.clone(),
+            ..Default::default()
+        };
         if let Some(e) = self.entry(&r.type_name, &mut diags) {
             let prior = decode(&r.prior_state, &e.ty, "prior state", &mut diags);
             let planned = decode(&r.planned_state, &e.ty, "planned state", &mut diags);
@@ -307,11 +450,24 @@ impl ProviderRpc for ProviderServer {
                 let new = if planned.is_null() {
                     e.res.delete(&mut ctx, &prior, &mut diags).await;
                     // A failed delete keeps the prior state so it can be retried.
-                    if diags.has_errors() { prior } else { Value::Null }
+                    if diags.has_errors() {
+                        prior
+                    } else {
+                        Value::Null
+                    }
                 } else if prior.is_null() {
                     e.res.create(&mut ctx, &planned, &mut diags).await
                 } else {
                     e.res.update(&mut ctx, &prior, &planned, &mut diags).await
+                };
+                let new = if new.is_wholly_known() {
+                    new
+                } else {
+                    diags.error(
+                        "Provider left values unknown",
+                        format!("{} returned unknown values after apply. This is a bug in the provider; please report it. The values it knew are kept.", r.type_name),
+                    );
+                    strip_unknown(new)
                 };
                 out.new_state = encode(&new, &e.ty, &mut diags);
                 out.private = ctx.private.encode();
@@ -321,7 +477,10 @@ impl ProviderRpc for ProviderServer {
         Ok(Response::new(out))
     }
 
-    async fn import_resource_state(&self, r: Request<pb::import_resource_state::Request>) -> Rpc<pb::import_resource_state::Response> {
+    async fn import_resource_state(
+        &self,
+        r: Request<pb::import_resource_state::Request>,
+    ) -> Rpc<pb::import_resource_state::Response> {
         let r = r.into_inner();
         let mut diags = Diagnostics::new();
         let mut out = pb::import_resource_state::Response::default();
@@ -330,11 +489,12 @@ impl ProviderRpc for ProviderServer {
             let v = e.res.import(&mut ctx, &r.id, &mut diags).await;
             if !diags.has_errors() && !v.is_null() {
                 if let Some(state) = encode(&v, &e.ty, &mut diags) {
-                    out.imported_resources.push(pb::import_resource_state::ImportedResource {
-                        type_name: r.type_name.clone(),
-                        state: Some(state),
-                        private: ctx.private.encode(),
-                    });
+                    out.imported_resources
+                        .push(pb::import_resource_state::ImportedResource {
+                            type_name: r.type_name.clone(),
+                            state: Some(state),
+                            private: ctx.private.encode(),
+                        });
                 }
             }
         }
@@ -342,19 +502,34 @@ impl ProviderRpc for ProviderServer {
         Ok(Response::new(out))
     }
 
-    async fn read_data_source(&self, r: Request<pb::read_data_source::Request>) -> Rpc<pb::read_data_source::Response> {
+    async fn read_data_source(
+        &self,
+        r: Request<pb::read_data_source::Request>,
+    ) -> Rpc<pb::read_data_source::Response> {
         let mut diags = Diagnostics::new();
-        diags.error("Unknown data source", format!("this provider has no data sources, so {:?} does not exist.", r.get_ref().type_name));
-        Ok(Response::new(pb::read_data_source::Response { state: None, diagnostics: diags.to_proto() }))
+        diags.error(
+            "Unknown data source",
+            format!(
+                "this provider has no data sources, so {:?} does not exist.",
+                r.get_ref().type_name
+            ),
+        );
+        Ok(Response::new(pb::read_data_source::Response {
+            state: None,
+            diagnostics: diags.to_proto(),
+        }))
     }
 
-    async fn stop_provider(&self, _r: Request<pb::stop_provider::Request>) -> Rpc<pb::stop_provider::Response> {
+    async fn stop_provider(
+        &self,
+        _r: Request<pb::stop_provider::Request>,
+    ) -> Rpc<pb::stop_provider::Response> {
         tracing::info!("StopProvider: cancelling work in flight");
-        if let Ok(mut c) = self.cancel.lock() {
-            c.cancel();
-            // later operations (if Terraform goes on) get a fresh token
-            *c = CancellationToken::new();
-        }
-        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+        // Permanent: a call that reaches us after StopProvider (Terraform may
+        // have sent it just before) must stop too, not start fresh work.
+        self.cancel.cancel();
+        Ok(Response::new(pb::stop_provider::Response {
+            error: String::new(),
+        }))
     }
 }

@@ -79,21 +79,37 @@ impl Attribute {
         }
     }
     pub fn required(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { required: true, ..Self::new(name, ty, description) }
+        Attribute {
+            required: true,
+            ..Self::new(name, ty, description)
+        }
     }
     pub fn optional(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { optional: true, ..Self::new(name, ty, description) }
+        Attribute {
+            optional: true,
+            ..Self::new(name, ty, description)
+        }
     }
     /// Set by the provider only.
     pub fn computed(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { computed: true, ..Self::new(name, ty, description) }
+        Attribute {
+            computed: true,
+            ..Self::new(name, ty, description)
+        }
     }
     /// Optional in config; the provider fills it when left out.
     pub fn optional_computed(name: &str, ty: Type, description: &str) -> Attribute {
-        Attribute { optional: true, computed: true, ..Self::new(name, ty, description) }
+        Attribute {
+            optional: true,
+            computed: true,
+            ..Self::new(name, ty, description)
+        }
     }
     pub fn nested(mut self, nesting: Nesting, attributes: Vec<Attribute>) -> Attribute {
-        self.ty = AttrType::Nested(NestedObject { nesting, attributes });
+        self.ty = AttrType::Nested(NestedObject {
+            nesting,
+            attributes,
+        });
         self
     }
     pub fn sensitive(mut self) -> Attribute {
@@ -123,7 +139,13 @@ impl Attribute {
 
 impl NestedBlock {
     pub fn new(name: &str, nesting: Nesting, block: Block) -> NestedBlock {
-        NestedBlock { name: name.into(), nesting, block, min_items: 0, max_items: 0 }
+        NestedBlock {
+            name: name.into(),
+            nesting,
+            block,
+            min_items: 0,
+            max_items: 0,
+        }
     }
     pub fn items(mut self, min: i64, max: i64) -> NestedBlock {
         self.min_items = min;
@@ -134,7 +156,10 @@ impl NestedBlock {
 
 impl Block {
     pub fn new(description: &str) -> Block {
-        Block { description: description.into(), ..Default::default() }
+        Block {
+            description: description.into(),
+            ..Default::default()
+        }
     }
     pub fn attr(mut self, a: Attribute) -> Block {
         self.attributes.push(a);
@@ -147,8 +172,11 @@ impl Block {
 
     /// The cty object type of values of this block.
     pub fn cty_type(&self) -> Type {
-        let mut attrs: Vec<(String, Type)> =
-            self.attributes.iter().map(|a| (a.name.clone(), a.cty_type())).collect();
+        let mut attrs: Vec<(String, Type)> = self
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), a.cty_type()))
+            .collect();
         for b in &self.blocks {
             let obj = b.block.cty_type();
             attrs.push((
@@ -271,7 +299,10 @@ impl Block {
 
 impl From<&Schema> for pb::Schema {
     fn from(s: &Schema) -> Self {
-        pb::Schema { version: s.version, block: Some(s.block.to_proto(s.version)) }
+        pb::Schema {
+            version: s.version,
+            block: Some(s.block.to_proto(s.version)),
+        }
     }
 }
 
@@ -287,11 +318,23 @@ mod tests {
                 .attr(Attribute::required("name", Type::String, "Name."))
                 .attr(Attribute::optional("password", Type::String, "Secret.").sensitive())
                 .attr(
-                    Attribute::optional("members", Type::String, "Members.")
-                        .nested(Nesting::Map, vec![Attribute::required("address", Type::String, "")]),
+                    Attribute::optional("members", Type::String, "Members.").nested(
+                        Nesting::Map,
+                        vec![Attribute::required("address", Type::String, "")],
+                    ),
                 )
-                .block(NestedBlock::new("rule", Nesting::List, Block::new("A rule.")
-                    .attr(Attribute::required("port", Type::Number, "Port."))).items(0, 3)),
+                .block(
+                    NestedBlock::new(
+                        "rule",
+                        Nesting::List,
+                        Block::new("A rule.").attr(Attribute::required(
+                            "port",
+                            Type::Number,
+                            "Port.",
+                        )),
+                    )
+                    .items(0, 3),
+                ),
         )
     }
 
@@ -302,7 +345,10 @@ mod tests {
             ("id", Type::String),
             ("name", Type::String),
             ("password", Type::String),
-            ("members", Type::map(Type::object([("address", Type::String)]))),
+            (
+                "members",
+                Type::map(Type::object([("address", Type::String)])),
+            ),
             ("rule", Type::list(Type::object([("port", Type::Number)]))),
         ]);
         assert_eq!(t, expected);
@@ -327,6 +373,9 @@ mod tests {
 
     #[test]
     fn missing_descriptions_are_found_at_any_depth() {
-        assert_eq!(sample().block.missing_descriptions(""), vec!["members.address".to_string()]);
+        assert_eq!(
+            sample().block.missing_descriptions(""),
+            vec!["members.address".to_string()]
+        );
     }
 }

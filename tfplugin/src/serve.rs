@@ -20,7 +20,9 @@ use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status};
 
 use crate::proto::health::health_server::{Health, HealthServer};
-use crate::proto::health::{health_check_response::ServingStatus, HealthCheckRequest, HealthCheckResponse};
+use crate::proto::health::{
+    health_check_response::ServingStatus, HealthCheckRequest, HealthCheckResponse,
+};
 use crate::proto::plugin::grpc_broker_server::{GrpcBroker, GrpcBrokerServer};
 use crate::proto::plugin::grpc_controller_server::{GrpcController, GrpcControllerServer};
 use crate::proto::plugin::grpc_stdio_server::{GrpcStdio, GrpcStdioServer};
@@ -29,7 +31,8 @@ use crate::proto::tfplugin6::provider_server::ProviderServer as ProviderGrpc;
 use crate::provider::{ProviderDef, ProviderServer};
 
 pub const MAGIC_COOKIE_KEY: &str = "TF_PLUGIN_MAGIC_COOKIE";
-pub const MAGIC_COOKIE_VALUE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub const MAGIC_COOKIE_VALUE: &str =
+    "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 pub const PROTOCOL_VERSION: u32 = 6;
 
 /// How a provider binary presents itself.
@@ -54,8 +57,12 @@ pub fn handshake_line(socket: &Path, server_cert_der: Option<&[u8]>) -> String {
 
 /// Picks our protocol from `PLUGIN_PROTOCOL_VERSIONS` (absent means ours).
 pub fn negotiate(versions: Option<&str>) -> Result<u32, String> {
-    let Some(v) = versions else { return Ok(PROTOCOL_VERSION) };
-    if v.split(',').any(|x| x.trim() == PROTOCOL_VERSION.to_string()) {
+    let Some(v) = versions else {
+        return Ok(PROTOCOL_VERSION);
+    };
+    if v.split(',')
+        .any(|x| x.trim() == PROTOCOL_VERSION.to_string())
+    {
         Ok(PROTOCOL_VERSION)
     } else {
         Err(format!(
@@ -73,7 +80,10 @@ fn socket_path() -> PathBuf {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    dir.join(format!("plugin-geowp-{}-{nanos:09}.sock", std::process::id()))
+    dir.join(format!(
+        "plugin-geowp-{}-{nanos:09}.sock",
+        std::process::id()
+    ))
 }
 
 /// The whole `main` of a provider binary. Returns the process exit code.
@@ -81,19 +91,30 @@ pub fn main(def: impl FnOnce() -> ProviderDef, opts: ServeOpts) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let debug = args.iter().any(|a| a == "--debug" || a == "-debug");
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{}\n\nUsage: {} [--debug | --version | --help]", opts.about, bin_name());
+        println!(
+            "{}\n\nUsage: {} [--debug | --version | --help]",
+            opts.about,
+            bin_name()
+        );
         return ExitCode::SUCCESS;
     }
     if args.iter().any(|a| a == "--version" || a == "-v") {
         println!("{} {}", bin_name(), opts.version);
         return ExitCode::SUCCESS;
     }
-    if let Some(a) = args.iter().find(|a| !matches!(a.as_str(), "--debug" | "-debug")) {
+    if let Some(a) = args
+        .iter()
+        .find(|a| !matches!(a.as_str(), "--debug" | "-debug"))
+    {
         eprintln!("{}: unknown argument {a:?}. Try --help.", bin_name());
         return ExitCode::from(2);
     }
     if !debug && std::env::var(MAGIC_COOKIE_KEY).as_deref() != Ok(MAGIC_COOKIE_VALUE) {
-        eprintln!("{}\n\nTo debug it, run `{} --debug` and follow what it prints.", opts.about, bin_name());
+        eprintln!(
+            "{}\n\nTo debug it, run `{} --debug` and follow what it prints.",
+            opts.about,
+            bin_name()
+        );
         return ExitCode::from(1);
     }
     if !debug {
@@ -103,7 +124,11 @@ pub fn main(def: impl FnOnce() -> ProviderDef, opts: ServeOpts) -> ExitCode {
         }
     }
     crate::log::init(opts.log_module);
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{}: cannot start the async runtime: {e}", bin_name());
@@ -123,7 +148,11 @@ pub fn main(def: impl FnOnce() -> ProviderDef, opts: ServeOpts) -> ExitCode {
 fn bin_name() -> String {
     std::env::args()
         .next()
-        .and_then(|a| Path::new(&a).file_name().map(|f| f.to_string_lossy().into_owned()))
+        .and_then(|a| {
+            Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
         .unwrap_or_else(|| "terraform-provider".into())
 }
 
@@ -137,48 +166,63 @@ impl Drop for SocketGuard {
 
 async fn run(def: ProviderDef, opts: &ServeOpts, debug: bool) -> Result<(), String> {
     let path = socket_path();
-    let listener = UnixListener::bind(&path).map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?;
     let guard = SocketGuard(path.clone());
 
     let tls = if debug {
         None
     } else {
         match std::env::var("PLUGIN_CLIENT_CERT") {
-            Ok(pem) if !pem.trim().is_empty() => Some(crate::tls::auto_mtls(&pem).map_err(|e| format!("AutoMTLS: {e}"))?),
+            Ok(pem) if !pem.trim().is_empty() => {
+                Some(crate::tls::auto_mtls(&pem).map_err(|e| format!("AutoMTLS: {e}"))?)
+            }
             _ => None,
         }
     };
 
     let shutdown = Arc::new(Notify::new());
     let (tx, rx) = mpsc::channel::<io::Result<Conn>>(16);
-    let acceptor = tls.as_ref().map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
+    let acceptor = tls
+        .as_ref()
+        .map(|t| tokio_rustls::TlsAcceptor::from(t.config.clone()));
     tokio::spawn(accept_loop(listener, acceptor, tx));
 
     let server = tonic::transport::Server::builder()
-        .add_service(ProviderGrpc::new(ProviderServer::new(def)).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
-        .add_service(GrpcControllerServer::new(Controller { shutdown: shutdown.clone(), debug }))
+        .add_service(
+            ProviderGrpc::new(ProviderServer::new(def))
+                .max_decoding_message_size(256 << 20)
+                .max_encoding_message_size(256 << 20),
+        )
+        .add_service(GrpcControllerServer::new(Controller {
+            shutdown: shutdown.clone(),
+            debug,
+        }))
         .add_service(GrpcStdioServer::new(Stdio))
         .add_service(GrpcBrokerServer::new(Broker))
         .add_service(HealthServer::new(HealthSvc))
         .serve_with_incoming(ReceiverStream::new(rx));
 
+    let parent = unsafe { libc::getppid() };
+    let signals = signals(debug);
     if debug {
         print_reattach(opts.address, &path);
     } else {
         let line = handshake_line(&path, tls.as_ref().map(|t| t.server_cert_der.as_slice()));
         let mut out = io::stdout().lock();
-        writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|e| format!("cannot write the handshake: {e}"))?;
+        writeln!(out, "{line}")
+            .and_then(|_| out.flush())
+            .map_err(|e| format!("cannot write the handshake: {e}"))?;
         drop(out);
         redirect_stdout_to_stderr();
     }
     tracing::debug!(socket = %path.display(), tls = tls.is_some(), "plugin serving");
 
-    let parent = unsafe { libc::getppid() };
     tokio::select! {
         r = server => r.map_err(|e| format!("gRPC server failed: {e}"))?,
         _ = shutdown.notified() => tracing::debug!("shutdown requested by Terraform"),
         _ = orphaned(parent), if !debug => tracing::warn!("Terraform went away; exiting"),
-        _ = signals(debug) => {},
+        _ = signals => {},
     }
     drop(guard);
     Ok(())
@@ -197,15 +241,22 @@ async fn orphaned(parent: libc::pid_t) {
 /// SIGTERM ends the process. SIGINT reaches plugins with the terminal's Ctrl-C;
 /// like go-plugin servers we ignore it (Terraform calls StopProvider and then
 /// Shutdown), except in debug mode where it is how the person stops us.
-async fn signals(debug: bool) {
+fn signals(debug: bool) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return,
-            _ = int.recv() => if debug { return } else { tracing::debug!("ignoring SIGINT; waiting for Terraform") },
+    // registered now, before the handshake line goes out, not at first poll
+    let handlers = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => return,
+                _ = int.recv() => if debug { return } else { tracing::debug!("ignoring SIGINT; waiting for Terraform") },
+            }
         }
     }
 }
@@ -231,7 +282,11 @@ fn print_reattach(address: &str, path: &Path) {
     let _ = io::stdout().flush();
 }
 
-async fn accept_loop(listener: UnixListener, tls: Option<tokio_rustls::TlsAcceptor>, tx: mpsc::Sender<io::Result<Conn>>) {
+async fn accept_loop(
+    listener: UnixListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    tx: mpsc::Sender<io::Result<Conn>>,
+) {
     loop {
         let stream = match listener.accept().await {
             Ok((s, _)) => s,
@@ -274,7 +329,11 @@ impl Connected for Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -283,7 +342,11 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -328,7 +391,10 @@ struct Stdio;
 #[tonic::async_trait]
 impl GrpcStdio for Stdio {
     type StreamStdioStream = tokio_stream::Pending<Result<StdioData, Status>>;
-    async fn stream_stdio(&self, _r: Request<Empty>) -> Result<Response<Self::StreamStdioStream>, Status> {
+    async fn stream_stdio(
+        &self,
+        _r: Request<Empty>,
+    ) -> Result<Response<Self::StreamStdioStream>, Status> {
         // We never write to stdout/stderr behind Terraform's back; logs go to
         // stderr as JSON lines, which go-plugin reads directly.
         Ok(Response::new(tokio_stream::pending()))
@@ -340,7 +406,10 @@ struct Broker;
 #[tonic::async_trait]
 impl GrpcBroker for Broker {
     type StartStreamStream = ReceiverStream<Result<ConnInfo, Status>>;
-    async fn start_stream(&self, r: Request<tonic::Streaming<ConnInfo>>) -> Result<Response<Self::StartStreamStream>, Status> {
+    async fn start_stream(
+        &self,
+        r: Request<tonic::Streaming<ConnInfo>>,
+    ) -> Result<Response<Self::StartStreamStream>, Status> {
         // No sub-plugins are brokered; drain what the client sends until it closes.
         let mut inbound = r.into_inner();
         let (tx, rx) = mpsc::channel(1);
@@ -356,8 +425,13 @@ struct HealthSvc;
 
 #[tonic::async_trait]
 impl Health for HealthSvc {
-    async fn check(&self, _r: Request<HealthCheckRequest>) -> Result<Response<HealthCheckResponse>, Status> {
-        Ok(Response::new(HealthCheckResponse { status: ServingStatus::Serving as i32 }))
+    async fn check(
+        &self,
+        _r: Request<HealthCheckRequest>,
+    ) -> Result<Response<HealthCheckResponse>, Status> {
+        Ok(Response::new(HealthCheckResponse {
+            status: ServingStatus::Serving as i32,
+        }))
     }
 }
 
@@ -377,6 +451,8 @@ mod tests {
     fn negotiation_takes_six_or_refuses_clearly() {
         assert_eq!(negotiate(Some("5,6")), Ok(6));
         assert_eq!(negotiate(None), Ok(6));
-        assert!(negotiate(Some("5")).unwrap_err().contains("Terraform to 1.0"));
+        assert!(negotiate(Some("5"))
+            .unwrap_err()
+            .contains("Terraform to 1.0"));
     }
 }

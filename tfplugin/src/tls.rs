@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
+};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
@@ -31,10 +33,16 @@ pub struct AutoMtls {
 /// Builds the TLS server config for a client certificate given as PEM.
 pub fn auto_mtls(client_cert_pem: &str) -> Result<AutoMtls, TlsError> {
     let client_der = pem_first_cert(client_cert_pem).ok_or(TlsError::NoClientCert)?;
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(TlsError::Generate)?;
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).map_err(TlsError::Generate)?;
-    params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
-    params.distinguished_name.push(rcgen::DnType::OrganizationName, "geowp plugin");
+    let key =
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(TlsError::Generate)?;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string()]).map_err(TlsError::Generate)?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "geowp plugin");
     // Like go-plugin's own certificate: usable as its own root by the client.
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params.key_usages = vec![
@@ -42,12 +50,18 @@ pub fn auto_mtls(client_cert_pem: &str) -> Result<AutoMtls, TlsError> {
         rcgen::KeyUsagePurpose::KeyEncipherment,
         rcgen::KeyUsagePurpose::KeyCertSign,
     ];
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     let cert = params.self_signed(&key).map_err(TlsError::Generate)?;
     let server_cert_der = cert.der().to_vec();
 
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(ExactClientCert { der: client_der, algs: provider.signature_verification_algorithms });
+    let verifier = Arc::new(ExactClientCert {
+        der: client_der,
+        algs: provider.signature_verification_algorithms,
+    });
     let mut config = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?
@@ -58,7 +72,10 @@ pub fn auto_mtls(client_cert_pem: &str) -> Result<AutoMtls, TlsError> {
         )
         .map_err(TlsError::Config)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(AutoMtls { config: Arc::new(config), server_cert_der })
+    Ok(AutoMtls {
+        config: Arc::new(config),
+        server_cert_der,
+    })
 }
 
 /// First CERTIFICATE block of a PEM text, as DER.
@@ -66,7 +83,10 @@ pub fn pem_first_cert(pem: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     let start = pem.find("-----BEGIN CERTIFICATE-----")? + "-----BEGIN CERTIFICATE-----".len();
     let end = start + pem[start..].find("-----END CERTIFICATE-----")?;
-    let b64: String = pem[start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let b64: String = pem[start..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
@@ -83,17 +103,34 @@ impl ClientCertVerifier for ExactClientCert {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
     }
-    fn verify_client_cert(&self, end_entity: &CertificateDer<'_>, _i: &[CertificateDer<'_>], _now: UnixTime) -> Result<ClientCertVerified, rustls::Error> {
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _i: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
         if end_entity.as_ref() == self.der.as_slice() {
             Ok(ClientCertVerified::assertion())
         } else {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure))
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
         }
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls12_signature(m, c, d, &self.algs)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         verify_tls13_signature(m, c, d, &self.algs)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -111,7 +148,10 @@ mod tests {
     #[test]
     fn server_cert_is_generated_for_a_client_pem() {
         let k = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-        let c = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap().self_signed(&k).unwrap();
+        let c = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .unwrap()
+            .self_signed(&k)
+            .unwrap();
         let m = auto_mtls(&c.pem()).unwrap();
         assert!(m.server_cert_der.len() > 100);
         assert_eq!(m.config.alpn_protocols, vec![b"h2".to_vec()]);

@@ -57,8 +57,10 @@ impl Type {
             Type::Set(t) => json!(["set", t.to_json()]),
             Type::Map(t) => json!(["map", t.to_json()]),
             Type::Object(attrs, optional) => {
-                let m: serde_json::Map<String, Json> =
-                    attrs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                let m: serde_json::Map<String, Json> = attrs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect();
                 if optional.is_empty() {
                     json!(["object", m])
                 } else {
@@ -317,7 +319,9 @@ pub fn from_msgpack(b: &[u8], ty: &Type) -> Result<Value, CodecError> {
     let mut r = Reader { b, pos: 0 };
     let v = r.value(ty, 0)?;
     if r.pos != b.len() {
-        return Err(CodecError::Trailing { trailing: b.len() - r.pos });
+        return Err(CodecError::Trailing {
+            trailing: b.len() - r.pos,
+        });
     }
     Ok(v)
 }
@@ -325,7 +329,10 @@ pub fn from_msgpack(b: &[u8], ty: &Type) -> Result<Value, CodecError> {
 fn mismatch(v: &Value, ty: &Type) -> CodecError {
     let mut s = format!("{v:?}");
     s.truncate(80);
-    CodecError::Mismatch { value: s, ty: ty.to_string() }
+    CodecError::Mismatch {
+        value: s,
+        ty: ty.to_string(),
+    }
 }
 
 fn enc_len(out: &mut Vec<u8>, n: usize, fix: u8, fix_max: usize, m16: u8, m32: u8) {
@@ -522,9 +529,10 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self, ty: &Type) -> Result<String, CodecError> {
         let m = self.byte()?;
-        let n = self
-            .str_len(m)?
-            .ok_or_else(|| CodecError::Unexpected { marker: m, ty: ty.to_string() })?;
+        let n = self.str_len(m)?.ok_or_else(|| CodecError::Unexpected {
+            marker: m,
+            ty: ty.to_string(),
+        })?;
         let s = self.take(n)?;
         String::from_utf8(s.to_vec()).map_err(|_| CodecError::Utf8)
     }
@@ -535,7 +543,12 @@ impl<'a> Reader<'a> {
             0x90..=0x9f => (m & 0x0f) as usize,
             0xdc => self.be(2)? as usize,
             0xdd => self.be(4)? as usize,
-            _ => return Err(CodecError::Unexpected { marker: m, ty: ty.to_string() }),
+            _ => {
+                return Err(CodecError::Unexpected {
+                    marker: m,
+                    ty: ty.to_string(),
+                })
+            }
         })
     }
 
@@ -545,7 +558,12 @@ impl<'a> Reader<'a> {
             0x80..=0x8f => (m & 0x0f) as usize,
             0xde => self.be(2)? as usize,
             0xdf => self.be(4)? as usize,
-            _ => return Err(CodecError::Unexpected { marker: m, ty: ty.to_string() }),
+            _ => {
+                return Err(CodecError::Unexpected {
+                    marker: m,
+                    ty: ty.to_string(),
+                })
+            }
         })
     }
 
@@ -594,7 +612,12 @@ impl<'a> Reader<'a> {
             Type::Bool => match self.byte()? {
                 0xc2 => Value::Bool(false),
                 0xc3 => Value::Bool(true),
-                m => return Err(CodecError::Unexpected { marker: m, ty: ty.to_string() }),
+                m => {
+                    return Err(CodecError::Unexpected {
+                        marker: m,
+                        ty: ty.to_string(),
+                    })
+                }
             },
             Type::Dynamic => {
                 let n = self.array_len(ty)?;
@@ -641,7 +664,9 @@ impl<'a> Reader<'a> {
                 let mut m = BTreeMap::new();
                 for _ in 0..n {
                     let k = self.string(&Type::String)?;
-                    let at = attrs.get(&k).ok_or_else(|| CodecError::UnknownAttribute(k.clone()))?;
+                    let at = attrs
+                        .get(&k)
+                        .ok_or_else(|| CodecError::UnknownAttribute(k.clone()))?;
                     m.insert(k, self.value(at, depth + 1)?);
                 }
                 for k in attrs.keys() {
@@ -664,7 +689,10 @@ fn from_json_depth(j: &Json, ty: &Type, depth: usize) -> Result<Value, CodecErro
     if depth > MAX_DEPTH {
         return Err(CodecError::TooDeep(MAX_DEPTH));
     }
-    let bad = || CodecError::Mismatch { value: truncate(j.to_string()), ty: ty.to_string() };
+    let bad = || CodecError::Mismatch {
+        value: truncate(j.to_string()),
+        ty: ty.to_string(),
+    };
     if j.is_null() {
         return Ok(Value::Null);
     }
@@ -730,7 +758,9 @@ fn from_json_depth(j: &Json, ty: &Type, depth: usize) -> Result<Value, CodecErro
             let o = j.as_object().ok_or_else(bad)?;
             let mut m = BTreeMap::new();
             for (k, x) in o {
-                let at = attrs.get(k).ok_or_else(|| CodecError::UnknownAttribute(k.clone()))?;
+                let at = attrs
+                    .get(k)
+                    .ok_or_else(|| CodecError::UnknownAttribute(k.clone()))?;
                 m.insert(k.clone(), from_json_depth(x, at, depth + 1)?);
             }
             for k in attrs.keys() {
@@ -758,14 +788,23 @@ pub fn to_json(v: &Value, ty: &Type) -> Result<Json, CodecError> {
             Number::Float(f) => json!(f),
             Number::Big(s) => serde_json::from_str(s).map_err(|_| mismatch(v, ty))?,
         },
-        (Type::List(et) | Type::Set(et), Value::List(items)) => {
-            Json::Array(items.iter().map(|x| to_json(x, et)).collect::<Result<_, _>>()?)
-        }
+        (Type::List(et) | Type::Set(et), Value::List(items)) => Json::Array(
+            items
+                .iter()
+                .map(|x| to_json(x, et))
+                .collect::<Result<_, _>>()?,
+        ),
         (Type::Tuple(ets), Value::List(items)) if ets.len() == items.len() => Json::Array(
-            items.iter().zip(ets).map(|(x, et)| to_json(x, et)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .zip(ets)
+                .map(|(x, et)| to_json(x, et))
+                .collect::<Result<_, _>>()?,
         ),
         (Type::Map(et), Value::Map(m)) => Json::Object(
-            m.iter().map(|(k, x)| Ok((k.clone(), to_json(x, et)?))).collect::<Result<_, CodecError>>()?,
+            m.iter()
+                .map(|(k, x)| Ok((k.clone(), to_json(x, et)?)))
+                .collect::<Result<_, CodecError>>()?,
         ),
         (Type::Object(attrs, _), Value::Map(m)) => {
             let mut o = serde_json::Map::new();
@@ -806,12 +845,18 @@ mod tests {
 
     #[test]
     fn unknown_is_fixext_zero_and_survives_nested() {
-        assert_eq!(to_msgpack(&Value::Unknown, &Type::String).unwrap(), vec![0xd4, 0, 0]);
+        assert_eq!(
+            to_msgpack(&Value::Unknown, &Type::String).unwrap(),
+            vec![0xd4, 0, 0]
+        );
         let v = Value::object([
             ("id", Value::Unknown),
             ("n", Value::int(3)),
             ("tags", Value::object([("a", Value::Unknown)])),
-            ("items", Value::List(vec![Value::object([("x", Value::Unknown)])])),
+            (
+                "items",
+                Value::List(vec![Value::object([("x", Value::Unknown)])]),
+            ),
             ("any", Value::Unknown),
         ]);
         let b = to_msgpack(&v, &obj_ty()).unwrap();
@@ -827,13 +872,19 @@ mod tests {
 
     #[test]
     fn dynamic_carries_type_json() {
-        let v = Value::Dynamic(Type::list(Type::String), Box::new(Value::List(vec![Value::str("a")])));
+        let v = Value::Dynamic(
+            Type::list(Type::String),
+            Box::new(Value::List(vec![Value::str("a")])),
+        );
         let b = to_msgpack(&v, &Type::Dynamic).unwrap();
         // [ "[\"list\",\"string\"]", ["a"] ]
         assert_eq!(b[0], 0x92);
         assert_eq!(from_msgpack(&b, &Type::Dynamic).unwrap(), v);
         let j = to_json(&v, &Type::Dynamic).unwrap();
-        assert_eq!(j, serde_json::json!({"value": ["a"], "type": ["list", "string"]}));
+        assert_eq!(
+            j,
+            serde_json::json!({"value": ["a"], "type": ["list", "string"]})
+        );
         assert_eq!(from_json(&j, &Type::Dynamic).unwrap(), v);
     }
 
@@ -853,7 +904,10 @@ mod tests {
             Value::Number(Number::Big("1e400".into()))
         );
         let f = Value::Number(Number::Float(1.5));
-        assert_eq!(from_msgpack(&to_msgpack(&f, &Type::Number).unwrap(), &Type::Number).unwrap(), f);
+        assert_eq!(
+            from_msgpack(&to_msgpack(&f, &Type::Number).unwrap(), &Type::Number).unwrap(),
+            f
+        );
     }
 
     #[test]
@@ -869,11 +923,20 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for b in [&[0x92u8][..], &[0xdd, 0xff, 0xff, 0xff, 0xff], &[0xd9], &[0xc1], &[0xa3, b'a']] {
+        for b in [
+            &[0x92u8][..],
+            &[0xdd, 0xff, 0xff, 0xff, 0xff],
+            &[0xd9],
+            &[0xc1],
+            &[0xa3, b'a'],
+        ] {
             assert!(from_msgpack(b, &obj_ty()).is_err());
             assert!(from_msgpack(b, &Type::Dynamic).is_err());
         }
-        assert!(matches!(from_msgpack(&[1, 2], &Type::Number), Err(CodecError::Trailing { .. })));
+        assert!(matches!(
+            from_msgpack(&[1, 2], &Type::Number),
+            Err(CodecError::Trailing { .. })
+        ));
     }
 
     #[test]
@@ -887,7 +950,12 @@ mod tests {
     }
 
     fn arb_type() -> impl Strategy<Value = Type> {
-        let leaf = prop_oneof![Just(Type::String), Just(Type::Number), Just(Type::Bool), Just(Type::Dynamic)];
+        let leaf = prop_oneof![
+            Just(Type::String),
+            Just(Type::Number),
+            Just(Type::Bool),
+            Just(Type::Dynamic)
+        ];
         leaf.prop_recursive(4, 24, 4, |inner| {
             prop_oneof![
                 inner.clone().prop_map(Type::list),
@@ -901,7 +969,12 @@ mod tests {
     }
 
     fn arb_concrete_type() -> impl Strategy<Value = Type> {
-        prop_oneof![Just(Type::String), Just(Type::Number), Just(Type::Bool), Just(Type::list(Type::String))]
+        prop_oneof![
+            Just(Type::String),
+            Just(Type::Number),
+            Just(Type::Bool),
+            Just(Type::list(Type::String))
+        ]
     }
 
     fn arb_value(ty: Type, with_unknown: bool) -> BoxedStrategy<Value> {
@@ -920,24 +993,34 @@ mod tests {
             Type::Bool => any::<bool>().prop_map(Value::Bool).boxed(),
             Type::Dynamic => arb_concrete_type()
                 .prop_flat_map(move |t| {
-                    arb_value(t.clone(), with_unknown).prop_map(move |v| Value::Dynamic(t.clone(), Box::new(v)))
+                    arb_value(t.clone(), with_unknown)
+                        .prop_map(move |v| Value::Dynamic(t.clone(), Box::new(v)))
                 })
                 .boxed(),
             Type::List(et) | Type::Set(et) => {
-                prop::collection::vec(arb_value(*et, with_unknown), 0..4).prop_map(Value::List).boxed()
+                prop::collection::vec(arb_value(*et, with_unknown), 0..4)
+                    .prop_map(Value::List)
+                    .boxed()
             }
-            Type::Map(et) => prop::collection::btree_map("[a-z]{0,5}", arb_value(*et, with_unknown), 0..4)
-                .prop_map(Value::Map)
-                .boxed(),
+            Type::Map(et) => {
+                prop::collection::btree_map("[a-z]{0,5}", arb_value(*et, with_unknown), 0..4)
+                    .prop_map(Value::Map)
+                    .boxed()
+            }
             Type::Object(attrs, _) => {
                 let strategies: Vec<_> = attrs
                     .into_iter()
                     .map(|(k, t)| arb_value(t, with_unknown).prop_map(move |v| (k.clone(), v)))
                     .collect();
-                strategies.prop_map(|kv| Value::Map(kv.into_iter().collect())).boxed()
+                strategies
+                    .prop_map(|kv| Value::Map(kv.into_iter().collect()))
+                    .boxed()
             }
             Type::Tuple(ets) => {
-                let strategies: Vec<_> = ets.into_iter().map(|t| arb_value(t, with_unknown)).collect();
+                let strategies: Vec<_> = ets
+                    .into_iter()
+                    .map(|t| arb_value(t, with_unknown))
+                    .collect();
                 strategies.prop_map(Value::List).boxed()
             }
         };

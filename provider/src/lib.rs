@@ -1,0 +1,38 @@
+//! terraform-provider-geowp: the provider's definition (its schema and
+//! resources). Resource types live one per file under `resources/`; the
+//! protocol itself is the `tfplugin` crate's.
+
+use std::sync::Arc;
+
+use tfplugin::serve::ServeOpts;
+use tfplugin::{Block, ProviderDef, Schema};
+
+pub mod resources;
+
+pub const ADDRESS: &str = "registry.terraform.io/geowp/geowp";
+
+pub const SERVE_OPTS: ServeOpts = ServeOpts {
+    address: ADDRESS,
+    about: "terraform-provider-geowp is a Terraform provider: Terraform starts it and talks to it over gRPC. \
+It installs one WordPress site across several Kubernetes clusters (TiDB spanning the regions, NFS, \
+SyncThing file replication). Running it by hand does nothing useful; declare it in `required_providers` \
+as `geowp/geowp` and run `terraform init`. See the project's README.md.",
+    log_module: "provider.geowp",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// The provider: no configuration of its own, since cluster credentials are
+/// resource attributes (so a cluster created in the same apply works).
+pub fn provider() -> ProviderDef {
+    ProviderDef {
+        name: "geowp",
+        schema: Schema::new(
+            0,
+            Block::new(
+                "The geowp provider has no settings: every resource carries the credentials of the cluster it \
+                 manages, so clusters created in the same configuration can be used at once.",
+            ),
+        ),
+        resources: vec![Arc::new(resources::site::Site)],
+    }
+}

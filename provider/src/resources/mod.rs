@@ -1,0 +1,5 @@
+//! One module per Terraform resource type, each with the same skeleton:
+//! schema next to model, then validate / plan / create / read / update /
+//! delete / import.
+
+pub mod site;
