@@ -36,3 +36,29 @@ pub fn provider() -> ProviderDef {
         resources: vec![Arc::new(resources::site::Site)],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_attribute_and_block_of_every_schema_has_a_description() {
+        let p = super::provider();
+        assert!(
+            !p.schema.block.description.trim().is_empty(),
+            "provider schema has no description"
+        );
+        for r in &p.resources {
+            let s = r.schema();
+            assert!(
+                !s.block.description.trim().is_empty(),
+                "{} has no description",
+                r.type_name()
+            );
+            let missing = s.block.missing_descriptions("");
+            assert!(
+                missing.is_empty(),
+                "{}: attributes without a description: {missing:?}",
+                r.type_name()
+            );
+        }
+    }
+}

