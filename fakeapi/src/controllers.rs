@@ -1,0 +1,159 @@
+//! Simulated controllers: the status the real ones write (observedGeneration,
+//! replica counts, conditions, load balancer addresses, claim phases), chosen
+//! per object by annotation or by the server's default.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// Annotation choosing an object's behaviour: `ready`, `never-ready` or `fail`.
+pub const BEHAVIOR: &str = "fake.geowp.dev/behavior";
+/// Annotation overriding the delay before the simulated controller acts (e.g. `2s`).
+pub const DELAY: &str = "fake.geowp.dev/delay";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behavior {
+    Ready,
+    NeverReady,
+    Fail,
+}
+
+impl std::str::FromStr for Behavior {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ready" => Ok(Behavior::Ready),
+            "never-ready" | "never" => Ok(Behavior::NeverReady),
+            "fail" => Ok(Behavior::Fail),
+            _ => Err(format!(
+                "unknown behavior {s:?}: use ready, never-ready or fail"
+            )),
+        }
+    }
+}
+
+pub fn parse_delay(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms.parse().ok().map(Duration::from_millis);
+    }
+    if let Some(sec) = s.strip_suffix('s') {
+        return sec.parse::<f64>().ok().map(Duration::from_secs_f64);
+    }
+    None
+}
+
+/// Kinds whose status a simulated controller writes.
+pub fn controlled(kind: &str, obj: &Value) -> bool {
+    match kind {
+        "Deployment" | "StatefulSet" | "Job" | "PersistentVolumeClaim" => true,
+        "Service" => obj["spec"]["type"] == "LoadBalancer",
+        _ => false,
+    }
+}
+
+pub fn behavior_of(obj: &Value, default: Behavior) -> Behavior {
+    obj["metadata"]["annotations"][BEHAVIOR]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+pub fn delay_of(obj: &Value, default: Duration) -> Duration {
+    obj["metadata"]["annotations"][DELAY]
+        .as_str()
+        .and_then(parse_delay)
+        .unwrap_or(default)
+}
+
+fn revision(obj: &Value) -> String {
+    let t = obj["spec"]["template"].to_string();
+    let h = t.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    format!(
+        "{}-{:x}",
+        obj["metadata"]["name"].as_str().unwrap_or(""),
+        h & 0xffffffff
+    )
+}
+
+/// The status a controller would write now, or None if it has nothing to say.
+pub fn status_for(kind: &str, obj: &Value, b: Behavior) -> Option<Value> {
+    let gen = obj["metadata"]["generation"].clone();
+    let name = obj["metadata"]["name"].as_str().unwrap_or("");
+    let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+    let now = crate::store::now();
+    let cond = |t: &str, s: &str, reason: &str, msg: &str| json!({"type": t, "status": s, "reason": reason, "message": msg, "lastUpdateTime": now, "lastTransitionTime": now});
+    Some(match (kind, b) {
+        ("Deployment", Behavior::Ready) => {
+            json!({"observedGeneration": gen, "replicas": replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas, "conditions": [
+                cond("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."),
+                cond("Progressing", "True", "NewReplicaSetAvailable", &format!("ReplicaSet \"{name}\" has successfully progressed."))]})
+        }
+        ("Deployment", Behavior::NeverReady) => {
+            json!({"observedGeneration": gen, "replicas": replicas, "updatedReplicas": replicas,
+            "unavailableReplicas": replicas, "conditions": [
+                cond("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
+                cond("Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{name}\" is progressing."))]})
+        }
+        ("Deployment", Behavior::Fail) => {
+            json!({"observedGeneration": gen, "replicas": replicas, "updatedReplicas": replicas,
+            "unavailableReplicas": replicas, "conditions": [
+                cond("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability."),
+                cond("Progressing", "False", "ProgressDeadlineExceeded", &format!("ReplicaSet \"{name}\" has timed out progressing."))]})
+        }
+        ("StatefulSet", b) => {
+            let ready = if b == Behavior::Ready { replicas } else { 0 };
+            let rev = revision(obj);
+            json!({"observedGeneration": gen, "replicas": replicas, "readyReplicas": ready, "availableReplicas": ready,
+                "currentReplicas": replicas, "updatedReplicas": replicas, "currentRevision": rev, "updateRevision": rev, "collisionCount": 0})
+        }
+        ("Job", Behavior::Ready) => json!({"succeeded": 1, "startTime": now, "completionTime": now,
+            "conditions": [cond("Complete", "True", "", "")]}),
+        ("Job", Behavior::Fail) => {
+            json!({"failed": obj["spec"]["backoffLimit"].as_i64().unwrap_or(6) + 1, "startTime": now,
+            "conditions": [cond("Failed", "True", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]})
+        }
+        ("Job", Behavior::NeverReady) => json!({"active": 1, "startTime": now}),
+        ("Service", Behavior::Ready) => {
+            let ip = format!(
+                "127.0.0.{}",
+                2 + (obj["spec"]["clusterIP"].as_str().unwrap_or("").len() % 200)
+            );
+            json!({"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}})
+        }
+        ("Service", _) => json!({"loadBalancer": {}}),
+        ("PersistentVolumeClaim", Behavior::Ready) => json!({"phase": "Bound",
+            "accessModes": obj["spec"]["accessModes"].clone(),
+            "capacity": {"storage": obj["spec"]["resources"]["requests"]["storage"].clone()}}),
+        ("PersistentVolumeClaim", _) => json!({"phase": "Pending"}),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_status_follows_behavior_and_generation() {
+        let d = json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2}});
+        let s = status_for("Deployment", &d, Behavior::Ready).unwrap();
+        assert_eq!(s["observedGeneration"], 3);
+        assert_eq!(s["availableReplicas"], 2);
+        let f = status_for("Deployment", &d, Behavior::Fail).unwrap();
+        assert_eq!(f["conditions"][1]["reason"], "ProgressDeadlineExceeded");
+        let n = status_for("StatefulSet", &d, Behavior::NeverReady).unwrap();
+        assert_eq!(n["readyReplicas"], 0);
+    }
+
+    #[test]
+    fn annotations_choose_behavior_and_delay() {
+        let o = json!({"metadata": {"annotations": {BEHAVIOR: "fail", DELAY: "250ms"}}});
+        assert_eq!(behavior_of(&o, Behavior::Ready), Behavior::Fail);
+        assert_eq!(delay_of(&o, Duration::ZERO), Duration::from_millis(250));
+        assert_eq!(parse_delay("1.5s"), Some(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,19 @@
+//! fakeapi: a Kubernetes API server of our own for tests and the local demo
+//! (no kube-apiserver can be installed here). It follows the real server's
+//! HTTP semantics for what geowp uses: discovery, get/list/watch, create,
+//! replace, merge patch, server-side apply with managed fields and
+//! conflicts, server defaults, immutable fields, deletion with finalizers,
+//! propagation and namespace termination, Status bodies, simulated
+//! controllers, and fault/latency injection. Pure parts (field sets, the
+//! store, selectors, controllers' status) are separate from the HTTP server.
+
+pub mod controllers;
+pub mod fields;
+pub mod registry;
+pub mod select;
+pub mod server;
+pub mod store;
+pub mod tls;
+
+pub use controllers::Behavior;
+pub use server::{start, Fault, FaultAction, Handle, Options};
