@@ -460,7 +460,7 @@ async fn handle(sh: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body
     if path == "/version" {
         return Ok(json_resp(
             200,
-            &json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-geowp-fake", "platform": "linux/amd64", "goVersion": "go1.23"}),
+            &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.0-geowp-fake", "platform": "linux/amd64", "goVersion": "go1.23"}),
         ));
     }
     // authentication, then authorization
