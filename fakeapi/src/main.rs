@@ -75,6 +75,7 @@ fn main() -> ExitCode {
             behavior: args.behavior,
             ready_delay: args.ready_delay,
             latency: args.latency,
+            event_log: 20_000,
         };
         let h = match fakeapi::start(opts).await {
             Ok(h) => h,

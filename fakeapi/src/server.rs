@@ -45,6 +45,8 @@ pub struct Options {
     pub ready_delay: Duration,
     /// Added to every request (a cross-region round trip).
     pub latency: Duration,
+    /// How many events watches can resume from (older resourceVersions get 410).
+    pub event_log: usize,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             behavior: Behavior::Ready,
             ready_delay: Duration::from_millis(100),
             latency: Duration::ZERO,
+            event_log: 20_000,
         }
     }
 }
@@ -140,6 +143,8 @@ pub async fn start(opts: Options) -> Result<Handle, StartError> {
         }
         _ => Store::new(),
     };
+    let mut store = store;
+    store.event_log = opts.event_log.max(1);
     let (ca_pem, tls) =
         crate::tls::server_config(opts.cert_dir.as_deref()).map_err(StartError::Cert)?;
     let listener = TcpListener::bind(opts.addr)

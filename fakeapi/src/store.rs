@@ -85,6 +85,8 @@ pub struct Store {
     next_node_port: u32,
     /// Events since the last drain, for broadcasting to watches.
     pub pending: Vec<Event>,
+    /// How many events are kept for watches to resume from.
+    pub event_log: usize,
 }
 
 pub fn now() -> String {
@@ -226,6 +228,7 @@ impl Store {
         Store {
             next_ip: 10,
             next_node_port: 30000,
+            event_log: EVENT_LOG,
             ..Default::default()
         }
     }
@@ -260,7 +263,7 @@ impl Store {
             object: obj.clone(),
         };
         self.events.push_back(ev.clone());
-        if self.events.len() > EVENT_LOG {
+        if self.events.len() > self.event_log {
             self.events.pop_front();
         }
         self.pending.push(ev);
