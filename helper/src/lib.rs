@@ -1,3 +1,5 @@
-//! geowp-helper's library: SyncThing identities and device exchange, and
-//! kubeconfig merging, shared by the provider and the `geowp-helper` CLI.
-//! Not written yet: see the sync-group/helper issue.
+//! geowp-helper's library: SyncThing identities and device IDs (shared with
+//! the provider), and in time the device exchange and kubeconfig merging of
+//! the `geowp-helper` CLI.
+
+pub mod syncthing;
