@@ -2,4 +2,5 @@
 //! the provider), and in time the device exchange and kubeconfig merging of
 //! the `geowp-helper` CLI.
 
+pub mod stconfig;
 pub mod syncthing;
