@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema};
 
+pub mod render;
 pub mod resources;
 
 pub const ADDRESS: &str = "registry.terraform.io/geowp/geowp";
