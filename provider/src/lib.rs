@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema};
 
+pub mod cluster;
 pub mod render;
 pub mod resources;
 
@@ -34,7 +35,7 @@ pub fn provider() -> ProviderDef {
                  manages, so clusters created in the same configuration can be used at once.",
             ),
         ),
-        resources: vec![Arc::new(resources::site::Site)],
+        resources: vec![Arc::new(resources::site::Site), Arc::new(resources::cluster_stack::ClusterStack)],
     }
 }
 

@@ -2,4 +2,5 @@
 //! schema next to model, then validate / plan / create / read / update /
 //! delete / import.
 
+pub mod cluster_stack;
 pub mod site;

@@ -1,0 +1,314 @@
+//! Readiness as kubectl's `rollout status` judges it, and drift as a user
+//! would read it: small pure functions over an object's JSON.
+
+use serde_json::Value;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// Not yet: the last condition, in words.
+    Waiting(String),
+    /// Will not get there without a change (deadline exceeded, job failed).
+    Failed(String),
+}
+
+fn i(v: &Value) -> i64 {
+    v.as_i64().unwrap_or(0)
+}
+
+fn condition<'a>(obj: &'a Value, ty: &str) -> Option<&'a Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == ty)
+}
+
+/// kubectl's rollout rules: observedGeneration caught up, every replica
+/// updated and available, no deadline exceeded.
+pub fn readiness(kind: &str, obj: &Value) -> Readiness {
+    let gen = i(&obj["metadata"]["generation"]);
+    let observed = i(&obj["status"]["observedGeneration"]);
+    let st = &obj["status"];
+    match kind {
+        "Deployment" => {
+            if observed < gen {
+                return Readiness::Waiting(format!(
+                    "waiting for the deployment controller to observe generation {gen}"
+                ));
+            }
+            if let Some(p) = condition(obj, "Progressing") {
+                if p["reason"] == "ProgressDeadlineExceeded" {
+                    return Readiness::Failed(format!(
+                        "exceeded its progress deadline: {}",
+                        p["message"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+            let (updated, available, total) = (
+                i(&st["updatedReplicas"]),
+                i(&st["availableReplicas"]),
+                i(&st["replicas"]),
+            );
+            if updated < want {
+                Readiness::Waiting(format!(
+                    "{updated} of {want} updated replicas are available"
+                ))
+            } else if total > updated {
+                Readiness::Waiting(format!(
+                    "{} old replicas are pending termination",
+                    total - updated
+                ))
+            } else if available < updated {
+                Readiness::Waiting(format!(
+                    "{available} of {updated} updated replicas are available"
+                ))
+            } else {
+                Readiness::Ready
+            }
+        }
+        "StatefulSet" => {
+            if observed < gen {
+                return Readiness::Waiting(format!(
+                    "waiting for the statefulset controller to observe generation {gen}"
+                ));
+            }
+            let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+            let ready = i(&st["readyReplicas"]);
+            if ready < want {
+                return Readiness::Waiting(format!("{ready} of {want} pods are ready"));
+            }
+            if obj["spec"]["updateStrategy"]["type"] == "RollingUpdate"
+                || obj["spec"]["updateStrategy"].is_null()
+            {
+                if i(&st["updatedReplicas"]) < want {
+                    return Readiness::Waiting(format!(
+                        "{} of {want} pods are updated",
+                        i(&st["updatedReplicas"])
+                    ));
+                }
+                if st["currentRevision"] != st["updateRevision"] {
+                    return Readiness::Waiting("rolling update in progress".into());
+                }
+            }
+            Readiness::Ready
+        }
+        "Job" => {
+            if condition(obj, "Complete").is_some_and(|c| c["status"] == "True") {
+                Readiness::Ready
+            } else if let Some(f) = condition(obj, "Failed").filter(|c| c["status"] == "True") {
+                Readiness::Failed(format!(
+                    "{}: {}",
+                    f["reason"].as_str().unwrap_or("Failed"),
+                    f["message"].as_str().unwrap_or("")
+                ))
+            } else {
+                Readiness::Waiting(format!(
+                    "job running ({} active, {} failed attempts)",
+                    i(&st["active"]),
+                    i(&st["failed"])
+                ))
+            }
+        }
+        "PersistentVolumeClaim" => match st["phase"].as_str() {
+            Some("Bound") => Readiness::Ready,
+            Some("Lost") => Readiness::Failed("claim lost its volume".into()),
+            p => Readiness::Waiting(format!("claim is {}", p.unwrap_or("Pending"))),
+        },
+        "Service" if obj["spec"]["type"] == "LoadBalancer" => {
+            // an empty ingress list is not an address
+            let has = st["loadBalancer"]["ingress"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|x| x["ip"].is_string() || x["hostname"].is_string())
+            });
+            if has {
+                Readiness::Ready
+            } else {
+                Readiness::Waiting("waiting for a load balancer address".into())
+            }
+        }
+        _ => Readiness::Ready,
+    }
+}
+
+/// Kinds worth waiting for.
+pub fn needs_wait(kind: &str, body: &Value) -> bool {
+    match kind {
+        "Deployment" | "StatefulSet" | "Job" => true,
+        "PersistentVolumeClaim" => true,
+        "Service" => body["spec"]["type"] == "LoadBalancer",
+        _ => false,
+    }
+}
+
+/// How `live` differs from `desired` on the fields `desired` sets (what we
+/// own): None when in sync. Secret values are never shown.
+pub fn drift(desired: &Value, live: &Value, secret: bool) -> Option<String> {
+    let mut diffs = Vec::new();
+    walk(desired, live, &mut String::new(), secret, &mut diffs);
+    if diffs.is_empty() {
+        return None;
+    }
+    let n = diffs.len();
+    let mut s = diffs.into_iter().take(3).collect::<Vec<_>>().join("; ");
+    if n > 3 {
+        s.push_str(&format!("; and {} more", n - 3));
+    }
+    Some(s)
+}
+
+fn short(v: &Value) -> String {
+    let mut s = match v {
+        Value::Null => "absent".to_string(),
+        Value::String(x) => format!("{x:?}"),
+        other => other.to_string(),
+    };
+    if s.len() > 60 {
+        let mut cut = 57;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+fn walk(d: &Value, l: &Value, path: &mut String, secret: bool, out: &mut Vec<String>) {
+    match (d, l) {
+        (Value::Object(dm), _) => {
+            for (k, dv) in dm {
+                if path.is_empty() && matches!(k.as_str(), "apiVersion" | "kind" | "status") {
+                    continue;
+                }
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                walk(dv, &l[k.as_str()], path, secret || k == "data", out);
+                path.truncate(len);
+            }
+        }
+        (Value::Array(da), Value::Array(la)) if da.len() == la.len() => {
+            for (n, (dv, lv)) in da.iter().zip(la).enumerate() {
+                let len = path.len();
+                let label = dv["name"]
+                    .as_str()
+                    .map(|x| format!("[{x}]"))
+                    .unwrap_or(format!("[{n}]"));
+                path.push_str(&label);
+                walk(dv, lv, path, secret, out);
+                path.truncate(len);
+            }
+        }
+        (Value::Array(_), _) => {
+            if d != l {
+                out.push(if secret {
+                    format!("{path} changed")
+                } else {
+                    format!(
+                        "{path} has {} items, want {}",
+                        l.as_array().map(Vec::len).unwrap_or(0),
+                        d.as_array().map(Vec::len).unwrap_or(0)
+                    )
+                });
+            }
+        }
+        _ => {
+            if d != l && !(d.is_number() && l.is_number() && d.as_f64() == l.as_f64()) {
+                out.push(if secret {
+                    format!("{path} changed")
+                } else {
+                    format!("{path} is {} (want {})", short(l), short(d))
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dep(gen: i64, obs: i64, updated: i64, available: i64, total: i64) -> Value {
+        json!({"metadata": {"generation": gen}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": obs, "updatedReplicas": updated, "availableReplicas": available, "replicas": total}})
+    }
+
+    #[test]
+    fn deployment_follows_kubectl_rollout_rules() {
+        assert_eq!(
+            readiness("Deployment", &dep(2, 2, 2, 2, 2)),
+            Readiness::Ready
+        );
+        // stale status right after an update: not ready even though counts look fine
+        assert!(
+            matches!(readiness("Deployment", &dep(3, 2, 2, 2, 2)), Readiness::Waiting(s) if s.contains("generation 3"))
+        );
+        assert!(
+            matches!(readiness("Deployment", &dep(2, 2, 1, 1, 2)), Readiness::Waiting(s) if s.contains("1 of 2 updated"))
+        );
+        assert!(
+            matches!(readiness("Deployment", &dep(2, 2, 2, 2, 3)), Readiness::Waiting(s) if s.contains("old replicas"))
+        );
+        assert!(matches!(
+            readiness("Deployment", &dep(2, 2, 2, 1, 2)),
+            Readiness::Waiting(_)
+        ));
+        let mut failed = dep(2, 2, 2, 0, 2);
+        failed["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"wp\" has timed out progressing."}]);
+        assert!(
+            matches!(readiness("Deployment", &failed), Readiness::Failed(s) if s.contains("timed out"))
+        );
+    }
+
+    #[test]
+    fn statefulsets_jobs_claims_and_load_balancers() {
+        let sts = json!({"metadata": {"generation": 1}, "spec": {"replicas": 1, "updateStrategy": {"type": "RollingUpdate"}},
+            "status": {"observedGeneration": 1, "readyReplicas": 1, "updatedReplicas": 1, "currentRevision": "a", "updateRevision": "b"}});
+        assert_eq!(
+            readiness("StatefulSet", &sts),
+            Readiness::Waiting("rolling update in progress".into())
+        );
+        let job = json!({"status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "x"}]}});
+        assert!(matches!(readiness("Job", &job), Readiness::Failed(_)));
+        assert_eq!(
+            readiness(
+                "PersistentVolumeClaim",
+                &json!({"status": {"phase": "Bound"}})
+            ),
+            Readiness::Ready
+        );
+        let lb = |ing: Value| json!({"spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": ing}}});
+        assert!(
+            matches!(readiness("Service", &lb(json!([]))), Readiness::Waiting(_)),
+            "an empty ingress list is not provisioned"
+        );
+        assert_eq!(
+            readiness("Service", &lb(json!([{"ip": "1.2.3.4"}]))),
+            Readiness::Ready
+        );
+        assert_eq!(
+            readiness("Service", &json!({"spec": {"type": "ClusterIP"}})),
+            Readiness::Ready
+        );
+    }
+
+    #[test]
+    fn drift_reads_like_a_sentence_and_hides_secrets() {
+        let want = json!({"apiVersion": "apps/v1", "spec": {"template": {"spec": {"containers": [{"name": "wordpress", "image": "wordpress:6.7"}]}}}});
+        let live = json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "wordpress", "image": "wordpress:evil", "imagePullPolicy": "IfNotPresent"}]}}}});
+        assert_eq!(drift(&want, &live, false).unwrap(), "spec.template.spec.containers[wordpress].image is \"wordpress:evil\" (want \"wordpress:6.7\")");
+        assert_eq!(drift(&want, &want, false), None);
+        let s = drift(
+            &json!({"data": {"pw": "c2VjcmV0"}}),
+            &json!({"data": {"pw": "b3RoZXI="}}),
+            true,
+        )
+        .unwrap();
+        assert_eq!(s, "data.pw changed");
+        assert!(!s.contains("b3Ro"));
+    }
+}
