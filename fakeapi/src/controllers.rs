@@ -118,10 +118,16 @@ pub fn status_for(kind: &str, obj: &Value, b: Behavior) -> Option<Value> {
         }
         ("Job", Behavior::NeverReady) => json!({"active": 1, "startTime": now}),
         ("Service", Behavior::Ready) => {
-            let ip = format!(
-                "127.0.0.{}",
-                2 + (obj["spec"]["clusterIP"].as_str().unwrap_or("").len() % 200)
-            );
+            // like a cloud: the requested static IP, else one from the pool
+            let ip = obj["spec"]["loadBalancerIP"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| {
+                    format!(
+                        "127.0.0.{}",
+                        2 + (obj["spec"]["clusterIP"].as_str().unwrap_or("").len() % 200)
+                    )
+                });
             json!({"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}})
         }
         ("Service", _) => json!({"loadBalancer": {}}),

@@ -530,6 +530,8 @@ struct Route {
     ns: Option<String>,
     name: Option<String>,
     status: bool,
+    /// The `scale` subresource (what `kubectl scale` uses).
+    scale: bool,
 }
 
 fn route(path: &str) -> Option<Route> {
@@ -553,9 +555,18 @@ fn route(path: &str) -> Option<Route> {
             ns: ns.map(String::from),
             name: name.map(String::from),
             status,
+            scale: false,
         })
     };
+    let scalable = |p: &str| matches!(p, "deployments" | "statefulsets" | "replicasets");
     match seg.as_slice() {
+        ["namespaces", ns, plural, name, "scale"] if scalable(plural) => Some(Route {
+            res: find(plural)?,
+            ns: Some(ns.to_string()),
+            name: Some(name.to_string()),
+            status: false,
+            scale: true,
+        }),
         ["namespaces", ns, plural] if group.is_empty() && *plural == "status" => {
             r(find("namespaces")?, None, Some(ns), true)
         }
@@ -642,6 +653,85 @@ fn parse_body(headers: &hyper::HeaderMap, b: &[u8]) -> Result<Value, ApiError> {
     Ok(v)
 }
 
+/// The autoscaling/v1 Scale view of a workload.
+fn scale_of(o: &Value) -> Value {
+    let sel = o["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default();
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": o["metadata"]["name"], "namespace": o["metadata"]["namespace"], "uid": o["metadata"]["uid"],
+            "resourceVersion": o["metadata"]["resourceVersion"], "creationTimestamp": o["metadata"]["creationTimestamp"]},
+        "spec": {"replicas": o["spec"]["replicas"]},
+        "status": {"replicas": o["status"]["replicas"].as_i64().unwrap_or(0), "selector": sel}})
+}
+
+async fn scale_api(
+    sh: Arc<Shared>,
+    rt: Route,
+    method: Method,
+    q: BTreeMap<String, String>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let (res, ns, name) = (
+        rt.res,
+        rt.ns.unwrap_or_default(),
+        rt.name.unwrap_or_default(),
+    );
+    if method == Method::GET {
+        return match lock(&sh.store).get(res, &ns, &name) {
+            Ok(o) => json_resp(200, &scale_of(&o)),
+            Err(e) => err_resp(&e),
+        };
+    }
+    if !matches!(method, Method::PATCH | Method::PUT) {
+        return err_resp(&ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported on {}/scale", res.plural),
+        ));
+    }
+    let (headers, b) = match read_body(req).await {
+        Ok(x) => x,
+        Err(e) => return err_resp(&e),
+    };
+    let body = match parse_body(&headers, &b) {
+        Ok(v) => v,
+        Err(e) => return err_resp(&e),
+    };
+    let Some(replicas) = body["spec"]["replicas"].as_i64() else {
+        return err_resp(&ApiError::new(
+            422,
+            "Invalid",
+            "Scale.autoscaling is invalid: spec.replicas: Required value",
+        ));
+    };
+    let manager = manager_of(&q, &headers);
+    let mut s = lock(&sh.store);
+    let r = s.merge_patch(
+        res,
+        &ns,
+        &name,
+        &json!({"spec": {"replicas": replicas}}),
+        &manager,
+        false,
+        false,
+    );
+    if let Ok(o) = &r {
+        schedule_controller(&sh, res, o);
+    }
+    publish(&sh, &mut s);
+    match r {
+        Ok(o) => json_resp(200, &scale_of(&o)),
+        Err(e) => err_resp(&e),
+    }
+}
+
 async fn resource_api(
     sh: Arc<Shared>,
     rt: Route,
@@ -649,6 +739,9 @@ async fn resource_api(
     q: BTreeMap<String, String>,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    if rt.scale {
+        return scale_api(sh, rt, method, q, req).await;
+    }
     let res = rt.res;
     let ns = rt.ns.clone().unwrap_or_default();
     if res.namespaced && rt.name.is_some() && rt.ns.is_none() {

@@ -168,6 +168,11 @@ async fn kubectl_sees_conflicts_ownership_and_immutable_fields() {
         assert_eq!(img, "wordpress:6.6");
         let mf = k.ok(&["-n", "web", "get", "deploy", "wp", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"], None);
         assert!(mf.contains("kubectl"), "{mf}");
+        // kubectl scale goes through the scale subresource
+        let out = k.ok(&["-n", "web", "scale", "deploy/wp", "--replicas=4"], None);
+        assert!(out.contains("scaled"), "{out}");
+        let rep = k.ok(&["-n", "web", "get", "deploy", "wp", "-o", "jsonpath={.spec.replicas}"], None);
+        assert_eq!(rep, "4");
         // immutable selector
         let changed = SITE.replace("{app: wp}", "{app: wp2}");
         let e = k.fails(&["apply", "--server-side", "--force-conflicts", "-f", "-"], Some(&changed));

@@ -3,6 +3,8 @@
 //! per-test filesystem mirror, and helpers to check that nothing leaks
 //! (provider processes, plugin sockets).
 
+pub mod regions;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

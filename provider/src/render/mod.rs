@@ -436,6 +436,19 @@ pub(crate) mod tests {
             .iter()
             .filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
             .all(|o| o.wave == 2));
+        // peer load balancers ask for the advertised static IPs
+        assert_eq!(
+            find(&objs, "Service", "pd-0").body["spec"]["loadBalancerIP"],
+            "10.0.0.1"
+        );
+        assert_eq!(
+            find(&objs, "Service", "tikv-0").body["spec"]["loadBalancerIP"],
+            "10.0.0.2"
+        );
+        assert_eq!(
+            find(&objs, "Service", "syncthing").body["spec"]["loadBalancerIP"],
+            "10.0.0.3"
+        );
         // every object name is unique per kind
         let keys: std::collections::BTreeSet<String> = objs.iter().map(Obj::key).collect();
         assert_eq!(keys.len(), objs.len());

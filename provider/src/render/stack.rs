@@ -267,12 +267,24 @@ fn headless(spec: &StackSpec, name: &str, ports: Vec<ServicePort>) -> Service {
 }
 
 /// A Service for one pod of a StatefulSet: what another region dials.
-fn per_pod(spec: &StackSpec, sts: &str, ports: Vec<ServicePort>) -> Service {
+/// The static IP to ask the cloud for: the advertised host, when the peer
+/// Services are load balancers and it is an IP literal.
+fn lb_ip(spec: &StackSpec, advertised: &str) -> Option<String> {
+    let host = super::host_port(advertised)
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or("");
+    (spec.peer_service_type == "LoadBalancer" && host.parse::<std::net::IpAddr>().is_ok())
+        .then(|| host.to_string())
+}
+
+fn per_pod(spec: &StackSpec, sts: &str, advertised: &str, ports: Vec<ServicePort>) -> Service {
     let pod = format!("{sts}-0");
     Service {
         metadata: meta(spec, &pod, sts),
         spec: Some(ServiceSpec {
             type_: Some(spec.peer_service_type.clone()),
+            load_balancer_ip: lb_ip(spec, advertised),
             publish_not_ready_addresses: Some(true),
             selector: Some(BTreeMap::from([(
                 "statefulset.kubernetes.io/pod-name".to_string(),
@@ -597,7 +609,18 @@ pub fn render(spec: &StackSpec, secrets: &Secrets, st: &SyncthingSecrets) -> Vec
         ]
     };
     out.push(1, "pd", false, &headless(spec, "pd", pd_ports()));
-    out.push(1, "pd-0", false, &per_pod(spec, "pd", pd_ports()));
+    let mine = spec.me().cloned().unwrap_or(super::Member {
+        pd_client_url: String::new(),
+        pd_peer_url: String::new(),
+        tikv_address: String::new(),
+        syncthing_address: String::new(),
+    });
+    out.push(
+        1,
+        "pd-0",
+        false,
+        &per_pod(spec, "pd", &mine.pd_client_url, pd_ports()),
+    );
     out.push(
         1,
         "tikv",
@@ -615,7 +638,12 @@ pub fn render(spec: &StackSpec, secrets: &Secrets, st: &SyncthingSecrets) -> Vec
         1,
         "tikv-0",
         false,
-        &per_pod(spec, "tikv", vec![svc_port("server", 20160, "TCP")]),
+        &per_pod(
+            spec,
+            "tikv",
+            &mine.tikv_address,
+            vec![svc_port("server", 20160, "TCP")],
+        ),
     );
     out.push(
         1,
@@ -679,6 +707,7 @@ pub fn render(spec: &StackSpec, secrets: &Secrets, st: &SyncthingSecrets) -> Vec
             metadata: meta(spec, "syncthing", "syncthing"),
             spec: Some(ServiceSpec {
                 type_: Some(spec.peer_service_type.clone()),
+                load_balancer_ip: lb_ip(spec, &mine.syncthing_address),
                 selector: Some(selector("syncthing")),
                 ports: Some(vec![svc_port("sync", 22000, "TCP")]),
                 ..Default::default()

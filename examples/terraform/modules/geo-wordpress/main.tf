@@ -1,0 +1,45 @@
+# One WordPress site across every cluster in var.clusters: the shared
+# secrets, and one geowp_cluster_stack per cluster.
+
+resource "geowp_site" "this" {
+  name = var.site_name
+}
+
+locals {
+  members = {
+    for name, c in var.clusters : name => {
+      pd_client_url     = "http://${c.pd_ip}:2379"
+      pd_peer_url       = "http://${c.pd_ip}:2380"
+      tikv_address      = "${c.tikv_ip}:20160"
+      syncthing_address = "tcp://${c.syncthing_ip}:22000"
+    }
+  }
+}
+
+resource "geowp_cluster_stack" "region" {
+  for_each = var.clusters
+
+  cluster {
+    host                   = each.value.host
+    cluster_ca_certificate = each.value.cluster_ca_certificate
+    token                  = each.value.token
+  }
+
+  member    = each.key
+  namespace = var.namespace
+  members   = local.members
+
+  site_name             = geowp_site.this.name
+  site_url              = var.site_url
+  tidb_root_password    = geowp_site.this.tidb_root_password
+  wordpress_db_password = geowp_site.this.wordpress_db_password
+  wordpress_salts       = geowp_site.this.wordpress_salts
+
+  tidb_version           = var.tidb_version
+  wordpress_image        = var.wordpress_image
+  wordpress_replicas     = var.wordpress_replicas
+  wordpress_service_type = var.wordpress_service_type
+  peer_service_type      = var.peer_service_type
+  storage_class          = var.storage_class
+  wait_for_rollout       = var.wait_for_rollout
+}

@@ -1,0 +1,78 @@
+variable "site_name" {
+  description = "Name of the site: a DNS label used in object names in every cluster."
+  type        = string
+}
+
+variable "site_url" {
+  description = "Public URL of the site, e.g. https://blog.example.com (the global load balancer's address)."
+  type        = string
+}
+
+variable "clusters" {
+  description = <<-EOT
+    One entry per region, keyed by member name (a DNS label such as "us-east"):
+    host, cluster_ca_certificate (PEM) and token reach the cluster's API server;
+    pd_ip, tikv_ip and syncthing_ip are the static addresses other regions dial
+    (the load balancers of PD, TiKV and SyncThing in that region).
+  EOT
+  type = map(object({
+    host                   = string
+    cluster_ca_certificate = string
+    token                  = string
+    pd_ip                  = string
+    tikv_ip                = string
+    syncthing_ip           = string
+  }))
+  validation {
+    condition     = length(var.clusters) >= 3
+    error_message = "A site needs at least 3 clusters so that TiDB keeps quorum when a region is lost."
+  }
+}
+
+variable "namespace" {
+  description = "Namespace of the stack in every cluster."
+  type        = string
+  default     = "geowp"
+}
+
+variable "tidb_version" {
+  description = "Image tag of PD, TiKV and TiDB; null for the provider's pinned default."
+  type        = string
+  default     = null
+}
+
+variable "wordpress_image" {
+  description = "WordPress image; null for the provider's pinned default."
+  type        = string
+  default     = null
+}
+
+variable "wordpress_replicas" {
+  description = "WordPress replicas per region; null for the provider's default (2)."
+  type        = number
+  default     = null
+}
+
+variable "wordpress_service_type" {
+  description = "Service type of WordPress in each region (what the global load balancer targets)."
+  type        = string
+  default     = "LoadBalancer"
+}
+
+variable "peer_service_type" {
+  description = "Service type of the Services other regions dial (PD, TiKV, SyncThing)."
+  type        = string
+  default     = "LoadBalancer"
+}
+
+variable "storage_class" {
+  description = "StorageClass of the ReadWriteOnce volumes; null for each cluster's default."
+  type        = string
+  default     = null
+}
+
+variable "wait_for_rollout" {
+  description = "Wait for workloads, claims and load balancers to be ready."
+  type        = bool
+  default     = true
+}

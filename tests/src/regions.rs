@@ -1,0 +1,133 @@
+//! Simulated regions for end-to-end tests: fake API servers (in-process,
+//! TLS, tokens) with their kubeconfigs, data files and CAs in a temp dir,
+//! which a test can stop and start again with their state.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use fakeapi::{Handle, Options};
+
+pub struct Regions {
+    pub rt: tokio::runtime::Runtime,
+    pub dir: tempfile::TempDir,
+    pub names: Vec<String>,
+    servers: Vec<Option<Handle>>,
+    opts: Vec<Options>,
+}
+
+impl Regions {
+    pub fn start(names: &[&str], base: Options) -> Regions {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::Builder::new()
+            .prefix("geowp-regions-")
+            .tempdir()
+            .expect("tmp");
+        let mut servers = Vec::new();
+        let mut opts = Vec::new();
+        for n in names {
+            let d = dir.path().join(n);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            let o = Options {
+                name: n.to_string(),
+                token: format!("token-{n}"),
+                data_file: Some(d.join("data.json")),
+                cert_dir: Some(d.join("certs")),
+                ..base.clone()
+            };
+            let h = rt
+                .block_on(fakeapi::start(o.clone()))
+                .expect("start fake API server");
+            std::fs::write(d.join("kubeconfig"), h.kubeconfig()).expect("kubeconfig");
+            opts.push(Options { addr: h.addr, ..o });
+            servers.push(Some(h));
+        }
+        Regions {
+            rt,
+            dir,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            servers,
+            opts,
+        }
+    }
+
+    pub fn handle(&self, i: usize) -> &Handle {
+        self.servers[i].as_ref().expect("server is stopped")
+    }
+
+    pub fn kubeconfig(&self, i: usize) -> PathBuf {
+        self.dir.path().join(&self.names[i]).join("kubeconfig")
+    }
+
+    /// Stops region `i`'s API server (its objects are saved).
+    pub fn stop(&mut self, i: usize) {
+        if let Some(h) = self.servers[i].take() {
+            self.rt.block_on(h.stop());
+        }
+    }
+
+    /// Starts region `i` again: same port, CA and objects.
+    pub fn restart(&mut self, i: usize) {
+        let h = self
+            .rt
+            .block_on(fakeapi::start(self.opts[i].clone()))
+            .expect("restart fake API server");
+        self.servers[i] = Some(h);
+    }
+
+    /// `clusters = { ... }` for the geo-wordpress module.
+    pub fn clusters_hcl(&self) -> String {
+        let mut s = String::from("{\n");
+        for (i, n) in self.names.iter().enumerate() {
+            let h = self.handle(i);
+            s.push_str(&format!(
+                "    \"{n}\" = {{\n      host                   = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token                  = \"{}\"\n      pd_ip                  = \"10.{i}.0.1\"\n      tikv_ip                = \"10.{i}.0.2\"\n      syncthing_ip           = \"10.{i}.0.3\"\n    }}\n",
+                h.url(),
+                h.ca_pem,
+                h.token()
+            ));
+        }
+        s.push_str("  }");
+        s
+    }
+
+    pub fn kubectl(&self, i: usize, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig(i))
+            .env("HOME", self.dir.path())
+            .output()
+            .expect("kubectl must be installed")
+    }
+
+    /// `kubectl ... -o name` output of region `i`, one name per line, sorted.
+    pub fn names_of(&self, i: usize, what: &str, ns: Option<&str>) -> Vec<String> {
+        let mut args = vec!["get", what, "-o", "name"];
+        if let Some(n) = ns {
+            args.extend(["-n", n]);
+        }
+        let o = self.kubectl(i, &args);
+        assert!(
+            o.status.success(),
+            "kubectl get {what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for Regions {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.stop(i);
+        }
+    }
+}

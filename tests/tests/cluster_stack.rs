@@ -1,0 +1,671 @@
+//! geowp_cluster_stack end to end: real Terraform 1.0.3, the real provider
+//! binary, the examples' geo-wordpress module (for_each over a map of three
+//! clusters), three fake API servers with TLS and tokens, and kubectl.
+
+use std::time::Duration;
+
+use fakeapi::{Behavior, Fault, FaultAction, Options};
+use geowp_tests::regions::Regions;
+use geowp_tests::{repo_root, MirroredProvider, Tf};
+
+const NAMES: [&str; 3] = ["us-east", "eu-west", "ap-south"];
+
+fn module_config(r: &Regions, extra: &str) -> String {
+    format!(
+        r#"terraform {{
+  required_providers {{
+    geowp = {{ source = "geowp/geowp" }}
+  }}
+}}
+
+module "site" {{
+  source    = "{module}"
+  site_name = "blog"
+  site_url  = "https://blog.example.com"
+  clusters  = {clusters}
+{extra}
+}}
+
+output "device_ids" {{
+  value = module.site.syncthing_device_ids
+}}
+
+output "endpoints" {{
+  value = module.site.wordpress_endpoints
+}}
+"#,
+        module = repo_root()
+            .join("examples/terraform/modules/geo-wordpress")
+            .display(),
+        clusters = r.clusters_hcl()
+    )
+}
+
+fn fast() -> Options {
+    Options {
+        ready_delay: Duration::from_millis(100),
+        ..Default::default()
+    }
+}
+
+/// What each region holds besides the namespaces every cluster has.
+fn leftovers(r: &Regions, i: usize) -> Vec<String> {
+    let mut v = r.names_of(i, "ns,storageclass,clusterrole,clusterrolebinding", None);
+    v.retain(|n| n != "namespace/default" && n != "namespace/kube-system");
+    v
+}
+
+#[test]
+fn three_regions_apply_plan_drift_import_update_destroy() {
+    let r = Regions::start(&NAMES, fast());
+    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    tf.write("main.tf", &module_config(&r, ""));
+    tf.ok(&["init"]);
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    assert!(out.contains("Apply complete! Resources: 4 added"), "{out}");
+
+    // every region holds the whole stack; the PD topology is identical
+    let mut initial = Vec::new();
+    for i in 0..3 {
+        let sts = r.names_of(i, "statefulsets", Some("geowp"));
+        assert_eq!(
+            sts,
+            vec![
+                "statefulset.apps/nfs",
+                "statefulset.apps/pd",
+                "statefulset.apps/tidb",
+                "statefulset.apps/tikv"
+            ]
+        );
+        let deps = r.names_of(i, "deployments", Some("geowp"));
+        assert_eq!(
+            deps,
+            vec!["deployment.apps/syncthing", "deployment.apps/wordpress"]
+        );
+        let args = r.kubectl(
+            i,
+            &[
+                "-n",
+                "geowp",
+                "get",
+                "sts",
+                "pd",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].args}",
+            ],
+        );
+        let args = String::from_utf8_lossy(&args.stdout).to_string();
+        initial.push(
+            args.split("--initial-cluster=")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string(),
+        );
+        assert!(args.contains(&format!("--name={}", NAMES[i])), "{args}");
+        // the load balancers got the static IPs the module advertises
+        let ip = r.kubectl(
+            i,
+            &[
+                "-n",
+                "geowp",
+                "get",
+                "svc",
+                "syncthing",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].ip}",
+            ],
+        );
+        assert_eq!(String::from_utf8_lossy(&ip.stdout), format!("10.{i}.0.3"));
+    }
+    assert!(initial.windows(2).all(|w| w[0] == w[1]), "{initial:?}");
+    // secrets went to the clusters, not to the plan output or log
+    assert!(!out.contains("TIDB_ROOT_PASSWORD") && !out.contains("PRIVATE KEY"));
+    let st = tf.ok(&["state", "pull"]);
+    assert!(
+        !st.contains("PRIVATE KEY"),
+        "a SyncThing private key reached Terraform state"
+    );
+
+    // a second plan is empty
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 0, "{}", p.all());
+
+    // drift made with kubectl shows in the plan as a readable diff; apply fixes it
+    let o = r.kubectl(
+        0,
+        &[
+            "-n",
+            "geowp",
+            "set",
+            "image",
+            "deploy/wordpress",
+            "wordpress=wordpress:evil",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = r.kubectl(1, &["-n", "geowp", "delete", "configmap", "pd-config"]);
+    assert!(o.status.success());
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 2, "{}", p.all());
+    assert!(
+        p.stdout.contains(r#""Deployment/wordpress""#)
+            && p.stdout.contains(r#"image is \"wordpress:evil\""#),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout.contains(r#""ConfigMap/pd-config""#)
+            && p.stdout.contains("missing: deleted outside Terraform"),
+        "{}",
+        p.stdout
+    );
+    assert!(
+        p.stdout
+            .contains("Plan: 0 to add, 2 to change, 0 to destroy"),
+        "{}",
+        p.stdout
+    );
+    tf.ok(&["apply", "-auto-approve"]);
+    let img = r.kubectl(
+        0,
+        &[
+            "-n",
+            "geowp",
+            "get",
+            "deploy",
+            "wordpress",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&img.stdout),
+        geowp_provider::render::DEFAULT_WORDPRESS_IMAGE
+    );
+    assert_eq!(
+        r.names_of(1, "configmap", Some("geowp"))
+            .iter()
+            .filter(|n| *n == "configmap/pd-config")
+            .count(),
+        1
+    );
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 0, "{}", p.all());
+
+    // import: forget one region's stack and adopt it again by CONTEXT/NAMESPACE/MEMBER
+    let before = tf.ok(&[
+        "state",
+        "show",
+        "module.site.geowp_cluster_stack.region[\"eu-west\"]",
+    ]);
+    tf.ok(&[
+        "state",
+        "rm",
+        "module.site.geowp_cluster_stack.region[\"eu-west\"]",
+    ]);
+    let kc = r.kubeconfig(1);
+    let kc = kc.to_str().unwrap();
+    let imp = tf.run_env(
+        &[
+            "import",
+            "module.site.geowp_cluster_stack.region[\"eu-west\"]",
+            "eu-west/geowp/eu-west",
+        ],
+        &[("KUBECONFIG", kc)],
+    );
+    assert!(imp.status.success(), "{}", imp.all());
+    // Terraform 1.0 records which values came from sensitive sources
+    // (`sensitive_attributes`); an imported instance has none yet, so it plans
+    // a marks-only update of exactly the three secret attributes. Applying it
+    // writes nothing to the cluster.
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    let changed: Vec<&str> = p
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("~ ") && l.contains(" = "))
+        .map(str::trim)
+        .collect();
+    assert!(
+        changed.iter().all(|l| [
+            "tidb_root_password",
+            "wordpress_db_password",
+            "wordpress_salts",
+            "device_ids",
+            "endpoints"
+        ]
+        .iter()
+        .any(|a| l.starts_with(&format!("~ {a}")))),
+        "plan after import changes more than sensitivity marks:\n{}",
+        p.stdout
+    );
+    let rvs = |r: &Regions| {
+        r.kubectl(
+            1,
+            &[
+                "-n",
+                "geowp",
+                "get",
+                "all,cm,secret,pvc,sa",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.name}={.metadata.resourceVersion} {end}",
+            ],
+        )
+        .stdout
+    };
+    let rv_before = rvs(&r);
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(
+        rvs(&r),
+        rv_before,
+        "the post-import apply wrote to the cluster"
+    );
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(
+        p.code(),
+        0,
+        "plan after import and apply is not empty:\n{}",
+        p.all()
+    );
+    let after = tf.ok(&[
+        "state",
+        "show",
+        "module.site.geowp_cluster_stack.region[\"eu-west\"]",
+    ]);
+    let dev = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("syncthing_device_id"))
+            .map(str::trim)
+            .map(String::from)
+    };
+    assert_eq!(dev(&before), dev(&after), "import changed the device ID");
+    let bad = tf.run_env(
+        &[
+            "import",
+            "module.site.geowp_cluster_stack.region[\"eu-west\"]",
+            "nope",
+        ],
+        &[("KUBECONFIG", kc)],
+    );
+    assert!(
+        bad.stderr.contains("Resource already managed")
+            || bad.stderr.contains("CONTEXT/NAMESPACE/MEMBER"),
+        "{}",
+        bad.stderr
+    );
+
+    // update in place: a new TiDB version rolls PD, TiKV and TiDB in every region
+    tf.write("main.tf", &module_config(&r, "  tidb_version = \"v8.5.2\""));
+    let p = tf.ok(&["plan"]);
+    assert!(
+        p.contains("Plan: 0 to add, 3 to change, 0 to destroy"),
+        "{p}"
+    );
+    assert!(p.contains(r#"~ tidb_version"#), "{p}");
+    tf.ok(&["apply", "-auto-approve"]);
+    for i in 0..3 {
+        for c in ["pd", "tikv", "tidb"] {
+            let img = r.kubectl(
+                i,
+                &[
+                    "-n",
+                    "geowp",
+                    "get",
+                    "sts",
+                    c,
+                    "-o",
+                    "jsonpath={.spec.template.spec.containers[0].image}",
+                ],
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&img.stdout),
+                format!("pingcap/{c}:v8.5.2")
+            );
+        }
+    }
+
+    // destroy leaves every cluster as it was
+    let d = tf.ok(&["destroy", "-auto-approve"]);
+    assert!(
+        d.contains("Destroy complete! Resources: 4 destroyed"),
+        "{d}"
+    );
+    for i in 0..3 {
+        assert_eq!(
+            leftovers(&r, i),
+            Vec::<String>::new(),
+            "region {} not clean",
+            NAMES[i]
+        );
+    }
+    assert!(tf.leftover_processes().is_empty());
+}
+
+fn direct_config(r: &Regions, timeouts: &str) -> String {
+    // the resources written out (not via the module) to set timeouts
+    let mut s = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n\nlocals {\n  members = {\n");
+    for (i, n) in r.names.iter().enumerate() {
+        s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"http://10.{i}.0.1:2379\", pd_peer_url = \"http://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
+    }
+    s.push_str("  }\n}\n");
+    for (i, n) in r.names.iter().enumerate() {
+        let h = r.handle(i);
+        s.push_str(&format!(
+            "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  members = local.members\n{timeouts}\n}}\n",
+            h.url(),
+            h.ca_pem,
+            h.token()
+        ));
+    }
+    s
+}
+
+#[test]
+fn faults_give_clear_diagnostics_and_the_next_apply_converges() {
+    let mut r = Regions::start(&NAMES, fast());
+    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    tf.write("main.tf", &direct_config(&r, ""));
+    tf.ok(&["init"]);
+
+    // a 500 in the middle of apply (the workloads wave of one region)
+    r.handle(0).inject(Fault {
+        method: Some("PATCH".into()),
+        path_prefix: "/apis/apps/v1/namespaces/geowp/statefulsets".into(),
+        remaining: 1,
+        action: FaultAction::Code(500),
+    });
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(a.code(), 0);
+    assert!(
+        a.stderr.contains("Kubernetes API error") && a.stderr.contains("500"),
+        "{}",
+        a.stderr
+    );
+    assert!(!a.stderr.contains("panicked"));
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert!(
+        a.status.success(),
+        "the next apply did not converge:\n{}",
+        a.all()
+    );
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 0);
+
+    // a 409 from another field manager
+    let o = r.kubectl(
+        1,
+        &["-n", "geowp", "scale", "deploy/wordpress", "--replicas=5"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    r.handle(1).inject(Fault {
+        method: Some("PATCH".into()),
+        path_prefix: "/apis/apps/v1/namespaces/geowp/deployments/wordpress".into(),
+        remaining: 1,
+        action: FaultAction::Code(409),
+    });
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(a.code(), 0);
+    assert!(
+        a.stderr.contains("Conflict") && a.stderr.contains("Deployment/wordpress"),
+        "{}",
+        a.stderr
+    );
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert!(a.status.success(), "{}", a.all());
+    let rep = r.kubectl(
+        1,
+        &[
+            "-n",
+            "geowp",
+            "get",
+            "deploy",
+            "wordpress",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&rep.stdout), "2");
+
+    // a cluster down during refresh: an error, never an empty state
+    r.stop(2);
+    let p = tf.run(&["plan"]);
+    assert_ne!(p.code(), 0);
+    assert!(
+        p.stderr.contains("Cluster unreachable") && p.stderr.contains("state is kept"),
+        "{}",
+        p.stderr
+    );
+    let st = tf.ok(&["state", "list"]);
+    assert!(
+        st.contains("geowp_cluster_stack.ap-south"),
+        "state lost the unreachable region:\n{st}"
+    );
+    r.restart(2);
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 0);
+
+    // a finalizer blocking destroy names the blocking object; removing it lets destroy finish
+    let o = r.kubectl(
+        0,
+        &[
+            "-n",
+            "geowp",
+            "patch",
+            "configmap",
+            "pd-config",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":["example.com/hold"]}}"#,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    tf.write(
+        "main.tf",
+        &direct_config(&r, "  timeouts {\n    delete = \"3s\"\n  }"),
+    );
+    tf.ok(&["apply", "-auto-approve"]);
+    let d = tf.run(&["destroy", "-auto-approve"]);
+    assert_ne!(d.code(), 0);
+    assert!(
+        d.stderr.contains("Destroy blocked")
+            && d.stderr.contains("ConfigMap/pd-config")
+            && d.stderr.contains("example.com/hold"),
+        "{}",
+        d.stderr
+    );
+    let o = r.kubectl(
+        0,
+        &[
+            "-n",
+            "geowp",
+            "patch",
+            "configmap",
+            "pd-config",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"metadata":{"finalizers":null}}"#,
+        ],
+    );
+    assert!(o.status.success());
+    let d = tf.run(&["destroy", "-auto-approve"]);
+    assert!(d.status.success(), "{}", d.all());
+    for i in 0..3 {
+        assert_eq!(
+            leftovers(&r, i),
+            Vec::<String>::new(),
+            "region {} not clean after faults",
+            NAMES[i]
+        );
+    }
+}
+
+#[test]
+fn a_stack_that_never_gets_ready_times_out_naming_the_object() {
+    let r = Regions::start(
+        &NAMES,
+        Options {
+            behavior: Behavior::NeverReady,
+            ready_delay: Duration::from_millis(50),
+            ..Default::default()
+        },
+    );
+    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    tf.write(
+        "main.tf",
+        &direct_config(&r, "  timeouts {\n    create = \"3s\"\n  }"),
+    );
+    tf.ok(&["init"]);
+    let t = std::time::Instant::now();
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(a.code(), 0);
+    assert!(
+        t.elapsed() < Duration::from_secs(60),
+        "the timeout did not bound the wait"
+    );
+    let e = &a.stderr;
+    assert!(e.contains("Timed out waiting for the stack"), "{e}");
+    assert!(
+        e.contains("Deployment/wordpress: 0 of 2 updated replicas are available"),
+        "{e}"
+    );
+    assert!(e.contains("StatefulSet/pd: 0 of 1 pods are ready"), "{e}");
+    assert!(
+        e.contains("raise timeouts.create") || e.contains("Raise timeouts.create"),
+        "{e}"
+    );
+    // what was created is in state (tainted), so destroy removes it all
+    let st = tf.ok(&["state", "list"]);
+    assert!(st.contains("geowp_cluster_stack.us-east"), "{st}");
+    tf.ok(&["destroy", "-auto-approve"]);
+    for i in 0..3 {
+        assert_eq!(leftovers(&r, i), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn bad_configuration_is_reported_at_plan_with_attribute_paths() {
+    let r = Regions::start(&NAMES[..1], fast());
+    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    let h = r.handle(0);
+    tf.write(
+        "main.tf",
+        &format!(
+            r#"terraform {{
+  required_providers {{
+    geowp = {{ source = "geowp/geowp" }}
+  }}
+}}
+
+resource "geowp_cluster_stack" "bad" {{
+  cluster {{
+    host  = "http://{addr}"
+    token = "x"
+  }}
+  member                = "US_East"
+  site_name             = "blog"
+  site_url              = "blog.example.com"
+  tidb_root_password    = "short"
+  wordpress_db_password = "has'quote-and-is-long"
+  wordpress_salts       = {{ AUTH_KEY = "x" }}
+  wordpress_replicas    = 0
+  pd_storage_size       = "10 GB"
+  members = {{
+    "us-east" = {{ pd_client_url = "10.0.0.1:2379", pd_peer_url = "http://10.0.0.1:2380", tikv_address = "10.0.0.2", syncthing_address = "tcp://10.0.0.3:22000" }}
+  }}
+}}
+"#,
+            addr = h.addr
+        ),
+    );
+    tf.ok(&["init"]);
+    let v = tf.run(&["validate"]);
+    assert_ne!(v.code(), 0);
+    let e = &v.stderr;
+    for want in [
+        "Invalid member name",
+        "Invalid site URL",
+        "Unusable password",
+        "Missing WordPress salts",
+        "Invalid replica count",
+        "Invalid size",
+        "Too few members",
+        "Member missing from members",
+        "Invalid address",
+        "Plain HTTP refused",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    // each points at its expression in the file
+    assert!(
+        e.contains(r#"member                = "US_East""#)
+            && e.contains(r#"pd_storage_size       = "10 GB""#),
+        "{e}"
+    );
+    assert!(!e.contains("rpc error"));
+}
+
+#[test]
+fn plans_without_contacting_a_cluster_created_in_the_same_apply() {
+    // the cluster's address is unknown at plan time (it comes from another resource)
+    let tf = Tf::new(&[
+        MirroredProvider::geowp(),
+        MirroredProvider::new(
+            "geowp/tfcheck",
+            "0.1.0",
+            env!("CARGO_BIN_EXE_terraform-provider-tfcheck").into(),
+        ),
+    ]);
+    let store = tf.root.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    tf.write(
+        "main.tf",
+        &format!(
+            r#"terraform {{
+  required_providers {{
+    geowp   = {{ source = "geowp/geowp" }}
+    tfcheck = {{ source = "geowp/tfcheck" }}
+  }}
+}}
+
+resource "tfcheck_thing" "cluster" {{
+  dir  = "{store}"
+  name = "cluster"
+}}
+
+resource "geowp_site" "s" {{
+  name = "blog"
+}}
+
+resource "geowp_cluster_stack" "r" {{
+  cluster {{
+    host  = "https://${{tfcheck_thing.cluster.etag}}.invalid"
+    token = tfcheck_thing.cluster.etag
+  }}
+  member                = "us-east"
+  site_name             = geowp_site.s.name
+  site_url              = "https://blog.example.com"
+  tidb_root_password    = geowp_site.s.tidb_root_password
+  wordpress_db_password = geowp_site.s.wordpress_db_password
+  wordpress_salts       = geowp_site.s.wordpress_salts
+  members = {{
+    "us-east"  = {{ pd_client_url = "http://10.0.0.1:2379", pd_peer_url = "http://10.0.0.1:2380", tikv_address = "10.0.0.2:20160", syncthing_address = "tcp://10.0.0.3:22000" }}
+    "eu-west"  = {{ pd_client_url = "http://10.1.0.1:2379", pd_peer_url = "http://10.1.0.1:2380", tikv_address = "10.1.0.2:20160", syncthing_address = "tcp://10.1.0.3:22000" }}
+    "ap-south" = {{ pd_client_url = "http://10.2.0.1:2379", pd_peer_url = "http://10.2.0.1:2380", tikv_address = "10.2.0.2:20160", syncthing_address = "tcp://10.2.0.3:22000" }}
+  }}
+}}
+"#,
+            store = store.display()
+        ),
+    );
+    tf.ok(&["init"]);
+    let p = tf.run(&["plan"]);
+    assert!(p.status.success(), "{}", p.all());
+    assert!(p.stdout.contains("Plan: 3 to add"), "{}", p.stdout);
+    assert!(
+        p.stdout.contains(r#""StatefulSet/pd""#) && p.stdout.contains(r#"= "in sync""#),
+        "the objects are listed at plan:\n{}",
+        p.stdout
+    );
+}
