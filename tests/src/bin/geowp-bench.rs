@@ -127,10 +127,31 @@ fn plan_ms(tf: &Tf) -> f64 {
     ms
 }
 
+#[path = "../bench/stackbench.rs"]
+mod stackbench;
+
 fn main() {
+    let which: Vec<String> = std::env::args().skip(1).collect();
+    let all = which.is_empty();
     let root = repo_root();
     let out_dir = root.join(".bench");
     std::fs::create_dir_all(&out_dir).expect("mkdir .bench");
+    if all || which.iter().any(|w| w == "protocol") {
+        protocol(&root, &out_dir);
+    }
+    if all || which.iter().any(|w| w == "fakeapi") {
+        let md = stackbench::fakeapi(&root);
+        println!("{md}");
+        let _ = std::fs::write(out_dir.join("fakeapi.md"), &md);
+    }
+    if all || which.iter().any(|w| w == "stack") {
+        let md = stackbench::stack(&root);
+        println!("{md}");
+        let _ = std::fs::write(out_dir.join("stack.md"), &md);
+    }
+}
+
+fn protocol(root: &std::path::Path, out_dir: &std::path::Path) {
     let tmp = tempfile::tempdir().expect("tmp");
     let release = root.join("target/release/terraform-provider-geowp");
     assert!(
