@@ -1,6 +1,7 @@
 //! Our SyncThing identities against the real `syncthing` binary (Debian's,
 //! installed by `make test`): it must report the device ID we computed.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 #[test]
@@ -37,7 +38,9 @@ struct Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
         let _ = self.child.wait();
     }
 }
@@ -57,10 +60,15 @@ fn start(home: &Path, data: &Path) -> std::process::Child {
     );
     Command::new("syncthing")
         .arg("serve")
+        // its own process group: `serve` runs a monitor whose child is the
+        // real daemon, and both must go when the test stops it
+        .process_group(0)
         .arg(format!("--home={}", home.display()))
         .args(["--no-browser", "--no-restart", "--no-default-folder"])
         .env("HOME", home)
         .env("STNOUPGRADE", "1")
+        // run the daemon itself, not a monitor that re-spawns it in another process group
+        .env("STMONITORED", "yes")
         .env("STNODEFAULTFOLDER", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

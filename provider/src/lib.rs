@@ -35,7 +35,7 @@ pub fn provider() -> ProviderDef {
                  manages, so clusters created in the same configuration can be used at once.",
             ),
         ),
-        resources: vec![Arc::new(resources::site::Site), Arc::new(resources::cluster_stack::ClusterStack)],
+        resources: vec![Arc::new(resources::site::Site), Arc::new(resources::cluster_stack::ClusterStack), Arc::new(resources::sync_group::SyncGroup)],
     }
 }
 

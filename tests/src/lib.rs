@@ -33,11 +33,13 @@ pub fn terraform_bin() -> PathBuf {
 /// Directory of the binaries cargo built alongside this test (target/<profile>).
 pub fn target_bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test-binary>
-    exe.parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    // tests run from target/<profile>/deps/, binaries from target/<profile>/
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or(dir)
+    } else {
+        dir
+    }
 }
 
 /// A built binary of this workspace, e.g. `terraform-provider-geowp`.

@@ -54,6 +54,29 @@ impl Regions {
         }
     }
 
+    /// Starts one more region on the same runtime.
+    pub fn add(&mut self, name: &str) {
+        let base = self.opts[0].clone();
+        let d = self.dir.path().join(name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let o = Options {
+            name: name.to_string(),
+            token: format!("token-{name}"),
+            data_file: Some(d.join("data.json")),
+            cert_dir: Some(d.join("certs")),
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            ..base
+        };
+        let h = self
+            .rt
+            .block_on(fakeapi::start(o.clone()))
+            .expect("start fake API server");
+        std::fs::write(d.join("kubeconfig"), h.kubeconfig()).expect("kubeconfig");
+        self.opts.push(Options { addr: h.addr, ..o });
+        self.servers.push(Some(h));
+        self.names.push(name.to_string());
+    }
+
     pub fn handle(&self, i: usize) -> &Handle {
         self.servers[i].as_ref().expect("server is stopped")
     }

@@ -217,12 +217,22 @@ impl Cluster {
         }
     }
 
-    /// Server-side apply of one object; returns the live object.
+    /// Server-side apply of one object as `geowp`; returns the live object.
     pub async fn apply(&self, o: &Obj, force: bool) -> Result<Value, ClusterError> {
+        self.apply_as(o, FIELD_MANAGER, force).await
+    }
+
+    /// Server-side apply under another field manager (fields it owns apart).
+    pub async fn apply_as(
+        &self,
+        o: &Obj,
+        manager: &str,
+        force: bool,
+    ) -> Result<Value, ClusterError> {
         let api = self.api(&o.api_version, &o.kind, &o.namespace);
-        let mut pp = PatchParams::apply(FIELD_MANAGER);
+        let mut pp = PatchParams::apply(manager);
         pp.force = force;
-        tracing::debug!(kind = %o.kind, name = %o.name, namespace = %o.namespace, "apply");
+        tracing::debug!(kind = %o.kind, name = %o.name, namespace = %o.namespace, manager, "apply");
         let live = self
             .bounded(
                 format!("applying {}", o.key()),

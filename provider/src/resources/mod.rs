@@ -4,3 +4,4 @@
 
 pub mod cluster_stack;
 pub mod site;
+pub mod sync_group;

@@ -43,3 +43,19 @@ resource "geowp_cluster_stack" "region" {
   storage_class          = var.storage_class
   wait_for_rollout       = var.wait_for_rollout
 }
+
+# The file plane: every region's SyncThing knows every other and shares wp-content.
+resource "geowp_sync_group" "files" {
+  members = {
+    for name, s in geowp_cluster_stack.region : name => {
+      device_id = s.syncthing_device_id
+      address   = s.syncthing_address
+      namespace = var.namespace
+      cluster = {
+        host                   = var.clusters[name].host
+        cluster_ca_certificate = var.clusters[name].cluster_ca_certificate
+        token                  = var.clusters[name].token
+      }
+    }
+  }
+}

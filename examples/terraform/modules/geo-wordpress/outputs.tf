@@ -22,3 +22,8 @@ output "tidb_endpoints" {
   description = "TiDB's MySQL endpoint inside each cluster."
   value       = { for k, s in geowp_cluster_stack.region : k => s.tidb_endpoint }
 }
+
+output "sync_group_status" {
+  description = "Whether each region's SyncThing configuration is as the group applied it."
+  value       = geowp_sync_group.files.member_status
+}

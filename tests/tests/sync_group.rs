@@ -1,0 +1,390 @@
+//! geowp_sync_group with real SyncThing: Terraform applies three stacks and
+//! a sync group against three fake API servers; from each cluster we take
+//! exactly what SyncThing's pod mounts (the identity Secret and the group's
+//! config Secret) and start a real `syncthing` on loopback from it. Files
+//! must replicate, deletions propagate, a stopped member catch up, and a
+//! fourth member added by a second apply receive what exists.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fakeapi::Options;
+use geowp_tests::regions::Regions;
+use geowp_tests::{MirroredProvider, Tf};
+
+struct Daemon {
+    child: Option<Child>,
+    home: PathBuf,
+    data: PathBuf,
+}
+
+impl Daemon {
+    fn start(&mut self) {
+        assert!(self.data.join(".stfolder").exists());
+        let c = Command::new("syncthing")
+            .arg("serve")
+            // its own process group: `serve` runs a monitor whose child is the
+            // real daemon, and both must go when we stop it
+            .process_group(0)
+            .arg(format!("--home={}", self.home.display()))
+            .args(["--no-browser", "--no-restart", "--no-default-folder"])
+            .env("HOME", &self.home)
+            .env("STNOUPGRADE", "1")
+            // run the daemon itself, not a monitor that re-spawns it in another process group
+            .env("STMONITORED", "yes")
+            .stdout(
+                std::fs::File::create(self.home.join("syncthing.log"))
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null()),
+            )
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("syncthing must be installed (make test installs it)");
+        self.child = Some(c);
+        // one after another: 1.19 can stall when peers start at the same instant
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            unsafe {
+                libc::kill(-(c.id() as i32), libc::SIGKILL);
+            }
+            let _ = c.wait();
+            // the daemon (the monitor's child) is reaped by init; wait until its database lock is free
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(10)
+                && running_with(&format!("--home={}", self.home.display()))
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Whether any process has `arg` in its command line.
+fn running_with(arg: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.flatten().any(|e| {
+                std::fs::read(e.path().join("cmdline"))
+                    .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn b64d(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .expect("base64")
+}
+
+/// Writes what the pod would mount from region `i` into `home`.
+fn take_mounts(r: &Regions, i: usize, home: &Path) {
+    let h = r.handle(i);
+    let id = h
+        .object("v1", "Secret", "geowp", "syncthing-identity")
+        .expect("identity Secret");
+    let group = h
+        .object("v1", "Secret", "geowp", "syncthing-group")
+        .expect("group Secret");
+    std::fs::create_dir_all(home).unwrap();
+    std::fs::write(
+        home.join("cert.pem"),
+        b64d(id["data"]["cert.pem"].as_str().unwrap()),
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("key.pem"),
+        b64d(id["data"]["key.pem"].as_str().unwrap()),
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("config.xml"),
+        b64d(group["data"]["config.xml"].as_str().unwrap()),
+    )
+    .unwrap();
+}
+
+fn wait_for(path: &Path, content: Option<&str>, limit: Duration) -> bool {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        match (content, std::fs::read_to_string(path)) {
+            (Some(c), Ok(s)) if s == c => return true,
+            (None, Err(_)) => return true,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn config(r: &Regions, sync: &[(u16, u16, PathBuf)]) -> String {
+    let mut members = String::new();
+    for (i, n) in r.names.iter().enumerate() {
+        let (port, gui, data) = &sync[i];
+        members.push_str(&format!(
+            "    \"{n}\" = {{\n      device_id      = geowp_cluster_stack.region[\"{n}\"].syncthing_device_id\n      address        = \"tcp://127.0.0.1:{port}\"\n      listen_address = \"tcp://127.0.0.1:{port}\"\n      gui_address    = \"127.0.0.1:{gui}\"\n      folder_path    = \"{}\"\n      namespace      = \"geowp\"\n      cluster        = local.clusters[\"{n}\"]\n    }}\n",
+            data.display()
+        ));
+    }
+    let mut clusters = String::from("{\n");
+    for (i, n) in r.names.iter().enumerate() {
+        let h = r.handle(i);
+        clusters.push_str(&format!("    \"{n}\" = {{\n      host = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token = \"{}\"\n    }}\n", h.url(), h.ca_pem, h.token()));
+    }
+    clusters.push_str("  }");
+    format!(
+        r#"terraform {{
+  required_providers {{
+    geowp = {{ source = "geowp/geowp" }}
+  }}
+}}
+
+locals {{
+  clusters = {clusters}
+  members = {{ for k, c in local.clusters : k => {{
+    pd_client_url = "http://10.0.0.1:2379", pd_peer_url = "http://10.0.0.1:2380",
+    tikv_address = "10.0.0.2:20160", syncthing_address = "tcp://10.0.0.3:22000" }} }}
+}}
+
+resource "geowp_site" "s" {{
+  name = "blog"
+}}
+
+resource "geowp_cluster_stack" "region" {{
+  for_each = local.clusters
+  cluster {{
+    host                   = each.value.host
+    cluster_ca_certificate = each.value.cluster_ca_certificate
+    token                  = each.value.token
+  }}
+  member                = each.key
+  site_name             = geowp_site.s.name
+  site_url              = "https://blog.example.com"
+  tidb_root_password    = geowp_site.s.tidb_root_password
+  wordpress_db_password = geowp_site.s.wordpress_db_password
+  wordpress_salts       = geowp_site.s.wordpress_salts
+  members               = local.members
+}}
+
+resource "geowp_sync_group" "files" {{
+  watcher_delay_seconds   = 1
+  rescan_interval_seconds = 10
+  members = {{
+{members}  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn real_syncthing_daemons_replicate_from_what_the_provider_wrote() {
+    let names = ["us-east", "eu-west", "ap-south"];
+    let mut r = Regions::start(
+        &names,
+        Options {
+            ready_delay: Duration::from_millis(50),
+            ..Default::default()
+        },
+    );
+    let root = tempfile::tempdir().unwrap();
+    let mut sync: Vec<(u16, u16, PathBuf)> = names
+        .iter()
+        .map(|n| (free_port(), free_port(), root.path().join(n).join("data")))
+        .collect();
+    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    tf.write("main.tf", &config(&r, &sync));
+    tf.ok(&["init"]);
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    assert!(out.contains("Apply complete! Resources: 5 added"), "{out}");
+    assert_eq!(
+        tf.run(&["plan", "-detailed-exitcode"]).code(),
+        0,
+        "second plan not empty"
+    );
+    let st = tf.ok(&["state", "pull"]);
+    assert!(
+        !st.contains("PRIVATE KEY") && !st.contains("<apikey>"),
+        "secrets reached the state"
+    );
+
+    // the group stamped each SyncThing Deployment so its pod restarts on the new config
+    for i in 0..3 {
+        let d = r
+            .handle(i)
+            .object("apps/v1", "Deployment", "geowp", "syncthing")
+            .unwrap();
+        assert!(
+            d["spec"]["template"]["metadata"]["annotations"]["geowp.dev/sync-group-config"]
+                .is_string()
+        );
+    }
+
+    let mut daemons: Vec<Daemon> = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        let home = root.path().join(n).join("config");
+        take_mounts(&r, i, &home);
+        std::fs::create_dir_all(sync[i].2.join(".stfolder")).unwrap();
+        let mut d = Daemon {
+            child: None,
+            home,
+            data: sync[i].2.clone(),
+        };
+        d.start();
+        daemons.push(d);
+    }
+
+    // a file written in A appears with the same content in B and C
+    let content = "a media upload from us-east\n";
+    std::fs::create_dir_all(daemons[0].data.join("uploads/2026")).unwrap();
+    std::fs::write(daemons[0].data.join("uploads/2026/a.txt"), content).unwrap();
+    for d in &daemons[1..] {
+        assert!(
+            wait_for(
+                &d.data.join("uploads/2026/a.txt"),
+                Some(content),
+                Duration::from_secs(90)
+            ),
+            "not replicated to {}",
+            d.data.display()
+        );
+    }
+    // a deletion propagates
+    std::fs::remove_file(daemons[1].data.join("uploads/2026/a.txt")).unwrap();
+    for d in [&daemons[0], &daemons[2]] {
+        assert!(
+            wait_for(
+                &d.data.join("uploads/2026/a.txt"),
+                None,
+                Duration::from_secs(60)
+            ),
+            "deletion not seen in {}",
+            d.data.display()
+        );
+    }
+    // a member stopped while files are written catches up after restart
+    daemons[2].stop();
+    std::fs::write(
+        daemons[0].data.join("uploads/while-down.txt"),
+        "written while ap-south was down\n",
+    )
+    .unwrap();
+    assert!(wait_for(
+        &daemons[1].data.join("uploads/while-down.txt"),
+        Some("written while ap-south was down\n"),
+        Duration::from_secs(60)
+    ));
+    daemons[2].start();
+    assert!(
+        wait_for(
+            &daemons[2].data.join("uploads/while-down.txt"),
+            Some("written while ap-south was down\n"),
+            Duration::from_secs(90)
+        ),
+        "stopped member did not catch up"
+    );
+
+    // drift: the group config edited behind Terraform's back shows in plan
+    let o = r.kubectl(0, &["-n", "geowp", "delete", "secret", "syncthing-group"]);
+    assert!(o.status.success());
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 2, "{}", p.all());
+    assert!(
+        p.stdout
+            .contains("missing: the group config was deleted outside Terraform"),
+        "{}",
+        p.stdout
+    );
+    tf.ok(&["apply", "-auto-approve"]);
+
+    // a fourth member joins with a second apply and receives the existing files
+    drop(daemons);
+    let names4 = ["us-east", "eu-west", "ap-south", "sa-east"];
+    r.add("sa-east");
+    sync.push((
+        free_port(),
+        free_port(),
+        root.path().join("sa-east").join("data"),
+    ));
+    tf.write("main.tf", &config(&r, &sync));
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    assert!(out.contains("1 added, 4 changed"), "{out}");
+    let mut daemons: Vec<Daemon> = Vec::new();
+    for (i, n) in names4.iter().enumerate() {
+        let home = root.path().join(n).join("config");
+        take_mounts(&r, i, &home);
+        std::fs::create_dir_all(sync[i].2.join(".stfolder")).unwrap();
+        let mut d = Daemon {
+            child: None,
+            home,
+            data: sync[i].2.clone(),
+        };
+        d.start();
+        daemons.push(d);
+    }
+    let x = std::fs::read_to_string(root.path().join("us-east/config/config.xml")).unwrap();
+    assert!(
+        x.contains(&format!("tcp://127.0.0.1:{}", sync[3].0)),
+        "existing members were not told of the new one"
+    );
+    let got = wait_for(
+        &daemons[3].data.join("uploads/while-down.txt"),
+        Some("written while ap-south was down\n"),
+        Duration::from_secs(120),
+    );
+    if !got {
+        for n in names4 {
+            let log = std::fs::read_to_string(root.path().join(n).join("config/syncthing.log"))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(25).collect();
+            eprintln!(
+                "=== {n}\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+    assert!(got, "the new member did not receive the existing files");
+
+    // destroy: each SyncThing is alone again, its data intact
+    drop(daemons);
+    tf.ok(&["destroy", "-auto-approve", "-target=geowp_sync_group.files"]);
+    for i in 0..4 {
+        assert!(r
+            .handle(i)
+            .object("v1", "Secret", "geowp", "syncthing-group")
+            .is_none());
+        let d = r
+            .handle(i)
+            .object("apps/v1", "Deployment", "geowp", "syncthing")
+            .unwrap();
+        assert!(
+            d["spec"]["template"]["metadata"]["annotations"]["geowp.dev/sync-group-config"]
+                .is_null(),
+            "the group's stamp stayed"
+        );
+    }
+    assert!(
+        sync[0].2.join("uploads/while-down.txt").exists(),
+        "destroying the group touched the data"
+    );
+    tf.ok(&["destroy", "-auto-approve"]);
+}
