@@ -427,6 +427,30 @@ fn faults_give_clear_diagnostics_and_the_next_apply_converges() {
     );
     assert_eq!(String::from_utf8_lossy(&rep.stdout), "2");
 
+    // the whole stack deleted behind Terraform's back: refresh drops it from
+    // state and the plan creates it again
+    let o = r.kubectl(
+        2,
+        &[
+            "delete",
+            "namespace",
+            "geowp",
+            "--wait=true",
+            "--timeout=20s",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 2, "{}", p.all());
+    assert!(
+        p.stdout
+            .contains("geowp_cluster_stack.ap-south will be created"),
+        "{}",
+        p.stdout
+    );
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 0);
+
     // a cluster down during refresh: an error, never an empty state
     r.stop(2);
     let p = tf.run(&["plan"]);

@@ -1,0 +1,2 @@
+# geowp_site cannot be imported: its secrets exist only in Terraform state.
+# Create it with terraform apply.
