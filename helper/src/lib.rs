@@ -1,6 +1,8 @@
-//! geowp-helper's library: SyncThing identities and device IDs (shared with
-//! the provider), and in time the device exchange and kubeconfig merging of
-//! the `geowp-helper` CLI.
+//! geowp-helper's library: SyncThing identities, device IDs and config.xml
+//! (shared with the provider), kubeconfig merging, and the `geowp-helper`
+//! command line on top of them.
 
+pub mod cli;
+pub mod kubeconfig;
 pub mod stconfig;
 pub mod syncthing;
