@@ -21,6 +21,7 @@ use crate::render::{
     MANAGED_BY, MEMBER_LABEL,
 };
 use crate::resources::site::{valid_name, SALT_NAMES};
+use super::b64d;
 
 pub struct ClusterStack;
 
@@ -140,29 +141,8 @@ fn inventory_type() -> Type {
 
 // ------------------------------------------------------------------ model
 
-fn known_str(v: &Value) -> Option<Option<String>> {
-    match v {
-        Value::Unknown => None,
-        Value::Null => Some(None),
-        v => Some(v.as_str().map(String::from)),
-    }
-}
-
 fn connection(v: &Value) -> Option<Connection> {
-    let c = v.get("cluster");
-    if !c.is_wholly_known() {
-        return None;
-    }
-    Some(Connection {
-        host: known_str(c.get("host"))?,
-        ca_pem: known_str(c.get("cluster_ca_certificate"))?,
-        token: known_str(c.get("token"))?,
-        client_cert_pem: known_str(c.get("client_certificate"))?,
-        client_key_pem: known_str(c.get("client_key"))?,
-        kubeconfig: known_str(c.get("kubeconfig"))?,
-        context: known_str(c.get("context"))?,
-        insecure: c.get("insecure_skip_tls_verify").as_bool().unwrap_or(false),
-    })
+    super::connection_of(v.get("cluster"))
 }
 
 /// The value of `name`, or its default when null.
@@ -594,14 +574,6 @@ fn cluster_diag(e: &ClusterError, what: &str, d: &mut Diagnostics) {
     }
 }
 
-fn b64d(v: &Json) -> Option<String> {
-    use base64::Engine;
-    let b = base64::engine::general_purpose::STANDARD
-        .decode(v.as_str()?)
-        .ok()?;
-    String::from_utf8(b).ok()
-}
-
 fn random_key() -> String {
     let b: [u8; 24] = rand::random();
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -609,34 +581,10 @@ fn random_key() -> String {
 
 /// The member's SyncThing identity and API key from its cluster, if there.
 async fn load_syncthing(c: &Cluster, ns: &str) -> Result<Option<SyncthingSecrets>, ClusterError> {
-    let Some(id) = c.get("v1", "Secret", ns, "syncthing-identity").await? else {
-        return Ok(None);
-    };
-    let (Some(cert), Some(key)) = (b64d(&id["data"]["cert.pem"]), b64d(&id["data"]["key.pem"]))
-    else {
-        return Ok(None);
-    };
-    let device_id = geowp_helper::syncthing::device_id_of_pem(&cert).map_err(|e| {
-        ClusterError::Config(format!(
-            "syncthing-identity holds no usable certificate: {e}"
-        ))
-    })?;
-    let api_key = c
-        .get("v1", "Secret", ns, "syncthing-config")
-        .await?
-        .and_then(|s| b64d(&s["data"]["config.xml"]))
-        .and_then(|x| {
-            x.split_once("<apikey>")
-                .and_then(|(_, r)| r.split_once("</apikey>"))
-                .map(|(k, _)| k.to_string())
-        })
-        .unwrap_or_else(random_key);
-    Ok(Some(SyncthingSecrets {
-        cert_pem: cert,
-        key_pem: key,
-        device_id,
-        api_key,
-    }))
+    let st = super::read_syncthing(c, ns).await?;
+    let (Some(cert_pem), Some(key_pem)) = (st.cert_pem, st.key_pem) else { return Ok(None) };
+    let device_id = st.device_id.ok_or_else(|| ClusterError::Config("the Secret syncthing-identity holds no usable certificate".into()))?;
+    Ok(Some(SyncthingSecrets { cert_pem, key_pem, device_id, api_key: st.api_key.unwrap_or_else(random_key) }))
 }
 
 fn endpoint_of(svc: &Json) -> Option<String> {

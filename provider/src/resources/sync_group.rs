@@ -18,6 +18,7 @@ use tfplugin::provider::{Ctx, Resource};
 use tfplugin::{Attribute, Block, Nesting, PlanRules, Schema, TimeoutDefaults, Type, Value};
 use tokio::time::Instant;
 
+use super::b64d;
 use crate::cluster::{self, ClusterError, Connection};
 use crate::render::Obj;
 
@@ -46,23 +47,6 @@ struct Member {
     conn: Connection,
 }
 
-fn conn_of(c: &Value) -> Option<Connection> {
-    if !c.is_wholly_known() {
-        return None;
-    }
-    let s = |n: &str| c.get(n).as_str().map(String::from);
-    Some(Connection {
-        host: s("host"),
-        ca_pem: s("cluster_ca_certificate"),
-        token: s("token"),
-        client_cert_pem: s("client_certificate"),
-        client_key_pem: s("client_key"),
-        kubeconfig: s("kubeconfig"),
-        context: s("context"),
-        insecure: c.get("insecure_skip_tls_verify").as_bool().unwrap_or(false),
-    })
-}
-
 fn members(v: &Value) -> Option<Vec<Member>> {
     let m = v.get("members");
     if !m.is_wholly_known() {
@@ -80,7 +64,7 @@ fn members(v: &Value) -> Option<Vec<Member>> {
                 listen_address: s("listen_address", "tcp://0.0.0.0:22000"),
                 gui_address: s("gui_address", "127.0.0.1:8384"),
                 folder_path: s("folder_path", "/var/syncthing/data"),
-                conn: conn_of(x.get("cluster"))?,
+                conn: super::connection_of(x.get("cluster"))?,
             })
         })
         .collect()
@@ -147,16 +131,6 @@ fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
 }
 
-fn b64d(v: &serde_json::Value) -> Option<String> {
-    use base64::Engine;
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str()?)
-            .ok()?,
-    )
-    .ok()
-}
-
 fn diag(e: &ClusterError, member: &str, what: &str, d: &mut Diagnostics) {
     let p = AttrPath::root("members").key(member);
     match e {
@@ -179,25 +153,9 @@ fn diag(e: &ClusterError, member: &str, what: &str, d: &mut Diagnostics) {
 
 /// What a member's cluster says: its API key (from the stack's config) and
 /// the device ID of the identity it holds.
-async fn member_facts(
-    c: &cluster::Cluster,
-    m: &Member,
-) -> Result<(Option<String>, Option<String>), ClusterError> {
-    let api_key = c
-        .get("v1", "Secret", &m.namespace, "syncthing-config")
-        .await?
-        .and_then(|s| b64d(&s["data"]["config.xml"]))
-        .and_then(|x| {
-            x.split_once("<apikey>")
-                .and_then(|(_, r)| r.split_once("</apikey>"))
-                .map(|(k, _)| k.to_string())
-        });
-    let device = c
-        .get("v1", "Secret", &m.namespace, "syncthing-identity")
-        .await?
-        .and_then(|s| b64d(&s["data"]["cert.pem"]))
-        .and_then(|pem| geowp_helper::syncthing::device_id_of_pem(&pem).ok());
-    Ok((api_key, device))
+async fn member_facts(c: &cluster::Cluster, m: &Member) -> Result<(Option<String>, Option<String>), ClusterError> {
+    let st = super::read_syncthing(c, &m.namespace).await?;
+    Ok((st.api_key, st.device_id))
 }
 
 #[tfplugin::async_trait]
