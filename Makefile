@@ -22,7 +22,7 @@ build:
 ## test: the whole suite: unit, property, in-process gRPC, and real Terraform end to end
 test: tools
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --no-fail-fast
 
 ## check: formatting and lints (CI runs test; run this before a commit)
 check:

@@ -62,7 +62,7 @@ fn three_regions_apply_plan_drift_import_update_destroy() {
     tf.write("main.tf", &module_config(&r, ""));
     tf.ok(&["init"]);
     let out = tf.ok(&["apply", "-auto-approve"]);
-    assert!(out.contains("Apply complete! Resources: 4 added"), "{out}");
+    assert!(out.contains("Apply complete! Resources: 5 added"), "{out}");
 
     // every region holds the whole stack; the PD topology is identical
     let mut initial = Vec::new();
@@ -329,7 +329,7 @@ fn three_regions_apply_plan_drift_import_update_destroy() {
     // destroy leaves every cluster as it was
     let d = tf.ok(&["destroy", "-auto-approve"]);
     assert!(
-        d.contains("Destroy complete! Resources: 4 destroyed"),
+        d.contains("Destroy complete! Resources: 5 destroyed"),
         "{d}"
     );
     for i in 0..3 {

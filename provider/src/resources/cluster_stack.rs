@@ -14,6 +14,7 @@ use tfplugin::{
 };
 use tokio::time::Instant;
 
+use super::b64d;
 use crate::cluster::conditions::{drift, needs_wait, Readiness};
 use crate::cluster::{self, Cluster, ClusterError, Connection};
 use crate::render::{
@@ -21,7 +22,6 @@ use crate::render::{
     MANAGED_BY, MEMBER_LABEL,
 };
 use crate::resources::site::{valid_name, SALT_NAMES};
-use super::b64d;
 
 pub struct ClusterStack;
 
@@ -582,9 +582,18 @@ fn random_key() -> String {
 /// The member's SyncThing identity and API key from its cluster, if there.
 async fn load_syncthing(c: &Cluster, ns: &str) -> Result<Option<SyncthingSecrets>, ClusterError> {
     let st = super::read_syncthing(c, ns).await?;
-    let (Some(cert_pem), Some(key_pem)) = (st.cert_pem, st.key_pem) else { return Ok(None) };
-    let device_id = st.device_id.ok_or_else(|| ClusterError::Config("the Secret syncthing-identity holds no usable certificate".into()))?;
-    Ok(Some(SyncthingSecrets { cert_pem, key_pem, device_id, api_key: st.api_key.unwrap_or_else(random_key) }))
+    let (Some(cert_pem), Some(key_pem)) = (st.cert_pem, st.key_pem) else {
+        return Ok(None);
+    };
+    let device_id = st.device_id.ok_or_else(|| {
+        ClusterError::Config("the Secret syncthing-identity holds no usable certificate".into())
+    })?;
+    Ok(Some(SyncthingSecrets {
+        cert_pem,
+        key_pem,
+        device_id,
+        api_key: st.api_key.unwrap_or_else(random_key),
+    }))
 }
 
 fn endpoint_of(svc: &Json) -> Option<String> {

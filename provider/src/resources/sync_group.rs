@@ -153,7 +153,10 @@ fn diag(e: &ClusterError, member: &str, what: &str, d: &mut Diagnostics) {
 
 /// What a member's cluster says: its API key (from the stack's config) and
 /// the device ID of the identity it holds.
-async fn member_facts(c: &cluster::Cluster, m: &Member) -> Result<(Option<String>, Option<String>), ClusterError> {
+async fn member_facts(
+    c: &cluster::Cluster,
+    m: &Member,
+) -> Result<(Option<String>, Option<String>), ClusterError> {
     let st = super::read_syncthing(c, &m.namespace).await?;
     Ok((st.api_key, st.device_id))
 }
