@@ -174,8 +174,24 @@ fn resource_list(group: &str, version: &str) -> Value {
         .iter()
         .filter(|r| r.group == group && r.version == version)
     {
+        // the "all" category, as the real server lists it (kubectl get all)
+        let categories: &[&str] = if matches!(
+            r.kind,
+            "Pod"
+                | "Service"
+                | "Deployment"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "ReplicaSet"
+                | "Job"
+                | "CronJob"
+        ) {
+            &["all"]
+        } else {
+            &[]
+        };
         list.push(json!({"name": r.plural, "singularName": r.kind.to_lowercase(), "namespaced": r.namespaced,
-            "kind": r.kind, "verbs": VERBS, "shortNames": r.short}));
+            "kind": r.kind, "verbs": VERBS, "shortNames": r.short, "categories": categories}));
         if r.has_status {
             list.push(json!({"name": format!("{}/status", r.plural), "singularName": "", "namespaced": r.namespaced,
                 "kind": r.kind, "verbs": ["get", "patch", "update"]}));

@@ -1,6 +1,7 @@
-# The local demo's configuration (make demo). Today it holds the site-wide
-# secrets only; the three simulated regions (geowp_cluster_stack against
-# fake API servers) and the sync group join it as they are built.
+# The local demo (make demo): three simulated regions, each a fake Kubernetes
+# API server on this machine, with SyncThing running as real daemons here.
+# scripts/demo.sh writes terraform.tfvars.json with their addresses and
+# credentials; the module is the one a cloud configuration uses.
 terraform {
   required_providers {
     geowp = {
@@ -10,15 +11,48 @@ terraform {
   }
 }
 
-resource "geowp_site" "demo" {
-  name = "demo"
+variable "clusters" {
+  description = "The simulated regions (written by scripts/demo.sh)."
+  type = map(object({
+    host                   = string
+    cluster_ca_certificate = string
+    token                  = string
+    pd_ip                  = string
+    tikv_ip                = string
+    syncthing_ip           = string
+  }))
 }
 
-output "site" {
-  value = geowp_site.demo.id
+variable "syncthing_overrides" {
+  description = "Where each region's SyncThing daemon runs on this machine (written by scripts/demo.sh)."
+  type = map(object({
+    address        = string
+    listen_address = string
+    gui_address    = string
+    folder_path    = string
+  }))
 }
 
-output "salt_names" {
-  description = "The WordPress keys and salts every region will share (values are sensitive)."
-  value       = sort(keys(nonsensitive(geowp_site.demo.wordpress_salts)))
+module "site" {
+  source              = "../modules/geo-wordpress"
+  site_name           = "demo"
+  site_url            = "http://demo.localhost"
+  clusters            = var.clusters
+  syncthing_overrides = var.syncthing_overrides
+}
+
+output "wordpress_endpoints" {
+  value = module.site.wordpress_endpoints
+}
+
+output "syncthing_device_ids" {
+  value = module.site.syncthing_device_ids
+}
+
+output "tidb_endpoints" {
+  value = module.site.tidb_endpoints
+}
+
+output "sync_group_status" {
+  value = module.site.sync_group_status
 }

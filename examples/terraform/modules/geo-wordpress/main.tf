@@ -48,9 +48,12 @@ resource "geowp_cluster_stack" "region" {
 resource "geowp_sync_group" "files" {
   members = {
     for name, s in geowp_cluster_stack.region : name => {
-      device_id = s.syncthing_device_id
-      address   = s.syncthing_address
-      namespace = var.namespace
+      device_id      = s.syncthing_device_id
+      address        = try(var.syncthing_overrides[name].address, s.syncthing_address)
+      listen_address = try(var.syncthing_overrides[name].listen_address, null)
+      gui_address    = try(var.syncthing_overrides[name].gui_address, null)
+      folder_path    = try(var.syncthing_overrides[name].folder_path, null)
+      namespace      = var.namespace
       cluster = {
         host                   = var.clusters[name].host
         cluster_ca_certificate = var.clusters[name].cluster_ca_certificate

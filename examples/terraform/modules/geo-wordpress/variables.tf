@@ -76,3 +76,18 @@ variable "wait_for_rollout" {
   type        = bool
   default     = true
 }
+
+variable "syncthing_overrides" {
+  description = <<-EOT
+    Per region, where SyncThing really runs when not in the stack's pod (the
+    local demo runs real daemons on this machine): the address peers dial,
+    the listen and GUI addresses, and the folder path. Leave empty in clusters.
+  EOT
+  type = map(object({
+    address        = string
+    listen_address = string
+    gui_address    = string
+    folder_path    = string
+  }))
+  default = {}
+}
