@@ -8,7 +8,7 @@ VERSION := 0.1.0
 MIRROR ?= $(HOME)/.terraform.d/plugins
 PROVIDER_DIR := $(MIRROR)/registry.terraform.io/geowp/geowp/$(VERSION)/linux_amd64
 
-.PHONY: all build test bench demo demo-down tools install check fmt clean
+.PHONY: all build test bench demo demo-down tools install check fmt clean docs
 
 all: build
 
@@ -44,6 +44,10 @@ demo: tools
 
 demo-down:
 	@scripts/demo.sh down
+
+## docs: docs/ (registry layout) from the provider's schema and examples/terraform/resources
+docs:
+	$(CARGO) run -q -p terraform-provider-geowp --bin geowp-docs
 
 ## install: the provider into a local filesystem mirror (MIRROR=... to choose)
 install:

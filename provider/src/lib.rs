@@ -8,6 +8,7 @@ use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema};
 
 pub mod cluster;
+pub mod docs;
 pub mod render;
 pub mod resources;
 
