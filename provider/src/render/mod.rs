@@ -73,6 +73,9 @@ pub struct StackSpec {
     pub tidb_replicas: i32,
     pub wordpress_replicas: i32,
     pub wordpress_service_type: String,
+    /// Fixed node port of WordPress (NodePort services), for load balancers that target node ports.
+    #[serde(default)]
+    pub wordpress_node_port: Option<i32>,
     pub peer_service_type: String,
     pub folder_id: String,
 }
@@ -222,6 +225,7 @@ pub(crate) mod tests {
             tidb_replicas: 1,
             wordpress_replicas: 2,
             wordpress_service_type: "LoadBalancer".into(),
+            wordpress_node_port: None,
             peer_service_type: "LoadBalancer".into(),
             folder_id: "wp-content".into(),
         }
@@ -448,6 +452,15 @@ pub(crate) mod tests {
         assert_eq!(
             find(&objs, "Service", "syncthing").body["spec"]["loadBalancerIP"],
             "10.0.0.3"
+        );
+        // a fixed WordPress node port reaches the Service
+        let mut np = spec("us-east");
+        np.wordpress_service_type = "NodePort".into();
+        np.wordpress_node_port = Some(30080);
+        let o = render(&np, &secrets(), &self::st());
+        assert_eq!(
+            find(&o, "Service", "wordpress").body["spec"]["ports"][0]["nodePort"],
+            30080
         );
         // every object name is unique per kind
         let keys: std::collections::BTreeSet<String> = objs.iter().map(Obj::key).collect();

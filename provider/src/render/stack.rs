@@ -693,7 +693,10 @@ pub fn render(spec: &StackSpec, secrets: &Secrets, st: &SyncthingSecrets) -> Vec
             spec: Some(ServiceSpec {
                 type_: Some(spec.wordpress_service_type.clone()),
                 selector: Some(selector("wordpress")),
-                ports: Some(vec![svc_port("http", 80, "TCP")]),
+                ports: Some(vec![ServicePort {
+                    node_port: spec.wordpress_node_port,
+                    ..svc_port("http", 80, "TCP")
+                }]),
                 ..Default::default()
             }),
             ..Default::default()

@@ -221,6 +221,11 @@ fn spec(v: &Value) -> Option<StackSpec> {
         tidb_replicas: n(v, "tidb_replicas")?,
         wordpress_replicas: n(v, "wordpress_replicas")?,
         wordpress_service_type: s(v, "wordpress_service_type")?,
+        wordpress_node_port: match v.get("wordpress_node_port") {
+            Value::Unknown => return None,
+            Value::Null => None,
+            x => Some(i32::try_from(x.as_i64()?).ok()?),
+        },
         peer_service_type: s(v, "peer_service_type")?,
         folder_id: s(v, "folder_id")?,
     })
@@ -441,6 +446,15 @@ fn validate_config(c: &Value, d: &mut Diagnostics) {
                 format!("{attr} must be a whole number from {lo} to {hi}."),
             );
         }
+    }
+    let np = c.get("wordpress_node_port");
+    if np.is_known() && !np.is_null() && !np.as_i64().is_some_and(|p| (30000..=32767).contains(&p))
+    {
+        d.error_at(
+            p("wordpress_node_port"),
+            "Invalid node port",
+            "wordpress_node_port must be from 30000 to 32767.",
+        );
     }
     for attr in ["wordpress_service_type", "peer_service_type"] {
         if let Some(t) = str_of(attr) {
@@ -687,6 +701,7 @@ impl Resource for ClusterStack {
         .attr(opt("tidb_replicas", Type::Number, "TiDB server replicas in this region."))
         .attr(opt("wordpress_replicas", Type::Number, "WordPress replicas in this region."))
         .attr(opt("wordpress_service_type", Type::String, "Service type of WordPress: `ClusterIP`, `NodePort` or `LoadBalancer` (what the global load balancer targets)."))
+        .attr(Attribute::optional("wordpress_node_port", Type::Number, "Fixed node port (30000-32767) of WordPress when `wordpress_service_type` is `NodePort`, for a global load balancer that targets node ports. Default: one Kubernetes picks."))
         .attr(opt("peer_service_type", Type::String, "Service type of the per-pod PD and TiKV Services and SyncThing's, which other regions dial."))
         .attr(opt("folder_id", Type::String, "SyncThing folder id of `wp-content`."))
         .attr(opt("force_conflicts", Type::Bool, "Take back fields another field manager changed (e.g. `kubectl edit`) instead of failing with a conflict."))
@@ -1403,6 +1418,12 @@ async fn import_stack(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value
             Value::int(sp.wordpress_replicas as i64),
         ),
         ("wordpress_service_type", s(&sp.wordpress_service_type)),
+        (
+            "wordpress_node_port",
+            sp.wordpress_node_port
+                .map(|p| Value::int(p as i64))
+                .unwrap_or(Value::Null),
+        ),
         ("peer_service_type", s(&sp.peer_service_type)),
         ("folder_id", s(&sp.folder_id)),
         ("force_conflicts", Value::Bool(true)),

@@ -82,6 +82,7 @@ fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
         tidb_replicas: 1,
         wordpress_replicas: 2,
         wordpress_service_type: "LoadBalancer".into(),
+        wordpress_node_port: None,
         peer_service_type: "LoadBalancer".into(),
         folder_id: "wp-content".into(),
     };

@@ -39,6 +39,7 @@ resource "geowp_cluster_stack" "region" {
   wordpress_image        = var.wordpress_image
   wordpress_replicas     = var.wordpress_replicas
   wordpress_service_type = var.wordpress_service_type
+  wordpress_node_port    = var.wordpress_node_port
   peer_service_type      = var.peer_service_type
   storage_class          = var.storage_class
   wait_for_rollout       = var.wait_for_rollout

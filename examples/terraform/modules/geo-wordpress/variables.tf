@@ -91,3 +91,9 @@ variable "syncthing_overrides" {
   }))
   default = {}
 }
+
+variable "wordpress_node_port" {
+  description = "Fixed node port of WordPress when wordpress_service_type is NodePort (for a global load balancer that targets node ports); null lets Kubernetes pick."
+  type        = number
+  default     = null
+}

@@ -1,0 +1,35 @@
+//! The examples users copy are formatted as `terraform fmt` wants (the GKE
+//! one cannot be applied here: no cloud).
+
+use geowp_tests::{repo_root, terraform_bin};
+
+#[test]
+fn examples_pass_terraform_fmt_check() {
+    let o = std::process::Command::new(terraform_bin())
+        .args(["fmt", "-check", "-recursive", "-diff"])
+        .arg(repo_root().join("examples/terraform"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "terraform fmt -check found unformatted files:\n{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+#[test]
+fn the_gke_example_uses_the_module_and_health_checks_wordpress() {
+    let gke = std::fs::read_to_string(repo_root().join("examples/terraform/gke/main.tf")).unwrap();
+    let lb = std::fs::read_to_string(repo_root().join("examples/terraform/gke/loadbalancer.tf"))
+        .unwrap();
+    assert!(
+        gke.contains("resource \"google_container_cluster\" \"region\"")
+            && gke.contains("for_each           = var.regions")
+    );
+    assert!(gke.contains("source    = \"../modules/geo-wordpress\""));
+    assert!(
+        gke.contains("wordpress_node_port    = 30080") && lb.contains("port  = 30080"),
+        "the load balancer and the node port disagree"
+    );
+    assert!(lb.contains("request_path       = module.site.health_check_path"));
+}
