@@ -28,6 +28,9 @@ provider_installation {
 }
 CFG
   export TF_CLI_CONFIG_FILE="$DEMO/cli.tfrc" CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0 TMPDIR="$DEMO/tmp"
+  # Terraform and kubectl write caches under $HOME; keep them in .demo/ too
+  mkdir -p "$DEMO/home"
+  export HOME="$DEMO/home"
 }
 
 kill_tree() { # pid file, signal

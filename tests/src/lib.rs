@@ -161,6 +161,8 @@ impl Tf {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(terraform_bin());
         c.args(args).current_dir(&self.work).stdin(Stdio::null());
+        // Terraform writes ~/.terraform.d even with CHECKPOINT_DISABLE: not in the user's HOME
+        c.env("HOME", self.root.path());
         c.env_remove("TF_LOG").env_remove("TF_LOG_PROVIDER");
         for (k, v) in &self.env {
             if v.is_empty() {
