@@ -203,7 +203,7 @@ pub fn remove(v: &mut Value, path: &[Pe]) {
         if matches!(p.last(), Some(Pe::F(_)))
             && matches!(get(v, p), Some(Value::Object(m)) if m.is_empty())
         {
-            let (last, pp) = p.split_last().expect("non-empty");
+            let (last, pp) = p.split_last().expect("non-empty"); // ok: the loop only visits non-empty prefixes
             if let (Pe::F(k), Some(Value::Object(m))) = (last, get_mut(v, pp)) {
                 m.remove(k);
             }

@@ -52,7 +52,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            addr: "127.0.0.1:0".parse().expect("addr"),
+            addr: "127.0.0.1:0".parse().expect("addr"), // ok: a constant address literal
             token: "geowp-fake-admin".into(),
             readonly_token: Some("geowp-fake-readonly".into()),
             data_file: None,
@@ -170,7 +170,7 @@ pub async fn start(opts: Options) -> Result<Handle, StartError> {
     {
         // a server started over existing data has a default namespace, as a cluster does
         let mut s = lock(&shared.store);
-        let nsres = registry::find("", "v1", "namespaces").expect("namespaces");
+        let nsres = registry::find("", "v1", "namespaces").expect("namespaces"); // ok: namespaces is in the constant resource table
         for ns in ["default", "kube-system"] {
             if s.get(nsres, "", ns).is_err() {
                 let _ = s.create(
@@ -351,7 +351,7 @@ fn full(code: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Respons
                 .map_err(|never: Infallible| match never {})
                 .boxed(),
         )
-        .expect("response")
+        .expect("response") // ok: a status and header set from constants
 }
 
 fn json_resp(code: u16, v: &Value) -> Response<Body> {
@@ -1019,7 +1019,7 @@ fn watch(
         .header("Content-Type", "application/json")
         .header("Transfer-Encoding", "chunked")
         .body(BodyExt::boxed(body))
-        .expect("watch response")
+        .expect("watch response") // ok: a status and header set from constants
 }
 
 /// Test and demo controls: `POST /_fake/faults`, `POST /_fake/latency`, `GET /_fake/stats`.

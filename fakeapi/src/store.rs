@@ -311,7 +311,7 @@ impl Store {
         if !res.namespaced {
             return Ok(());
         }
-        let nsres = registry::find("", "v1", "namespaces").expect("namespaces registered");
+        let nsres = registry::find("", "v1", "namespaces").expect("namespaces registered"); // ok: namespaces is in the constant resource table
         match self.objects.get(&Self::key(nsres, "", ns)) {
             None => Err(ApiError::not_found(nsres, ns)),
             Some(n) if !n["metadata"]["deletionTimestamp"].is_null() => Err(ApiError {
@@ -787,7 +787,7 @@ impl Store {
     /// whether anything changed.
     pub fn settle(&mut self) -> bool {
         let mut changed = false;
-        let nsres = registry::find("", "v1", "namespaces").expect("namespaces");
+        let nsres = registry::find("", "v1", "namespaces").expect("namespaces"); // ok: namespaces is in the constant resource table
         let terminating: Vec<String> = self
             .list(nsres, None)
             .into_iter()
@@ -1293,7 +1293,7 @@ fn smp(target: &mut Value, patch: &Value) {
     if !target.is_object() {
         *target = Value::Object(Map::new());
     }
-    let t = target.as_object_mut().expect("object");
+    let t = target.as_object_mut().expect("object"); // ok: made an object just above
     for (k, v) in p {
         if let Some(field) = k.strip_prefix("$deleteFromPrimitiveList/") {
             if let (Some(list), Some(del)) =
@@ -1361,7 +1361,7 @@ pub fn json_merge_patch(target: &mut Value, patch: &Value) {
             if !target.is_object() {
                 *target = Value::Object(Map::new());
             }
-            let t = target.as_object_mut().expect("object");
+            let t = target.as_object_mut().expect("object"); // ok: made an object just above
             for (k, v) in p {
                 if v.is_null() {
                     t.remove(k);
