@@ -624,6 +624,13 @@ async fn read_body(req: Request<Incoming>) -> Result<(hyper::HeaderMap, Bytes), 
     Ok((headers, b))
 }
 
+/// The request's body as a JSON object (JSON or YAML), with its headers.
+async fn read_object(req: Request<Incoming>) -> Result<(hyper::HeaderMap, Value), ApiError> {
+    let (headers, b) = read_body(req).await?;
+    let v = parse_body(&headers, &b)?;
+    Ok((headers, v))
+}
+
 fn parse_body(headers: &hyper::HeaderMap, b: &[u8]) -> Result<Value, ApiError> {
     let ct = headers
         .get("content-type")
@@ -696,12 +703,8 @@ async fn scale_api(
             format!("{method} is not supported on {}/scale", res.plural),
         ));
     }
-    let (headers, b) = match read_body(req).await {
+    let (headers, body) = match read_object(req).await {
         Ok(x) => x,
-        Err(e) => return err_resp(&e),
-    };
-    let body = match parse_body(&headers, &b) {
-        Ok(v) => v,
         Err(e) => return err_resp(&e),
     };
     let Some(replicas) = body["spec"]["replicas"].as_i64() else {
@@ -798,12 +801,8 @@ async fn resource_api(
             Err(e) => err_resp(&e),
         },
         (Method::POST, None) => {
-            let (headers, b) = match read_body(req).await {
+            let (headers, body) = match read_object(req).await {
                 Ok(x) => x,
-                Err(e) => return err_resp(&e),
-            };
-            let body = match parse_body(&headers, &b) {
-                Ok(v) => v,
                 Err(e) => return err_resp(&e),
             };
             let manager = manager_of(&q, &headers);
@@ -819,12 +818,8 @@ async fn resource_api(
             }
         }
         (Method::PUT, Some(name)) => {
-            let (headers, b) = match read_body(req).await {
+            let (headers, body) = match read_object(req).await {
                 Ok(x) => x,
-                Err(e) => return err_resp(&e),
-            };
-            let body = match parse_body(&headers, &b) {
-                Ok(v) => v,
                 Err(e) => return err_resp(&e),
             };
             let manager = manager_of(&q, &headers);
@@ -840,7 +835,7 @@ async fn resource_api(
             }
         }
         (Method::PATCH, Some(name)) => {
-            let (headers, b) = match read_body(req).await {
+            let (headers, body) = match read_object(req).await {
                 Ok(x) => x,
                 Err(e) => return err_resp(&e),
             };
@@ -849,10 +844,6 @@ async fn resource_api(
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            let body = match parse_body(&headers, &b) {
-                Ok(v) => v,
-                Err(e) => return err_resp(&e),
-            };
             let mut s = lock(&sh.store);
             let r = if ct.starts_with("application/apply-patch") {
                 let force = matches!(q.get("force").map(String::as_str), Some("true") | Some("1"));
