@@ -3,6 +3,8 @@
 //! command line on top of them.
 
 pub mod cli;
+pub mod cluster;
+pub mod group;
 pub mod kubeconfig;
 pub mod stconfig;
 pub mod syncthing;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema};
 
-pub mod cluster;
+pub use geowp_helper::cluster;
 pub mod docs;
 pub mod render;
 pub mod resources;

@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 mod stack;
 
 pub use stack::render;
@@ -18,7 +16,6 @@ pub const DEFAULT_NFS_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-provisioner
 pub const DEFAULT_MYSQL_CLIENT_IMAGE: &str = "mysql:8.4.3";
 pub const DEFAULT_BUSYBOX_IMAGE: &str = "busybox:1.36.1";
 
-pub const FIELD_MANAGER: &str = "geowp";
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MEMBER_LABEL: &str = "geowp.dev/member";
 pub const SITE_LABEL: &str = "geowp.dev/site";
@@ -109,29 +106,9 @@ impl std::fmt::Debug for SyncthingSecrets {
     }
 }
 
-/// A rendered object, ready for server-side apply.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Obj {
-    pub api_version: String,
-    pub kind: String,
-    /// Empty for cluster-scoped objects.
-    pub namespace: String,
-    pub name: String,
-    /// Applied in increasing waves; deleted in decreasing ones.
-    pub wave: u8,
-    /// Objects whose data must not be shown in plans (Secrets).
-    pub secret: bool,
-    /// Applied only when missing (identities must not be regenerated).
-    pub create_only: bool,
-    pub body: Value,
-}
-
-impl Obj {
-    /// `Kind/name`, or `Kind/namespace/name` outside the stack's namespace.
-    pub fn key(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
-    }
-}
+/// A rendered object, ready for server-side apply (defined next to the
+/// cluster client, which the helper shares).
+pub use geowp_helper::cluster::{Obj, FIELD_MANAGER};
 
 /// Names of the Secret keys holding the WordPress salts, and their env names.
 pub fn salt_env(name: &str) -> String {

@@ -6,10 +6,9 @@ pub mod cluster_stack;
 pub mod site;
 pub mod sync_group;
 
-use serde_json::Value as Json;
 use tfplugin::Value;
 
-use crate::cluster::{Cluster, ClusterError, Connection};
+use crate::cluster::Connection;
 
 fn known_str(v: &Value) -> Option<Option<String>> {
     match v {
@@ -37,47 +36,4 @@ pub(crate) fn connection_of(c: &Value) -> Option<Connection> {
     })
 }
 
-/// A Secret's base64 data value as text.
-pub(crate) fn b64d(v: &Json) -> Option<String> {
-    use base64::Engine;
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str()?)
-            .ok()?,
-    )
-    .ok()
-}
-
-/// What a stack keeps of SyncThing in its namespace, each part if there:
-/// the identity (certificate, key, the device ID of the certificate) and the
-/// GUI/REST API key of its config.
-pub(crate) struct StackSyncthing {
-    pub cert_pem: Option<String>,
-    pub key_pem: Option<String>,
-    pub device_id: Option<String>,
-    pub api_key: Option<String>,
-}
-
-pub(crate) async fn read_syncthing(c: &Cluster, ns: &str) -> Result<StackSyncthing, ClusterError> {
-    let id = c.get("v1", "Secret", ns, "syncthing-identity").await?;
-    let cert_pem = id.as_ref().and_then(|s| b64d(&s["data"]["cert.pem"]));
-    let key_pem = id.as_ref().and_then(|s| b64d(&s["data"]["key.pem"]));
-    let device_id = cert_pem
-        .as_deref()
-        .and_then(|p| geowp_helper::syncthing::device_id_of_pem(p).ok());
-    let api_key = c
-        .get("v1", "Secret", ns, "syncthing-config")
-        .await?
-        .and_then(|s| b64d(&s["data"]["config.xml"]))
-        .and_then(|x| {
-            x.split_once("<apikey>")
-                .and_then(|(_, r)| r.split_once("</apikey>"))
-                .map(|(k, _)| k.to_string())
-        });
-    Ok(StackSyncthing {
-        cert_pem,
-        key_pem,
-        device_id,
-        api_key,
-    })
-}
+pub(crate) use geowp_helper::group::{b64d, read_syncthing};

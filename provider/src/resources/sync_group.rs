@@ -11,41 +11,23 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::json;
+use geowp_helper::group::{self, Member, Settings, IN_SYNC};
 use tfplugin::diag::{AttrPath, Diagnostics};
 use tfplugin::plan::{timeouts, timeouts_block};
 use tfplugin::provider::{Ctx, Resource};
 use tfplugin::{Attribute, Block, Nesting, PlanRules, Schema, TimeoutDefaults, Type, Value};
 use tokio::time::Instant;
 
-use super::b64d;
-use crate::cluster::{self, ClusterError, Connection};
-use crate::render::Obj;
+use crate::cluster::{self, ClusterError};
 
 pub struct SyncGroup;
 
-pub const GROUP_SECRET: &str = "syncthing-group";
-pub const GROUP_MANAGER: &str = "geowp-sync-group";
-pub const HASH_ANNOTATION: &str = "geowp.dev/sync-group-config";
+pub use geowp_helper::group::{GROUP_MANAGER, GROUP_SECRET, HASH_ANNOTATION};
 const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
     create: Duration::from_secs(300),
     update: Duration::from_secs(300),
     delete: Duration::from_secs(300),
 };
-const IN_SYNC: &str = "in sync";
-
-/// One member as the group sees it.
-#[derive(Clone, Debug)]
-struct Member {
-    name: String,
-    device_id: String,
-    address: String,
-    namespace: String,
-    listen_address: String,
-    gui_address: String,
-    folder_path: String,
-    conn: Connection,
-}
 
 fn members(v: &Value) -> Option<Vec<Member>> {
     let m = v.get("members");
@@ -60,75 +42,34 @@ fn members(v: &Value) -> Option<Vec<Member>> {
                 name: name.clone(),
                 device_id: x.get("device_id").as_str()?.into(),
                 address: x.get("address").as_str()?.into(),
-                namespace: s("namespace", "geowp"),
-                listen_address: s("listen_address", "tcp://0.0.0.0:22000"),
-                gui_address: s("gui_address", "127.0.0.1:8384"),
-                folder_path: s("folder_path", "/var/syncthing/data"),
+                namespace: s("namespace", group::DEFAULT_NAMESPACE),
+                listen_address: s("listen_address", group::DEFAULT_LISTEN),
+                gui_address: s("gui_address", group::DEFAULT_GUI),
+                folder_path: s("folder_path", group::DEFAULT_FOLDER_PATH),
                 conn: super::connection_of(x.get("cluster"))?,
             })
         })
         .collect()
 }
 
-fn folder(v: &Value) -> (String, String) {
+fn settings(v: &Value) -> Settings {
     let id = v
         .get("folder_id")
         .as_str()
-        .unwrap_or("wp-content")
+        .unwrap_or(group::DEFAULT_FOLDER)
         .to_string();
     let label = v
         .get("folder_label")
         .as_str()
         .map(String::from)
         .unwrap_or_else(|| id.clone());
-    (id, label)
-}
-
-/// The complete config.xml of `me` in a group of `all`.
-fn config_for(
-    me: &Member,
-    all: &[Member],
-    folder_id: &str,
-    label: &str,
-    api_key: &str,
-    rescan: u32,
-    delay: u32,
-) -> String {
-    geowp_helper::stconfig::render(&geowp_helper::stconfig::Config {
-        self_id: me.device_id.clone(),
-        self_name: me.name.clone(),
-        peers: all
-            .iter()
-            .filter(|o| o.name != me.name)
-            .map(|o| geowp_helper::stconfig::Device {
-                id: o.device_id.clone(),
-                name: o.name.clone(),
-                addresses: vec![o.address.clone()],
-            })
-            .collect(),
-        folder_id: folder_id.into(),
-        folder_label: label.into(),
-        folder_path: me.folder_path.clone(),
-        listen_address: me.listen_address.clone(),
-        gui_address: me.gui_address.clone(),
-        api_key: api_key.into(),
-        rescan_interval_s: rescan,
-        watcher_delay_s: delay,
-    })
-}
-
-fn hash(s: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(s.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+    let n = |a: &str, d: u32| v.get(a).as_i64().map(|x| x as u32).unwrap_or(d);
+    Settings {
+        folder_id: id,
+        folder_label: label,
+        rescan_interval_s: n("rescan_interval_seconds", group::DEFAULT_RESCAN_S),
+        watcher_delay_s: n("watcher_delay_seconds", group::DEFAULT_WATCHER_DELAY_S),
+    }
 }
 
 fn diag(e: &ClusterError, member: &str, what: &str, d: &mut Diagnostics) {
@@ -149,16 +90,6 @@ fn diag(e: &ClusterError, member: &str, what: &str, d: &mut Diagnostics) {
             format!("{e} (member {member}, {what})."),
         ),
     }
-}
-
-/// What a member's cluster says: its API key (from the stack's config) and
-/// the device ID of the identity it holds.
-async fn member_facts(
-    c: &cluster::Cluster,
-    m: &Member,
-) -> Result<(Option<String>, Option<String>), ClusterError> {
-    let st = super::read_syncthing(c, &m.namespace).await?;
-    Ok((st.api_key, st.device_id))
 }
 
 #[tfplugin::async_trait]
@@ -351,38 +282,13 @@ impl Resource for SyncGroup {
         let Some(ms) = members(state) else {
             return state.clone();
         };
-        let (fid, label) = folder(state);
-        let rescan = state.get("rescan_interval_seconds").as_i64().unwrap_or(60) as u32;
-        let delay = state.get("watcher_delay_seconds").as_i64().unwrap_or(1) as u32;
+        let set = settings(state);
         let deadline = Instant::now() + Duration::from_secs(120);
         let results = futures_util::future::join_all(ms.iter().map(|m| {
-            let all = ms.clone();
-            let (fid, label, cancel) = (fid.clone(), label.clone(), ctx.cancel.clone());
+            let (all, set, cancel) = (&ms, &set, ctx.cancel.clone());
             async move {
                 let c = cluster::connect(&m.conn, deadline, cancel).await?;
-                let (api_key, device) = member_facts(&c, m).await?;
-                let live = c.get("v1", "Secret", &m.namespace, GROUP_SECRET).await?;
-                let status = match (live.and_then(|s| b64d(&s["data"]["config.xml"])), api_key) {
-                    (None, _) => {
-                        "missing: the group config was deleted outside Terraform".to_string()
-                    }
-                    (Some(_), None) => {
-                        "missing: the member's stack has no SyncThing config".to_string()
-                    }
-                    (Some(x), Some(k)) => {
-                        if device.as_deref() != Some(m.device_id.as_str()) {
-                            format!(
-                                "device ID differs: the cluster's identity is {}",
-                                device.unwrap_or_else(|| "missing".into())
-                            )
-                        } else if x != config_for(m, &all, &fid, &label, &k, rescan, delay) {
-                            "changed outside Terraform: config.xml differs from the group's"
-                                .to_string()
-                        } else {
-                            IN_SYNC.to_string()
-                        }
-                    }
-                };
+                let status = group::check(&c, m, all, set).await?;
                 Ok::<_, ClusterError>((m.name.clone(), status))
             }
         }))
@@ -411,9 +317,7 @@ impl Resource for SyncGroup {
             let cancel = ctx.cancel.clone();
             async move {
                 let c = cluster::connect(&m.conn, deadline, cancel).await?;
-                c.delete("v1", "Secret", &m.namespace, GROUP_SECRET).await?;
-                // give the annotation back: the pod restarts on its own config
-                release_deployment(&c, &m.namespace).await
+                group::leave(&c, &m.namespace).await
             }
         }))
         .await;
@@ -422,35 +326,6 @@ impl Resource for SyncGroup {
                 diag(&e, &m.name, "leaving the group", diags);
             }
         }
-    }
-}
-
-fn deployment_stamp(ns: &str, hash: Option<&str>) -> Obj {
-    let mut body = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "syncthing", "namespace": ns}});
-    if let Some(h) = hash {
-        body["spec"] = json!({"template": {"metadata": {"annotations": {HASH_ANNOTATION: h}}}});
-    }
-    Obj {
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        namespace: ns.into(),
-        name: "syncthing".into(),
-        wave: 2,
-        secret: false,
-        create_only: false,
-        body,
-    }
-}
-
-/// Drops the group's fields from the SyncThing Deployment (apply of nothing).
-async fn release_deployment(c: &cluster::Cluster, ns: &str) -> Result<(), ClusterError> {
-    match c
-        .apply_as(&deployment_stamp(ns, None), GROUP_MANAGER, true)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some(404) => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
@@ -467,12 +342,7 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
         );
         return fallback;
     };
-    let (fid, label) = folder(planned);
-    let rescan = planned
-        .get("rescan_interval_seconds")
-        .as_i64()
-        .unwrap_or(60) as u32;
-    let delay = planned.get("watcher_delay_seconds").as_i64().unwrap_or(1) as u32;
+    let set = settings(planned);
     let limit = if prior.is_null() {
         timeouts(planned, TIMEOUTS).create
     } else {
@@ -480,33 +350,10 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
     };
     let deadline = Instant::now() + limit;
     let results = futures_util::future::join_all(ms.iter().map(|m| {
-        let all = ms.clone();
-        let (fid, label, cancel) = (fid.clone(), label.clone(), ctx.cancel.clone());
+        let (all, set, cancel) = (&ms, &set, ctx.cancel.clone());
         async move {
             let c = cluster::connect(&m.conn, deadline, cancel).await?;
-            let (api_key, device) = member_facts(&c, m).await?;
-            let Some(api_key) = api_key else {
-                return Ok(Err(format!("namespace {:?} on {} has no SyncThing configuration: is its geowp_cluster_stack applied?", m.namespace, c.name)));
-            };
-            if device.as_deref() != Some(m.device_id.as_str()) {
-                return Ok(Err(format!("the cluster's SyncThing identity is {} but members[{:?}].device_id is {}; pass geowp_cluster_stack.<name>.syncthing_device_id", device.unwrap_or_else(|| "missing".into()), m.name, m.device_id)));
-            }
-            let xml = config_for(m, &all, &fid, &label, &api_key, rescan, delay);
-            let secret = Obj {
-                api_version: "v1".into(),
-                kind: "Secret".into(),
-                namespace: m.namespace.clone(),
-                name: GROUP_SECRET.into(),
-                wave: 1,
-                secret: true,
-                create_only: false,
-                body: json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": GROUP_SECRET, "namespace": m.namespace,
-                    "labels": {"app.kubernetes.io/managed-by": "geowp", "app.kubernetes.io/component": "syncthing"}},
-                    "type": "Opaque", "data": {"config.xml": b64(&xml)}}),
-            };
-            c.apply_as(&secret, GROUP_MANAGER, true).await?;
-            c.apply_as(&deployment_stamp(&m.namespace, Some(&hash(&xml))), GROUP_MANAGER, true).await?;
-            Ok(Ok(()))
+            group::join(&c, m, all, set).await
         }
     }))
     .await;
@@ -520,16 +367,15 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
         let cancel = ctx.cancel.clone();
         async move {
             let c = cluster::connect(&m.conn, deadline, cancel).await?;
-            c.delete("v1", "Secret", &m.namespace, GROUP_SECRET).await?;
-            release_deployment(&c, &m.namespace).await
+            group::leave(&c, &m.namespace).await
         }
     }))
     .await;
     let mut status = BTreeMap::new();
     for (m, r) in ms.iter().zip(results) {
         let s = match r {
-            Ok(Ok(())) => IN_SYNC.to_string(),
-            Ok(Err(why)) => {
+            Ok(Ok(_)) => IN_SYNC.to_string(),
+            Ok(Err(group::NotReady(why))) => {
                 diags.error_at(
                     AttrPath::root("members").key(&m.name),
                     "Member not ready for the group",
@@ -565,30 +411,5 @@ mod tests {
             SyncGroup.schema().block.missing_descriptions(""),
             Vec::<String>::new()
         );
-    }
-
-    #[test]
-    fn each_member_gets_every_other_member() {
-        let mk = |n: &str, id: &str| Member {
-            name: n.into(),
-            device_id: id.into(),
-            address: format!("tcp://{n}:22000"),
-            namespace: "geowp".into(),
-            listen_address: "tcp://0.0.0.0:22000".into(),
-            gui_address: "127.0.0.1:8384".into(),
-            folder_path: "/data".into(),
-            conn: Connection::default(),
-        };
-        let all = vec![mk("a", "AAA"), mk("b", "BBB"), mk("c", "CCC")];
-        let x = config_for(&all[0], &all, "wp-content", "wp-content", "k", 60, 1);
-        assert!(
-            x.contains("<address>tcp://b:22000</address>")
-                && x.contains("<address>tcp://c:22000</address>")
-        );
-        assert!(
-            !x.contains("tcp://a:22000"),
-            "a member does not list itself as a peer"
-        );
-        assert_eq!(x.matches("<device id=\"BBB\"").count(), 2);
     }
 }

@@ -16,8 +16,35 @@ use tokio_util::sync::CancellationToken;
 
 pub mod conditions;
 
-use crate::render::{Obj, FIELD_MANAGER};
 use conditions::Readiness;
+
+/// Field manager of everything a stack applies.
+pub const FIELD_MANAGER: &str = "geowp";
+
+/// One Kubernetes object to apply, with what the provider needs to know
+/// about it besides its body.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Obj {
+    pub api_version: String,
+    pub kind: String,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+    /// Applied in increasing waves; deleted in decreasing ones.
+    pub wave: u8,
+    /// Objects whose data must not be shown in plans (Secrets).
+    pub secret: bool,
+    /// Applied only when missing (identities must not be regenerated).
+    pub create_only: bool,
+    pub body: Value,
+}
+
+impl Obj {
+    /// `Kind/name`, or `Kind/namespace/name` outside the stack's namespace.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
 
 /// How to reach a cluster, from the resource's `cluster` block.
 #[derive(Clone, Default, PartialEq)]
