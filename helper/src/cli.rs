@@ -4,14 +4,21 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
+
+use crate::group::Settings;
 use crate::kubeconfig::{self, Input, MergeError};
+use crate::sync::{self, KubeTarget, LiveSpec, SyncError};
 
-/// geowp's helper: SyncThing identities and kubeconfig merging, outside Terraform.
+/// geowp's helper: the SyncThing replication group, SyncThing identities and
+/// kubeconfig merging, outside Terraform.
 ///
-/// Exit codes: 0 success; 1 the operation failed (file unreadable or unwritable);
-/// 2 bad usage or bad input (not a kubeconfig, no such context).
+/// Exit codes: 0 success; 1 the operation failed (a file unreadable or
+/// unwritable, a member unreachable or refusing a write); 2 bad usage or bad
+/// input (not a kubeconfig, no such context, a malformed address); 3 `sync
+/// status` reached every member but the group is not healthy.
 #[derive(Parser, Debug)]
 #[command(name = "geowp-helper", version)]
 pub struct Cli {
@@ -21,12 +28,264 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
+    /// The SyncThing replication group: device exchange and status.
+    #[command(subcommand)]
+    Sync(SyncCmd),
     /// SyncThing identities.
     #[command(subcommand)]
     Syncthing(SyncthingCmd),
     /// Kubeconfig files.
     #[command(subcommand)]
     Kubeconfig(KubeconfigCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum SyncCmd {
+    /// Join members into one replication group: each learns every other
+    /// member's device ID and address and shares the folder with it.
+    ///
+    /// Kubernetes mode (`--kubeconfig`, stacks made by geowp): writes the
+    /// same `syncthing-group` Secret and pod-template stamp as the
+    /// `geowp_sync_group` resource, through each cluster's API server; each
+    /// SyncThing pod restarts with its new config. Use it for stacks
+    /// installed without Terraform, or to repair a group.
+    ///
+    /// REST mode (`--api URL --api-key KEY` per member, SyncThing installs
+    /// geowp did not make): adds the devices and shares the folder through
+    /// SyncThing's REST API, applied live without a restart.
+    ///
+    /// Both are idempotent: running it again changes nothing.
+    Exchange {
+        #[command(flatten)]
+        members: Members,
+        /// Folder label (Kubernetes mode). Default: the folder id.
+        #[arg(long)]
+        folder_label: Option<String>,
+        /// Full rescan period in seconds (Kubernetes mode), as the resource's
+        /// `rescan_interval_seconds`.
+        #[arg(long, default_value_t = crate::group::DEFAULT_RESCAN_S, value_parser = clap::value_parser!(u32).range(5..=86400))]
+        rescan_interval: u32,
+        /// Delay in seconds after a change before it syncs (Kubernetes mode),
+        /// as the resource's `watcher_delay_seconds`.
+        #[arg(long, default_value_t = crate::group::DEFAULT_WATCHER_DELAY_S, value_parser = clap::value_parser!(u32).range(1..=600))]
+        watcher_delay: u32,
+    },
+    /// Per member: connected peers and folder completion (REST mode), or
+    /// whether its group config is as the group would write it and its pod
+    /// is ready (Kubernetes mode). Exit 3 when not healthy.
+    Status {
+        #[command(flatten)]
+        members: Members,
+        /// Keep polling (REST mode) until healthy, for at most this long.
+        #[arg(long, value_parser = sync::parse_duration)]
+        wait: Option<Duration>,
+    },
+}
+
+/// Who is in the group, and how to reach them.
+#[derive(Args, Debug)]
+struct Members {
+    /// Kubernetes mode: a kubeconfig with every member's cluster (e.g. made
+    /// by `geowp-helper kubeconfig merge`).
+    #[arg(long, conflicts_with = "apis")]
+    kubeconfig: Option<PathBuf>,
+    /// A member's context in --kubeconfig; repeat for each member. Default:
+    /// every context of the file. The member is named after it.
+    #[arg(long = "context", requires = "kubeconfig")]
+    contexts: Vec<String>,
+    /// Namespace of the stacks (Kubernetes mode).
+    #[arg(long, default_value = crate::group::DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// REST mode: a member's SyncThing GUI/REST address, `http://host:port`;
+    /// repeat for each member.
+    #[arg(long = "api")]
+    apis: Vec<String>,
+    /// The API key of each --api, in the same order (`<apikey>` in its
+    /// config.xml). `@FILE` reads it from FILE, which keeps it out of `ps`.
+    #[arg(long = "api-key")]
+    api_keys: Vec<String>,
+    /// Member names, in the order of --context or --api. Default: the
+    /// context, or the name the device gives itself.
+    #[arg(long = "name")]
+    names: Vec<String>,
+    /// `NAME=tcp://host:port`: where the other members reach member NAME.
+    /// Default: the load-balancer address of its `syncthing` Service
+    /// (Kubernetes mode), or its first TCP listen address with the --api
+    /// host for an unspecified one (REST mode).
+    #[arg(long = "address")]
+    addresses: Vec<String>,
+    /// SyncThing folder id shared by the group.
+    #[arg(long, default_value = crate::group::DEFAULT_FOLDER)]
+    folder: String,
+    /// Give up on a member after this long (e.g. 30s, 2m).
+    #[arg(long, default_value = "60s", value_parser = sync::parse_duration)]
+    timeout: Duration,
+}
+
+enum Mode {
+    Kube(KubeTarget),
+    Live(Vec<LiveSpec>),
+}
+
+impl Members {
+    fn mode(&self) -> Result<Mode, SyncError> {
+        let mut addresses = sync::parse_addresses(&self.addresses)?;
+        if let Some(k) = &self.kubeconfig {
+            let contexts = if self.contexts.is_empty() {
+                sync::contexts_of(k)?
+            } else {
+                self.contexts.clone()
+            };
+            if contexts.len() < 2 {
+                return Err(SyncError::Usage(format!(
+                    "a group needs at least 2 members; {} gives {}",
+                    k.display(),
+                    contexts.len()
+                )));
+            }
+            if !self.names.is_empty() && self.names.len() != contexts.len() {
+                return Err(SyncError::Usage(format!(
+                    "{} --name for {} members",
+                    self.names.len(),
+                    contexts.len()
+                )));
+            }
+            let members: Vec<(String, String)> = contexts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    (
+                        self.names.get(i).cloned().unwrap_or_else(|| c.clone()),
+                        c.clone(),
+                    )
+                })
+                .collect();
+            if let Some(n) = addresses
+                .keys()
+                .find(|n| !members.iter().any(|(m, _)| m == *n))
+            {
+                return Err(SyncError::Usage(format!(
+                    "--address names {n:?}, which is not a member"
+                )));
+            }
+            return Ok(Mode::Kube(KubeTarget {
+                kubeconfig: k.clone(),
+                members,
+                namespace: self.namespace.clone(),
+                addresses,
+            }));
+        }
+        if self.apis.is_empty() {
+            return Err(SyncError::Usage(
+                "say who is in the group: --kubeconfig FILE [--context C]..., or --api URL --api-key KEY per member".into(),
+            ));
+        }
+        if self.api_keys.len() != self.apis.len() {
+            return Err(SyncError::Usage(format!(
+                "{} --api but {} --api-key: give one key per member, in the same order",
+                self.apis.len(),
+                self.api_keys.len()
+            )));
+        }
+        if !self.names.is_empty() && self.names.len() != self.apis.len() {
+            return Err(SyncError::Usage(format!(
+                "{} --name for {} --api",
+                self.names.len(),
+                self.apis.len()
+            )));
+        }
+        let mut specs = Vec::new();
+        for (i, (u, k)) in self.apis.iter().zip(&self.api_keys).enumerate() {
+            let name = self.names.get(i).cloned();
+            let address = name.as_ref().and_then(|n| addresses.remove(n));
+            specs.push(LiveSpec {
+                url: u.clone(),
+                key: sync::read_key(k)?,
+                name,
+                address,
+            });
+        }
+        if let Some(n) = addresses.keys().next() {
+            return Err(SyncError::Usage(format!(
+                "--address names {n:?}, which is not a --name of a member"
+            )));
+        }
+        Ok(Mode::Live(specs))
+    }
+}
+
+fn run_sync(cmd: SyncCmd) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(1, format!("cannot start the async runtime: {e}")),
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let r = rt.block_on(async {
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                c.cancel();
+            }
+        });
+        let work = async {
+            match cmd {
+                SyncCmd::Exchange {
+                    members,
+                    folder_label,
+                    rescan_interval,
+                    watcher_delay,
+                } => match members.mode()? {
+                    Mode::Kube(t) => {
+                        let s = Settings {
+                            folder_label: folder_label.unwrap_or_else(|| members.folder.clone()),
+                            folder_id: members.folder.clone(),
+                            rescan_interval_s: rescan_interval,
+                            watcher_delay_s: watcher_delay,
+                        };
+                        sync::exchange_kube(&t, &s, members.timeout, cancel.clone()).await
+                    }
+                    Mode::Live(specs) => {
+                        sync::exchange_live(specs, &members.folder, members.timeout).await
+                    }
+                },
+                SyncCmd::Status { members, wait } => match members.mode()? {
+                    Mode::Kube(t) => {
+                        let s = Settings {
+                            folder_label: members.folder.clone(),
+                            folder_id: members.folder.clone(),
+                            ..Settings::default()
+                        };
+                        sync::status_kube(&t, &s, members.timeout, cancel.clone()).await
+                    }
+                    Mode::Live(specs) => {
+                        sync::status_live(specs, &members.folder, members.timeout, wait).await
+                    }
+                },
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            _ = cancel.cancelled() => Err(SyncError::Failed("interrupted; run it again (it is idempotent)".into())),
+        }
+    });
+    match r {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(SyncError::Unhealthy { report, why }) => {
+            for l in report {
+                println!("{l}");
+            }
+            fail(3, why)
+        }
+        Err(e) => fail(e.exit_code(), e),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,6 +360,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.cmd {
+        Cmd::Sync(cmd) => run_sync(cmd),
         Cmd::Syncthing(SyncthingCmd::DeviceId { cert }) => {
             let pem = match std::fs::read_to_string(&cert) {
                 Ok(p) => p,

@@ -6,5 +6,7 @@ pub mod cli;
 pub mod cluster;
 pub mod group;
 pub mod kubeconfig;
+pub mod rest;
 pub mod stconfig;
+pub mod sync;
 pub mod syncthing;

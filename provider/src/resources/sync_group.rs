@@ -175,11 +175,7 @@ impl Resource for SyncGroup {
                     }
                 }
                 if let Some(a) = m.get("address").as_str() {
-                    let ok = a
-                        .strip_prefix("tcp://")
-                        .and_then(|r| r.rsplit_once(':'))
-                        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-                    if !ok {
+                    if !geowp_helper::sync::valid_peer_address(a) {
                         d.error_at(
                             AttrPath::root("members").key(name).attr("address"),
                             "Invalid address",
