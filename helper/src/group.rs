@@ -60,14 +60,17 @@ impl Default for Settings {
     }
 }
 
-/// The complete config.xml of `me` in a group of `all`.
+/// The complete config.xml of `me` in a group of `all`. Peers are listed
+/// by name, so the text (and its hash) does not depend on the order the
+/// members were given in.
 pub fn config_for(me: &Member, all: &[Member], s: &Settings, api_key: &str) -> String {
+    let mut peers: Vec<&Member> = all.iter().filter(|o| o.name != me.name).collect();
+    peers.sort_by(|a, b| a.name.cmp(&b.name));
     stconfig::render(&stconfig::Config {
         self_id: me.device_id.clone(),
         self_name: me.name.clone(),
-        peers: all
-            .iter()
-            .filter(|o| o.name != me.name)
+        peers: peers
+            .into_iter()
             .map(|o| stconfig::Device {
                 id: o.device_id.clone(),
                 name: o.name.clone(),
@@ -337,5 +340,17 @@ mod tests {
         assert_eq!(hash(&x), hash(&x.clone()));
         assert_ne!(hash(&x), hash(&config_for(&all[0], &all[..1], &s, "k")));
         assert_eq!(hash(&x).len(), 16);
+    }
+
+    #[test]
+    fn the_config_does_not_depend_on_member_order() {
+        let all = vec![mk("c", "CCC"), mk("a", "AAA"), mk("b", "BBB")];
+        let mut sorted = all.clone();
+        sorted.sort_by(|x, y| x.name.cmp(&y.name));
+        let s = Settings::default();
+        assert_eq!(
+            config_for(&all[0], &all, &s, "k"),
+            config_for(&all[0], &sorted, &s, "k")
+        );
     }
 }

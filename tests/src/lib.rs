@@ -4,6 +4,7 @@
 //! (provider processes, plugin sockets).
 
 pub mod regions;
+pub mod syncthing;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

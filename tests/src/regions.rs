@@ -117,6 +117,39 @@ impl Regions {
         s
     }
 
+    /// A root module using the examples' geo-wordpress module over these
+    /// regions, with the device IDs and endpoints as outputs.
+    pub fn module_config(&self, site: &str, extra: &str) -> String {
+        format!(
+            r#"terraform {{
+  required_providers {{
+    geowp = {{ source = "geowp/geowp" }}
+  }}
+}}
+
+module "site" {{
+  source    = "{module}"
+  site_name = "{site}"
+  site_url  = "https://blog.example.com"
+  clusters  = {clusters}
+{extra}
+}}
+
+output "device_ids" {{
+  value = module.site.syncthing_device_ids
+}}
+
+output "endpoints" {{
+  value = module.site.wordpress_endpoints
+}}
+"#,
+            module = crate::repo_root()
+                .join("examples/terraform/modules/geo-wordpress")
+                .display(),
+            clusters = self.clusters_hcl()
+        )
+    }
+
     pub fn kubectl(&self, i: usize, args: &[&str]) -> Output {
         Command::new("kubectl")
             .args(args)

@@ -6,39 +6,12 @@ use std::time::Duration;
 
 use fakeapi::{Behavior, Fault, FaultAction, Options};
 use geowp_tests::regions::Regions;
-use geowp_tests::{repo_root, MirroredProvider, Tf};
+use geowp_tests::{MirroredProvider, Tf};
 
 const NAMES: [&str; 3] = ["us-east", "eu-west", "ap-south"];
 
 fn module_config(r: &Regions, extra: &str) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    geowp = {{ source = "geowp/geowp" }}
-  }}
-}}
-
-module "site" {{
-  source    = "{module}"
-  site_name = "blog"
-  site_url  = "https://blog.example.com"
-  clusters  = {clusters}
-{extra}
-}}
-
-output "device_ids" {{
-  value = module.site.syncthing_device_ids
-}}
-
-output "endpoints" {{
-  value = module.site.wordpress_endpoints
-}}
-"#,
-        module = repo_root()
-            .join("examples/terraform/modules/geo-wordpress")
-            .display(),
-        clusters = r.clusters_hcl()
-    )
+    r.module_config("blog", extra)
 }
 
 fn fast() -> Options {

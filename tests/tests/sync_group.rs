@@ -5,90 +5,13 @@
 //! must replicate, deletions propagate, a stopped member catch up, and a
 //! fourth member added by a second apply receive what exists.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fakeapi::Options;
 use geowp_tests::regions::Regions;
+use geowp_tests::syncthing::{free_port, wait_for, Daemon};
 use geowp_tests::{MirroredProvider, Tf};
-
-struct Daemon {
-    child: Option<Child>,
-    home: PathBuf,
-    data: PathBuf,
-}
-
-impl Daemon {
-    fn start(&mut self) {
-        assert!(self.data.join(".stfolder").exists());
-        let c = Command::new("syncthing")
-            .arg("serve")
-            // its own process group: `serve` runs a monitor whose child is the
-            // real daemon, and both must go when we stop it
-            .process_group(0)
-            .arg(format!("--home={}", self.home.display()))
-            .args(["--no-browser", "--no-restart", "--no-default-folder"])
-            .env("HOME", &self.home)
-            .env("STNOUPGRADE", "1")
-            // run the daemon itself, not a monitor that re-spawns it in another process group
-            .env("STMONITORED", "yes")
-            .stdout(
-                std::fs::File::create(self.home.join("syncthing.log"))
-                    .map(Stdio::from)
-                    .unwrap_or(Stdio::null()),
-            )
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("syncthing must be installed (make test installs it)");
-        self.child = Some(c);
-        // one after another: 1.19 can stall when peers start at the same instant
-        std::thread::sleep(Duration::from_millis(700));
-    }
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe {
-                libc::kill(-(c.id() as i32), libc::SIGKILL);
-            }
-            let _ = c.wait();
-            // the daemon (the monitor's child) is reaped by init; wait until its database lock is free
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(10)
-                && running_with(&format!("--home={}", self.home.display()))
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Whether any process has `arg` in its command line.
-fn running_with(arg: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten().any(|e| {
-                std::fs::read(e.path().join("cmdline"))
-                    .map(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
-                    .unwrap_or(false)
-            })
-        })
-        .unwrap_or(false)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn b64d(s: &str) -> Vec<u8> {
     use base64::Engine;
@@ -122,19 +45,6 @@ fn take_mounts(r: &Regions, i: usize, home: &Path) {
         b64d(group["data"]["config.xml"].as_str().unwrap()),
     )
     .unwrap();
-}
-
-fn wait_for(path: &Path, content: Option<&str>, limit: Duration) -> bool {
-    let t = Instant::now();
-    while t.elapsed() < limit {
-        match (content, std::fs::read_to_string(path)) {
-            (Some(c), Ok(s)) if s == c => return true,
-            (None, Err(_)) => return true,
-            _ => {}
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 fn config(r: &Regions, sync: &[(u16, u16, PathBuf)]) -> String {

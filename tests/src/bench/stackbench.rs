@@ -200,11 +200,7 @@ pub fn fakeapi(root: &Path) -> String {
 }
 
 fn module_config(r: &Regions, extra: &str) -> String {
-    format!(
-        "terraform {{\n  required_providers {{\n    geowp = {{ source = \"geowp/geowp\" }}\n  }}\n}}\n\nmodule \"site\" {{\n  source    = \"{}\"\n  site_name = \"bench\"\n  site_url  = \"https://bench.example\"\n  clusters  = {}\n{extra}\n}}\n",
-        geowp_tests::repo_root().join("examples/terraform/modules/geo-wordpress").display(),
-        r.clusters_hcl()
-    )
+    r.module_config("bench", extra)
 }
 
 fn total_requests(r: &Regions) -> u64 {

@@ -1,0 +1,147 @@
+//! `geowp-helper sync exchange|status` in Kubernetes mode: against three
+//! fake clusters where Terraform applied the geo-wordpress module (stacks
+//! and sync group), the helper reports drift made behind Terraform's back,
+//! repairs it through the merged kubeconfig, and what it writes is exactly
+//! what `geowp_sync_group` writes: the next `terraform plan` is empty.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use fakeapi::Options;
+use geowp_tests::regions::Regions;
+use geowp_tests::{workspace_bin, MirroredProvider, Tf};
+
+fn helper(args: &[&str]) -> (Option<i32>, String, String) {
+    let o: Output = Command::new(workspace_bin("geowp-helper"))
+        .args(args)
+        .output()
+        .expect("run geowp-helper");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would() {
+    let names = ["us-east", "eu-west", "ap-south"];
+    let r = Regions::start(
+        &names,
+        Options {
+            ready_delay: Duration::from_millis(50),
+            ..Default::default()
+        },
+    );
+    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    tf.write("main.tf", &r.module_config("blog", ""));
+    tf.ok(&["init"]);
+    tf.ok(&["apply", "-auto-approve"]);
+
+    let merged = r.dir.path().join("merged.yaml");
+    let mut args = vec![
+        "kubeconfig".to_string(),
+        "merge".into(),
+        "-o".into(),
+        merged.display().to_string(),
+    ];
+    args.extend((0..3).map(|i| r.kubeconfig(i).display().to_string()));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, err) = helper(&a);
+    assert_eq!(code, Some(0), "{err}");
+    let m = merged.display().to_string();
+
+    // all in sync after Terraform's apply (every context of the file is a member)
+    let (code, out, err) = helper(&["sync", "status", "--kubeconfig", &m]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.matches("in sync").count(), 3, "{out}");
+    assert!(out.contains("kubectl port-forward"), "{out}");
+
+    // drift behind Terraform's back: one group config deleted, one edited
+    let o = r.kubectl(0, &["-n", "geowp", "delete", "secret", "syncthing-group"]);
+    assert!(o.status.success());
+    let o = r.kubectl(
+        1,
+        &[
+            "-n",
+            "geowp",
+            "patch",
+            "secret",
+            "syncthing-group",
+            "-p",
+            r#"{"data":{"config.xml":"PGNvbmZpZ3VyYXRpb24vPg=="}}"#,
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (code, out, err) = helper(&["sync", "status", "--kubeconfig", &m]);
+    assert_eq!(code, Some(3), "{out}{err}");
+    assert!(
+        out.contains("missing: the group config was deleted"),
+        "{out}"
+    );
+    assert!(out.contains("changed outside Terraform"), "{out}");
+    assert!(err.contains("2 of 3 members are not in sync"), "{err}");
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 2);
+
+    // repair with the helper: named contexts, in any order
+    let (code, out, err) = helper(&[
+        "sync",
+        "exchange",
+        "--kubeconfig",
+        &m,
+        "--context",
+        "ap-south",
+        "--context",
+        "us-east",
+        "--context",
+        "eu-west",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.matches("knows 2 peers").count(), 3, "{out}");
+    // what it wrote is what the resource writes: nothing left to change
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 0, "{}", p.all());
+    let (code, out, err) = helper(&["sync", "status", "--kubeconfig", &m]);
+    assert_eq!(code, Some(0), "{out}{err}");
+
+    // errors say what to fix, with the documented exit codes
+    let (code, _, err) = helper(&[
+        "sync",
+        "exchange",
+        "--kubeconfig",
+        &m,
+        "--context",
+        "us-east",
+        "--context",
+        "nowhere",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("has no context \"nowhere\"") && err.contains("us-east"),
+        "{err}"
+    );
+    let (code, _, err) = helper(&[
+        "sync",
+        "exchange",
+        "--kubeconfig",
+        &m,
+        "--namespace",
+        "elsewhere",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("holds no SyncThing identity") && err.contains("geowp_cluster_stack"),
+        "{err}"
+    );
+    let (code, _, err) = helper(&[
+        "sync",
+        "exchange",
+        "--kubeconfig",
+        &m,
+        "--context",
+        "us-east",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at least 2 members"), "{err}");
+    tf.ok(&["destroy", "-auto-approve"]);
+}
