@@ -1,12 +1,15 @@
 # The verbs a newcomer types. Everything installs itself into .tools/ of
 # this checkout (git-ignored); nothing is written to $HOME except by
-# `make install`, which puts the provider where Terraform looks for it.
+# `make install`, which puts the provider where Terraform looks for it
+# and geowp-helper into ~/.local/bin.
 SHELL := bash
 CARGO ?= cargo
 VERSION := 0.1.0
 # Terraform's implied local mirror: found by `terraform init` with no CLI config.
 MIRROR ?= $(HOME)/.terraform.d/plugins
 PROVIDER_DIR := $(MIRROR)/registry.terraform.io/geowp/geowp/$(VERSION)/linux_amd64
+# where `make install` puts geowp-helper
+BINDIR ?= $(HOME)/.local/bin
 
 .PHONY: all build test bench demo demo-down tools install check fmt clean docs
 
@@ -49,12 +52,13 @@ demo-down:
 docs:
 	$(CARGO) run -q -p terraform-provider-geowp --bin geowp-docs
 
-## install: the provider into a local filesystem mirror (MIRROR=... to choose)
+## install: the provider into a local filesystem mirror (MIRROR=... to choose), geowp-helper into BINDIR
 install:
-	$(CARGO) build --release -p terraform-provider-geowp
-	install -d "$(PROVIDER_DIR)"
+	$(CARGO) build --release -p terraform-provider-geowp -p geowp-helper
+	install -d "$(PROVIDER_DIR)" "$(BINDIR)"
 	install -m 0755 target/release/terraform-provider-geowp "$(PROVIDER_DIR)/terraform-provider-geowp_v$(VERSION)"
-	@echo "installed geowp/geowp $(VERSION) into $(PROVIDER_DIR)"
+	install -m 0755 target/release/geowp-helper "$(BINDIR)/geowp-helper"
+	@echo "installed geowp/geowp $(VERSION) into $(PROVIDER_DIR), geowp-helper into $(BINDIR)"
 
 clean:
 	$(CARGO) clean

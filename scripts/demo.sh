@@ -163,8 +163,22 @@ PY
     printf '  arrived in %s after %s s: %s\n' "$r" "$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')" "$(cat "$DEMO/regions/$r/wp-content/$f")"
   done
 
+  step "the group as SyncThing sees it (geowp-helper sync status, over each daemon's REST API)"
+  status_args=()
+  for r in "${REGIONS[@]}"; do
+    d=$DEMO/regions/$r
+    read -r _ gui <"$d/ports"
+    sed -n 's:.*<apikey>\(.*\)</apikey>.*:\1:p' "$d/syncthing/config.xml" >"$d/syncthing/apikey"
+    chmod 600 "$d/syncthing/apikey"
+    status_args+=(--api "http://127.0.0.1:$gui" --api-key "@$d/syncthing/apikey" --name "$r")
+  done
+  "$BIN/geowp-helper" sync status "${status_args[@]}" --wait 60s | sed 's/^/  /' ||
+    fail "SyncThing reports the group unhealthy: see .demo/regions/*/syncthing.log"
+
   step "the demo is running"
   cat <<TXT
+  group status:   target/debug/geowp-helper sync status --api http://127.0.0.1:PORT --api-key @.demo/regions/REGION/syncthing/apikey ...
+                  (ports in .demo/regions/*/ports: peer port, then GUI port)
   kubectl:        KUBECONFIG=.demo/kubeconfig kubectl --context eu-west -n geowp get all
   wp-content:     .demo/regions/{us-east,eu-west,ap-south}/wp-content  (write a file in one, watch the others)
   Terraform:      cd .demo/work/local && TF_CLI_CONFIG_FILE=$DEMO/cli.tfrc $TF plan

@@ -129,6 +129,8 @@ fn plan_ms(tf: &Tf) -> f64 {
 
 #[path = "../bench/stackbench.rs"]
 mod stackbench;
+#[path = "../bench/syncbench.rs"]
+mod syncbench;
 
 fn main() {
     let which: Vec<String> = std::env::args().skip(1).collect();
@@ -148,6 +150,13 @@ fn main() {
         let md = stackbench::stack(&root);
         println!("{md}");
         let _ = std::fs::write(out_dir.join("stack.md"), &md);
+    }
+    if all || which.iter().any(|w| w == "sync") {
+        let md = syncbench::propagation(&root);
+        println!("{md}");
+        let md2 = syncbench::group_apply(&root);
+        println!("{md2}");
+        let _ = std::fs::write(out_dir.join("sync.md"), format!("{md}\n{md2}"));
     }
 }
 
