@@ -442,3 +442,40 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    fn walk(c: &clap::Command, path: &str, out: &mut Vec<String>) {
+        if c.get_about().is_none() && path != "geowp-helper" {
+            out.push(format!("{path}: no help text"));
+        }
+        for a in c.get_arguments() {
+            let builtin = matches!(a.get_id().as_str(), "help" | "version");
+            if !builtin && a.get_help().is_none() && a.get_long_help().is_none() {
+                out.push(format!("{path} {}: no help text", a.get_id()));
+            }
+        }
+        for s in c.get_subcommands() {
+            if s.get_name() != "help" {
+                walk(s, &format!("{path} {}", s.get_name()), out);
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_has_help_and_the_exit_codes_are_documented() {
+        let c = Cli::command();
+        c.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&c, "geowp-helper", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+        let long = c.get_long_about().map(|s| s.to_string()).unwrap_or_default();
+        for code in ["0 success", "1 the operation failed", "2 bad usage", "3 `sync"] {
+            assert!(long.contains(code), "exit code {code:?} not in --help: {long}");
+        }
+    }
+}
