@@ -140,7 +140,7 @@ fn walk(v: &Value, prefix: &mut Path, field: &str, out: &mut FieldSet) {
     }
 }
 
-fn find_item<'a>(items: &'a [Value], key: &str) -> Option<usize> {
+fn find_item(items: &[Value], key: &str) -> Option<usize> {
     let want: Map<String, Value> = serde_json::from_str(key).ok()?;
     let keys: Vec<&str> = want.keys().map(String::as_str).collect();
     items

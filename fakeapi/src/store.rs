@@ -618,6 +618,7 @@ impl Store {
     }
 
     /// PATCH merge-patch+json or strategic-merge-patch+json.
+    #[allow(clippy::too_many_arguments)] // one per part of a PATCH request
     pub fn merge_patch(
         &mut self,
         res: &'static Resource,

@@ -95,12 +95,11 @@ async fn server_side_apply_creates_updates_noops_and_owns_fields() {
         .patch("wp", &pp, &Patch::Apply(deployment("wordpress:6.7")))
         .await
         .unwrap();
-    assert!(without
+    assert!(!without
         .metadata
         .labels
         .unwrap_or_default()
-        .get("tier")
-        .is_none());
+        .contains_key("tier"));
     h.stop().await;
 }
 

@@ -473,9 +473,20 @@ mod tests {
         let mut missing = Vec::new();
         walk(&c, "geowp-helper", &mut missing);
         assert!(missing.is_empty(), "{missing:#?}");
-        let long = c.get_long_about().map(|s| s.to_string()).unwrap_or_default();
-        for code in ["0 success", "1 the operation failed", "2 bad usage", "3 `sync"] {
-            assert!(long.contains(code), "exit code {code:?} not in --help: {long}");
+        let long = c
+            .get_long_about()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        for code in [
+            "0 success",
+            "1 the operation failed",
+            "2 bad usage",
+            "3 `sync",
+        ] {
+            assert!(
+                long.contains(code),
+                "exit code {code:?} not in --help: {long}"
+            );
         }
     }
 }

@@ -195,9 +195,106 @@ pub fn render(c: &Config) -> String {
     out
 }
 
+fn unesc(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!(" {name}=\"");
+    let rest = &tag[tag.find(&key)? + key.len()..];
+    Some(unesc(&rest[..rest.find('"')?]))
+}
+
+fn element<'a>(s: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let rest = &s[s.find(&open)? + open.len()..];
+    Some(&rest[..rest.find(&close)?])
+}
+
+/// Reads back a config.xml written by [`render`] (not SyncThing's own
+/// files in general): the member it belongs to is the device with the
+/// `dynamic` address. None when the text is not in that shape.
+pub fn parse(xml: &str) -> Option<Config> {
+    let folder_tag = &xml[xml.find("\n    <folder ")?..];
+    let folder_tag = &folder_tag[..folder_tag.find('>')?];
+    let mut devices = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find("\n    <device ") {
+        let block = &rest[i..];
+        let end = block.find("</device>")?;
+        let (body, tag) = (&block[..end], &block[..block.find('>')?]);
+        let mut addresses = Vec::new();
+        let mut b = body;
+        while let Some(a) = b.find("<address>") {
+            let v = &b[a + 9..];
+            let e = v.find("</address>")?;
+            addresses.push(unesc(&v[..e]));
+            b = &v[e..];
+        }
+        devices.push(Device {
+            id: attr(tag, "id")?,
+            name: attr(tag, "name")?,
+            addresses,
+        });
+        rest = &block[end..];
+    }
+    let me = devices.iter().position(|d| d.addresses == ["dynamic"])?;
+    let this = devices.remove(me);
+    let gui = &xml[xml.find("\n    <gui ")?..];
+    Some(Config {
+        self_id: this.id,
+        self_name: this.name,
+        peers: devices,
+        folder_id: attr(folder_tag, "id")?,
+        folder_label: attr(folder_tag, "label")?,
+        folder_path: attr(folder_tag, "path")?,
+        listen_address: unesc(element(xml, "listenAddress")?),
+        gui_address: unesc(element(gui, "address")?),
+        api_key: unesc(element(gui, "apikey")?),
+        rescan_interval_s: attr(folder_tag, "rescanIntervalS")?.parse().ok()?,
+        watcher_delay_s: attr(folder_tag, "fsWatcherDelayS")?.parse().ok()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_reads_back_what_render_wrote() {
+        let c = Config {
+            self_id: "AAA".into(),
+            self_name: "us & east".into(),
+            peers: vec![
+                Device {
+                    id: "BBB".into(),
+                    name: "eu".into(),
+                    addresses: vec!["tcp://10.1.0.3:22000".into()],
+                },
+                Device {
+                    id: "CCC".into(),
+                    name: "ap".into(),
+                    addresses: vec!["tcp://[::1]:22000".into(), "tcp://h:1".into()],
+                },
+            ],
+            folder_id: "wp-content".into(),
+            folder_label: "Site <files>".into(),
+            folder_path: "/var/syncthing/data".into(),
+            listen_address: "tcp://0.0.0.0:22000".into(),
+            gui_address: "127.0.0.1:8384".into(),
+            api_key: "k\"ey".into(),
+            rescan_interval_s: 60,
+            watcher_delay_s: 1,
+        };
+        assert_eq!(parse(&render(&c)), Some(c));
+        assert_eq!(parse("<configuration/>"), None);
+        assert_eq!(parse(""), None);
+    }
 
     fn cfg() -> Config {
         Config {

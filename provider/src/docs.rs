@@ -75,7 +75,8 @@ fn section(
     prefix: &str,
     nested: &mut Vec<Nested>,
 ) {
-    let groups: [(&str, Box<dyn Fn(&Attribute) -> bool>); 3] = [
+    type Filter = Box<dyn Fn(&Attribute) -> bool>;
+    let groups: [(&str, Filter); 3] = [
         ("Required", Box::new(|a: &Attribute| a.required)),
         ("Optional", Box::new(|a: &Attribute| a.optional)),
         (

@@ -39,7 +39,7 @@ fn three_regions_apply_plan_drift_import_update_destroy() {
 
     // every region holds the whole stack; the PD topology is identical
     let mut initial = Vec::new();
-    for i in 0..3 {
+    for (i, _) in NAMES.iter().enumerate() {
         let sts = r.names_of(i, "statefulsets", Some("geowp"));
         assert_eq!(
             sts,
@@ -278,7 +278,7 @@ fn three_regions_apply_plan_drift_import_update_destroy() {
     );
     assert!(p.contains(r#"~ tidb_version"#), "{p}");
     tf.ok(&["apply", "-auto-approve"]);
-    for i in 0..3 {
+    for (i, _) in NAMES.iter().enumerate() {
         for c in ["pd", "tikv", "tidb"] {
             let img = r.kubectl(
                 i,
@@ -305,7 +305,7 @@ fn three_regions_apply_plan_drift_import_update_destroy() {
         d.contains("Destroy complete! Resources: 5 destroyed"),
         "{d}"
     );
-    for i in 0..3 {
+    for (i, _) in NAMES.iter().enumerate() {
         assert_eq!(
             leftovers(&r, i),
             Vec::<String>::new(),
@@ -488,7 +488,7 @@ fn faults_give_clear_diagnostics_and_the_next_apply_converges() {
     assert!(o.status.success());
     let d = tf.run(&["destroy", "-auto-approve"]);
     assert!(d.status.success(), "{}", d.all());
-    for i in 0..3 {
+    for (i, _) in NAMES.iter().enumerate() {
         assert_eq!(
             leftovers(&r, i),
             Vec::<String>::new(),
@@ -536,7 +536,7 @@ fn a_stack_that_never_gets_ready_times_out_naming_the_object() {
     let st = tf.ok(&["state", "list"]);
     assert!(st.contains("geowp_cluster_stack.us-east"), "{st}");
     tf.ok(&["destroy", "-auto-approve"]);
-    for i in 0..3 {
+    for (i, _) in NAMES.iter().enumerate() {
         assert_eq!(leftovers(&r, i), Vec::<String>::new());
     }
 }

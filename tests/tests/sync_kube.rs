@@ -104,6 +104,53 @@ fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would() {
     let (code, out, err) = helper(&["sync", "status", "--kubeconfig", &m]);
     assert_eq!(code, Some(0), "{out}{err}");
 
+    // import: forget the group and adopt it again from the clusters
+    let before = tf.ok(&["state", "show", "module.site.geowp_sync_group.files"]);
+    tf.ok(&["state", "rm", "module.site.geowp_sync_group.files"]);
+    let bad = tf.run_env(
+        &["import", "module.site.geowp_sync_group.files", "us-east"],
+        &[("KUBECONFIG", &m)],
+    );
+    assert!(!bad.status.success());
+    assert!(bad.all().contains("CONTEXT,CONTEXT"), "{}", bad.all());
+    let imp = tf.run_env(
+        &[
+            "import",
+            "module.site.geowp_sync_group.files",
+            "us-east,eu-west,ap-south/geowp",
+        ],
+        &[("KUBECONFIG", &m)],
+    );
+    assert!(imp.status.success(), "{}", imp.all());
+    let after = tf.ok(&["state", "show", "module.site.geowp_sync_group.files"]);
+    assert_eq!(after.matches("= \"in sync\"").count(), 3, "{after}");
+    assert_eq!(
+        before.matches("device_id").count(),
+        after.matches("device_id").count()
+    );
+    // the only plan after import is Terraform 1.0 recording which values are
+    // sensitive (the cluster tokens); the group itself is unchanged
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    let changed: Vec<&str> = p
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.trim_start().starts_with("~ ")
+                || l.trim_start().starts_with("+ ")
+                || l.trim_start().starts_with("- ")
+        })
+        .map(str::trim)
+        .collect();
+    assert!(
+        changed
+            .iter()
+            .all(|l| l.starts_with("~ members") || l.starts_with("~ resource")),
+        "plan after import changes more than sensitivity marks:\n{}",
+        p.stdout
+    );
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 0);
+
     // errors say what to fix, with the documented exit codes
     let (code, _, err) = helper(&[
         "sync",

@@ -1278,17 +1278,10 @@ async fn import_stack(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value
         diags.error("Invalid import id", format!("{id:?} is not CONTEXT/NAMESPACE/MEMBER, e.g. gke-us-east/geowp/us-east (CONTEXT is a context of $KUBECONFIG)."));
         return Value::Null;
     };
-    let path = std::env::var("KUBECONFIG")
-        .ok()
-        .and_then(|k| k.split(':').next().map(std::path::PathBuf::from))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
-        });
-    let Some(text) = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else {
-        diags.error("No kubeconfig", format!("import reads the cluster's credentials from $KUBECONFIG (or ~/.kube/config); could not read {}.", path.map(|p| p.display().to_string()).unwrap_or_default()));
+    let Some(text) = super::import_kubeconfig(diags) else {
         return Value::Null;
     };
-    let Some(cluster_v) = cluster_from_kubeconfig(&text, context) else {
+    let Some(cluster_v) = super::cluster_from_kubeconfig(&text, context) else {
         diags.error("Unknown context", format!("context {context:?} is not in the kubeconfig, or its cluster or user is incomplete."));
         return Value::Null;
     };
@@ -1443,58 +1436,6 @@ async fn import_stack(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value
 }
 
 /// The `cluster` block equivalent of a kubeconfig context (host, CA, credentials).
-fn cluster_from_kubeconfig(text: &str, context: &str) -> Option<Value> {
-    let kc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    let find = |list: &str, name: &str| -> Option<serde_yaml::Value> {
-        kc.get(list)?
-            .as_sequence()?
-            .iter()
-            .find(|e| e.get("name").and_then(|n| n.as_str()) == Some(name))
-            .cloned()
-    };
-    let ctx = find("contexts", context)?;
-    let cl = find("clusters", ctx.get("context")?.get("cluster")?.as_str()?)?;
-    let user = find("users", ctx.get("context")?.get("user")?.as_str()?)?;
-    let c = cl.get("cluster")?;
-    let u = user.get("user")?;
-    let dec = |v: Option<&serde_yaml::Value>| -> Option<String> {
-        use base64::Engine;
-        String::from_utf8(
-            base64::engine::general_purpose::STANDARD
-                .decode(v?.as_str()?)
-                .ok()?,
-        )
-        .ok()
-    };
-    let opt_s = |v: Option<String>| v.map(Value::String).unwrap_or(Value::Null);
-    Some(Value::object([
-        ("host", Value::str(c.get("server")?.as_str()?)),
-        (
-            "cluster_ca_certificate",
-            opt_s(dec(c.get("certificate-authority-data"))),
-        ),
-        (
-            "token",
-            opt_s(u.get("token").and_then(|t| t.as_str()).map(String::from)),
-        ),
-        (
-            "client_certificate",
-            opt_s(dec(u.get("client-certificate-data"))),
-        ),
-        ("client_key", opt_s(dec(u.get("client-key-data")))),
-        ("kubeconfig", Value::Null),
-        ("context", Value::Null),
-        (
-            "insecure_skip_tls_verify",
-            if c.get("insecure-skip-tls-verify").and_then(|v| v.as_bool()) == Some(true) {
-                Value::Bool(true)
-            } else {
-                Value::Null
-            },
-        ),
-    ]))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1520,10 +1461,10 @@ mod tests {
     #[test]
     fn cluster_block_from_kubeconfig_context() {
         let kc = "apiVersion: v1\nkind: Config\nclusters:\n- name: c1\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: Q0E=\nusers:\n- name: u1\n  user:\n    token: tok\ncontexts:\n- name: east\n  context:\n    cluster: c1\n    user: u1\ncurrent-context: east\n";
-        let v = cluster_from_kubeconfig(kc, "east").unwrap();
+        let v = super::super::cluster_from_kubeconfig(kc, "east").unwrap();
         assert_eq!(v.get("host"), &Value::str("https://127.0.0.1:6443"));
         assert_eq!(v.get("cluster_ca_certificate"), &Value::str("CA"));
         assert_eq!(v.get("token"), &Value::str("tok"));
-        assert!(cluster_from_kubeconfig(kc, "west").is_none());
+        assert!(super::super::cluster_from_kubeconfig(kc, "west").is_none());
     }
 }

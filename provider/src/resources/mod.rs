@@ -37,3 +37,73 @@ pub(crate) fn connection_of(c: &Value) -> Option<Connection> {
 }
 
 pub(crate) use geowp_helper::group::{b64d, read_syncthing};
+
+/// The kubeconfig import reads credentials from: the first file of
+/// `$KUBECONFIG`, else `~/.kube/config`. None (with an error) if unreadable.
+pub(crate) fn import_kubeconfig(diags: &mut tfplugin::diag::Diagnostics) -> Option<String> {
+    let path = std::env::var("KUBECONFIG")
+        .ok()
+        .and_then(|k| k.split(':').next().map(std::path::PathBuf::from))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".kube/config"))
+        });
+    let text = path.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+    if text.is_none() {
+        diags.error("No kubeconfig", format!("import reads the cluster's credentials from $KUBECONFIG (or ~/.kube/config); could not read {}.", path.map(|p| p.display().to_string()).unwrap_or_default()));
+    }
+    text
+}
+
+/// A `cluster` block value for `context` of a kubeconfig (credentials
+/// embedded as data); None if the context, its cluster or its user is missing.
+pub(crate) fn cluster_from_kubeconfig(text: &str, context: &str) -> Option<Value> {
+    let kc: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    let find = |list: &str, name: &str| -> Option<serde_yaml::Value> {
+        kc.get(list)?
+            .as_sequence()?
+            .iter()
+            .find(|e| e.get("name").and_then(|n| n.as_str()) == Some(name))
+            .cloned()
+    };
+    let ctx = find("contexts", context)?;
+    let cl = find("clusters", ctx.get("context")?.get("cluster")?.as_str()?)?;
+    let user = find("users", ctx.get("context")?.get("user")?.as_str()?)?;
+    let c = cl.get("cluster")?;
+    let u = user.get("user")?;
+    let dec = |v: Option<&serde_yaml::Value>| -> Option<String> {
+        use base64::Engine;
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(v?.as_str()?)
+                .ok()?,
+        )
+        .ok()
+    };
+    let opt_s = |v: Option<String>| v.map(Value::String).unwrap_or(Value::Null);
+    Some(Value::object([
+        ("host", Value::str(c.get("server")?.as_str()?)),
+        (
+            "cluster_ca_certificate",
+            opt_s(dec(c.get("certificate-authority-data"))),
+        ),
+        (
+            "token",
+            opt_s(u.get("token").and_then(|t| t.as_str()).map(String::from)),
+        ),
+        (
+            "client_certificate",
+            opt_s(dec(u.get("client-certificate-data"))),
+        ),
+        ("client_key", opt_s(dec(u.get("client-key-data")))),
+        ("kubeconfig", Value::Null),
+        ("context", Value::Null),
+        (
+            "insecure_skip_tls_verify",
+            if c.get("insecure-skip-tls-verify").and_then(|v| v.as_bool()) == Some(true) {
+                Value::Bool(true)
+            } else {
+                Value::Null
+            },
+        ),
+    ]))
+}

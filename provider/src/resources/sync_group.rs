@@ -306,6 +306,10 @@ impl Resource for SyncGroup {
         new
     }
 
+    async fn import(&self, ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value {
+        import_group(ctx, id, diags).await
+    }
+
     async fn delete(&self, ctx: &mut Ctx, prior: &Value, diags: &mut Diagnostics) {
         let Some(ms) = members(prior) else { return };
         let deadline = Instant::now() + timeouts(prior, TIMEOUTS).delete;
@@ -395,6 +399,131 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
     state.set("member_status", Value::Map(status));
     tracing::info!(members = ms.len(), "sync group converged");
     state
+}
+
+/// Import id: `CONTEXT,CONTEXT,...[/NAMESPACE]`, contexts of $KUBECONFIG.
+/// Each member's name, device ID, peers and folder settings are read back
+/// from the group config it holds; a member's address is the one the other
+/// members dial it at.
+async fn import_group(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value {
+    let (list, ns) = id
+        .rsplit_once('/')
+        .unwrap_or((id, group::DEFAULT_NAMESPACE));
+    let contexts: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    if contexts.len() < 2 || ns.is_empty() {
+        diags.error("Invalid import id", format!("{id:?} is not CONTEXT,CONTEXT,...[/NAMESPACE] with at least two contexts of $KUBECONFIG, e.g. gke-us,gke-eu,gke-ap/geowp."));
+        return Value::Null;
+    }
+    let Some(text) = super::import_kubeconfig(diags) else {
+        return Value::Null;
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut found = Vec::new();
+    for c in &contexts {
+        let Some(cv) = super::cluster_from_kubeconfig(&text, c) else {
+            diags.error(
+                "Unknown context",
+                format!(
+                    "context {c:?} is not in the kubeconfig, or its cluster or user is incomplete."
+                ),
+            );
+            return Value::Null;
+        };
+        let Some(conn) = super::connection_of(&cv) else {
+            return Value::Null;
+        };
+        let cl = match cluster::connect(&conn, deadline, ctx.cancel.clone()).await {
+            Ok(x) => x,
+            Err(e) => {
+                diag(&e, c, "connecting for import", diags);
+                return Value::Null;
+            }
+        };
+        let xml = match cl.get("v1", "Secret", ns, GROUP_SECRET).await {
+            Ok(sec) => sec.and_then(|x| super::b64d(&x["data"]["config.xml"])),
+            Err(e) => {
+                diag(&e, c, "reading the group config", diags);
+                return Value::Null;
+            }
+        };
+        let Some(cfg) = xml.as_deref().and_then(geowp_helper::stconfig::parse) else {
+            diags.error("No group to import", format!("context {c:?} has no readable {GROUP_SECRET} Secret in namespace {ns:?}: it is in no sync group (create one with terraform apply, or `geowp-helper sync exchange`)."));
+            return Value::Null;
+        };
+        found.push((cv, cfg));
+    }
+    let mut members = BTreeMap::new();
+    for (cv, cfg) in &found {
+        // how the others reach this member
+        let address = found
+            .iter()
+            .flat_map(|(_, o)| o.peers.iter())
+            .find(|p| p.id == cfg.self_id)
+            .and_then(|p| p.addresses.first().cloned());
+        let Some(address) = address else {
+            diags.error("Incomplete group", format!("no other member lists {} ({}) as a peer; the contexts given are not one group.", cfg.self_name, cfg.self_id));
+            return Value::Null;
+        };
+        let unless = |v: &str, d: &str| if v == d { Value::Null } else { Value::str(v) };
+        members.insert(
+            cfg.self_name.clone(),
+            Value::object([
+                ("device_id", Value::str(&cfg.self_id)),
+                ("address", Value::str(&address)),
+                ("namespace", Value::str(ns)),
+                ("cluster", cv.clone()),
+                (
+                    "listen_address",
+                    unless(&cfg.listen_address, group::DEFAULT_LISTEN),
+                ),
+                ("gui_address", unless(&cfg.gui_address, group::DEFAULT_GUI)),
+                (
+                    "folder_path",
+                    unless(&cfg.folder_path, group::DEFAULT_FOLDER_PATH),
+                ),
+            ]),
+        );
+    }
+    if members.len() != found.len() {
+        diags.error(
+            "Invalid group",
+            "two contexts hold members with the same name.",
+        );
+        return Value::Null;
+    }
+    let first = &found[0].1;
+    let device_ids: BTreeMap<String, Value> = found
+        .iter()
+        .map(|(_, c)| (c.self_name.clone(), Value::str(&c.self_id)))
+        .collect();
+    Value::object([
+        ("id", Value::str(&first.folder_id)),
+        ("members", Value::Map(members)),
+        ("folder_id", Value::str(&first.folder_id)),
+        (
+            "folder_label",
+            if first.folder_label == first.folder_id {
+                Value::Null
+            } else {
+                Value::str(&first.folder_label)
+            },
+        ),
+        (
+            "rescan_interval_seconds",
+            Value::int(first.rescan_interval_s as i64),
+        ),
+        (
+            "watcher_delay_seconds",
+            Value::int(first.watcher_delay_s as i64),
+        ),
+        ("device_ids", Value::Map(device_ids)),
+        ("member_status", Value::Map(BTreeMap::new())),
+        ("timeouts", Value::Null),
+    ])
 }
 
 #[cfg(test)]
