@@ -196,9 +196,14 @@ pub fn index_page(examples_root: &Path) -> String {
             first_sentence(&desc)
         );
     }
+    let provider = std::fs::read_to_string(examples_root.join("provider/provider.tf"))
+        .unwrap_or_default();
     let module = std::fs::read_to_string(examples_root.join("modules/geo-wordpress/main.tf"))
         .unwrap_or_default();
-    let _ = write!(out, "\n## Example Usage\n\nThe `geo-wordpress` module in `examples/terraform/modules/` puts them together; its main file:\n\n```terraform\n{module}```\n");
+    let _ = write!(out, "\n## Example Usage\n\n```terraform\n{provider}```\n\nThe `geo-wordpress` module in `examples/terraform/modules/` puts the resources together; its main file:\n\n```terraform\n{module}```\n");
+    out.push_str("\n## Schema\n\nThe provider takes no arguments. Each resource reaches its cluster through its own `cluster` settings (API server URL and CA certificate with a token or client certificate, or a kubeconfig and context), so clusters created in the same apply can be used at once and credentials can differ per region.\n");
+    out.push_str("\n## Import\n\nBoth cluster-side resources can be imported from the clusters, with credentials taken from `$KUBECONFIG`: `geowp_cluster_stack` by `CONTEXT/NAMESPACE/MEMBER`, `geowp_sync_group` by `CONTEXT,CONTEXT,...[/NAMESPACE]`. `geowp_site` holds only generated secrets and is not imported.\n");
+    out.push_str("\n## Outside Terraform\n\n`geowp-helper` does the SyncThing device exchange (through each cluster's API, or live over SyncThing's REST API), reports the group's status, and merges the kubeconfigs of many clusters into one file; see the project's README.\n");
     out
 }
 
