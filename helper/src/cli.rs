@@ -58,17 +58,8 @@ enum SyncCmd {
     Exchange {
         #[command(flatten)]
         members: Members,
-        /// Folder label (Kubernetes mode). Default: the folder id.
-        #[arg(long)]
-        folder_label: Option<String>,
-        /// Full rescan period in seconds (Kubernetes mode), as the resource's
-        /// `rescan_interval_seconds`.
-        #[arg(long, default_value_t = crate::group::DEFAULT_RESCAN_S, value_parser = clap::value_parser!(u32).range(5..=86400))]
-        rescan_interval: u32,
-        /// Delay in seconds after a change before it syncs (Kubernetes mode),
-        /// as the resource's `watcher_delay_seconds`.
-        #[arg(long, default_value_t = crate::group::DEFAULT_WATCHER_DELAY_S, value_parser = clap::value_parser!(u32).range(1..=600))]
-        watcher_delay: u32,
+        #[command(flatten)]
+        settings: GroupSettings,
     },
     /// Per member: connected peers and folder completion (REST mode), or
     /// whether its group config is as the group would write it and its pod
@@ -76,10 +67,43 @@ enum SyncCmd {
     Status {
         #[command(flatten)]
         members: Members,
+        #[command(flatten)]
+        settings: GroupSettings,
         /// Keep polling (REST mode) until healthy, for at most this long.
         #[arg(long, value_parser = sync::parse_duration)]
         wait: Option<Duration>,
     },
+}
+
+/// The group's folder settings (Kubernetes mode): the same as the
+/// resource's, so status compares with what Terraform would write.
+#[derive(Args, Debug)]
+struct GroupSettings {
+    /// Folder label (Kubernetes mode). Default: the folder id.
+    #[arg(long)]
+    folder_label: Option<String>,
+    /// Full rescan period in seconds (Kubernetes mode), as the resource's
+    /// `rescan_interval_seconds`.
+    #[arg(long, default_value_t = crate::group::DEFAULT_RESCAN_S, value_parser = clap::value_parser!(u32).range(5..=86400))]
+    rescan_interval: u32,
+    /// Delay in seconds after a change before it syncs (Kubernetes mode), as
+    /// the resource's `watcher_delay_seconds`.
+    #[arg(long, default_value_t = crate::group::DEFAULT_WATCHER_DELAY_S, value_parser = clap::value_parser!(u32).range(1..=600))]
+    watcher_delay: u32,
+}
+
+impl GroupSettings {
+    fn for_folder(&self, folder: &str) -> Settings {
+        Settings {
+            folder_id: folder.to_string(),
+            folder_label: self
+                .folder_label
+                .clone()
+                .unwrap_or_else(|| folder.to_string()),
+            rescan_interval_s: self.rescan_interval,
+            watcher_delay_s: self.watcher_delay,
+        }
+    }
 }
 
 /// Who is in the group, and how to reach them.
@@ -232,32 +256,22 @@ fn run_sync(cmd: SyncCmd) -> ExitCode {
         });
         let work = async {
             match cmd {
-                SyncCmd::Exchange {
-                    members,
-                    folder_label,
-                    rescan_interval,
-                    watcher_delay,
-                } => match members.mode()? {
+                SyncCmd::Exchange { members, settings } => match members.mode()? {
                     Mode::Kube(t) => {
-                        let s = Settings {
-                            folder_label: folder_label.unwrap_or_else(|| members.folder.clone()),
-                            folder_id: members.folder.clone(),
-                            rescan_interval_s: rescan_interval,
-                            watcher_delay_s: watcher_delay,
-                        };
+                        let s = settings.for_folder(&members.folder);
                         sync::exchange_kube(&t, &s, members.timeout, cancel.clone()).await
                     }
                     Mode::Live(specs) => {
                         sync::exchange_live(specs, &members.folder, members.timeout).await
                     }
                 },
-                SyncCmd::Status { members, wait } => match members.mode()? {
+                SyncCmd::Status {
+                    members,
+                    settings,
+                    wait,
+                } => match members.mode()? {
                     Mode::Kube(t) => {
-                        let s = Settings {
-                            folder_label: members.folder.clone(),
-                            folder_id: members.folder.clone(),
-                            ..Settings::default()
-                        };
+                        let s = settings.for_folder(&members.folder);
                         sync::status_kube(&t, &s, members.timeout, cancel.clone()).await
                     }
                     Mode::Live(specs) => {

@@ -196,8 +196,8 @@ pub fn index_page(examples_root: &Path) -> String {
             first_sentence(&desc)
         );
     }
-    let provider = std::fs::read_to_string(examples_root.join("provider/provider.tf"))
-        .unwrap_or_default();
+    let provider =
+        std::fs::read_to_string(examples_root.join("provider/provider.tf")).unwrap_or_default();
     let module = std::fs::read_to_string(examples_root.join("modules/geo-wordpress/main.tf"))
         .unwrap_or_default();
     let _ = write!(out, "\n## Example Usage\n\n```terraform\n{provider}```\n\nThe `geo-wordpress` module in `examples/terraform/modules/` puts the resources together; its main file:\n\n```terraform\n{module}```\n");

@@ -7,7 +7,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use fakeapi::Options;
+use fakeapi::{Fault, FaultAction, Options};
 use geowp_tests::regions::Regions;
 use geowp_tests::{workspace_bin, MirroredProvider, Tf};
 
@@ -150,6 +150,52 @@ fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would() {
     );
     tf.ok(&["apply", "-auto-approve"]);
     assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 0);
+
+    // a fault halfway through an apply: a new rescan interval changes every
+    // member's config and one cluster answers 500 to the group's write; the
+    // error names the member, the failed member shows as pending in the next
+    // plan, and the next apply converges
+    tf.write(
+        "main.tf",
+        &r.module_config("blog", "").replace(
+            "module \"site\" {",
+            "module \"site\" {\n  sync_rescan_interval_seconds = 30\n",
+        ),
+    );
+    r.handle(2).inject(Fault {
+        method: Some("PATCH".into()),
+        path_prefix: "/api/v1/namespaces/geowp/secrets/syncthing-group".into(),
+        remaining: 1,
+        action: FaultAction::Code(500),
+    });
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert!(!a.status.success());
+    assert!(
+        a.all().contains("ap-south") && a.all().contains("500"),
+        "{}",
+        a.all()
+    );
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(
+        p.code(),
+        2,
+        "the failed member must show as pending: {}",
+        p.all()
+    );
+    tf.ok(&["apply", "-auto-approve"]);
+    assert_eq!(tf.run(&["plan", "-detailed-exitcode"]).code(), 0);
+    // status compares with the settings it is given, as the resource does
+    let (code, out, err) = helper(&["sync", "status", "--kubeconfig", &m]);
+    assert_eq!(code, Some(3), "{out}{err}");
+    let (code, out, err) = helper(&[
+        "sync",
+        "status",
+        "--kubeconfig",
+        &m,
+        "--rescan-interval",
+        "30",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
 
     // errors say what to fix, with the documented exit codes
     let (code, _, err) = helper(&[

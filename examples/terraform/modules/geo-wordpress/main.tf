@@ -47,6 +47,9 @@ resource "geowp_cluster_stack" "region" {
 
 # The file plane: every region's SyncThing knows every other and shares wp-content.
 resource "geowp_sync_group" "files" {
+  rescan_interval_seconds = var.sync_rescan_interval_seconds
+  watcher_delay_seconds   = var.sync_watcher_delay_seconds
+
   members = {
     for name, s in geowp_cluster_stack.region : name => {
       device_id      = s.syncthing_device_id

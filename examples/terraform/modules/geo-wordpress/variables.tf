@@ -97,3 +97,15 @@ variable "wordpress_node_port" {
   type        = number
   default     = null
 }
+
+variable "sync_rescan_interval_seconds" {
+  description = "How often each SyncThing rescans wp-content in full, which catches writes made through other NFS clients (inotify does not see them); null keeps the provider's default (60)."
+  type        = number
+  default     = null
+}
+
+variable "sync_watcher_delay_seconds" {
+  description = "Delay after a file change before SyncThing sends it; null keeps the provider's default (1)."
+  type        = number
+  default     = null
+}
