@@ -156,7 +156,7 @@ impl Members {
         let mut addresses = sync::parse_addresses(&self.addresses)?;
         if let Some(k) = &self.kubeconfig {
             let contexts = if self.contexts.is_empty() {
-                sync::contexts_of(k)?
+                sync::read_kubeconfig(k)?.1
             } else {
                 self.contexts.clone()
             };
@@ -361,16 +361,6 @@ fn merge_code(e: &MergeError) -> u8 {
     }
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s.push_str(&format!(": {x}"));
-        src = x.source();
-    }
-    s
-}
-
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.cmd {
@@ -400,7 +390,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             let id = match crate::syncthing::generate() {
                 Ok(id) => id,
-                Err(e) => return fail(1, chain(&e)),
+                Err(e) => return fail(1, crate::error_chain(&e)),
             };
             if let Err(e) = std::fs::create_dir_all(&dir) {
                 return fail(1, format!("cannot create {}: {e}", dir.display()));
@@ -408,7 +398,7 @@ pub fn run(cli: Cli) -> ExitCode {
             if let Err(e) = kubeconfig::write_atomic(&dir.join("key.pem"), &id.key_pem)
                 .and_then(|_| kubeconfig::write_atomic(&dir.join("cert.pem"), &id.cert_pem))
             {
-                return fail(1, chain(&e));
+                return fail(1, crate::error_chain(&e));
             }
             let _ = std::fs::remove_file(dir.join("key.pem.bak"));
             println!("{}", id.device_id);
@@ -429,7 +419,7 @@ pub fn run(cli: Cli) -> ExitCode {
             for (i, f) in files.iter().enumerate() {
                 match Input::read(f, names.get(i).map(String::as_str)) {
                     Ok(x) => inputs.push(x),
-                    Err(e) => return fail(1, chain(&e)),
+                    Err(e) => return fail(1, crate::error_chain(&e)),
                 }
             }
             for f in &json {
@@ -439,19 +429,24 @@ pub fn run(cli: Cli) -> ExitCode {
                 };
                 match kubeconfig::from_json(f, &text) {
                     Ok(x) => inputs.push(x),
-                    Err(e) => return fail(merge_code(&e), chain(&e)),
+                    Err(e) => return fail(merge_code(&e), crate::error_chain(&e)),
                 }
             }
             let merged = match kubeconfig::merge(&inputs, context.as_deref(), current.as_deref()) {
                 Ok(m) => m,
-                Err(e) => return fail(merge_code(&e), format!("{}; nothing written", chain(&e))),
+                Err(e) => {
+                    return fail(
+                        merge_code(&e),
+                        format!("{}; nothing written", crate::error_chain(&e)),
+                    )
+                }
             };
             match kubeconfig::write_atomic(&output, &merged) {
                 Ok(()) => {
                     eprintln!("wrote {}", output.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(1, chain(&e)),
+                Err(e) => fail(1, crate::error_chain(&e)),
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::cluster::{Cluster, ClusterError, Connection, Obj};
+use crate::cluster::{b64, Cluster, ClusterError, Connection, Obj};
 use crate::stconfig;
 
 pub const GROUP_SECRET: &str = "syncthing-group";
@@ -96,11 +96,6 @@ pub fn hash(s: &str) -> String {
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
 }
 
 /// A Secret's base64 data value as text.

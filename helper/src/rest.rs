@@ -117,12 +117,12 @@ impl Api {
         }
         let resp = rq.send().await.map_err(|e| RestError::Unreachable {
             url: self.base.clone(),
-            detail: error_chain(&e),
+            detail: crate::error_chain(&e),
         })?;
         let code = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| RestError::Unreachable {
             url: self.base.clone(),
-            detail: error_chain(&e),
+            detail: crate::error_chain(&e),
         })?;
         match code {
             200..=299 => Ok(text),
@@ -224,19 +224,6 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        let t = x.to_string();
-        if !s.contains(&t) {
-            s.push_str(&format!(": {t}"));
-        }
-        src = x.source();
-    }
-    s
-}
-
 /// A running SyncThing in the group.
 #[derive(Clone, Debug)]
 pub struct LiveMember {
@@ -298,8 +285,7 @@ pub async fn join_live(
 ) -> Result<Changes, RestError> {
     let api = &me.api;
     let mut ch = Changes::default();
-    let existing = api.devices().await?;
-    let f = api.folder(folder).await?;
+    let (existing, f) = tokio::try_join!(api.devices(), api.folder(folder))?;
     ch.requests += 2;
     let Some(mut f) = f else {
         return Err(RestError::NoFolder {
@@ -409,9 +395,13 @@ impl Status {
 }
 
 pub async fn status(api: &Api, folder: &str) -> Result<Status, RestError> {
-    let me = api.my_id().await?;
-    let devices = api.devices().await?;
-    let conns = api.get("/rest/system/connections").await?;
+    // independent reads, one round trip
+    let (me, devices, conns, f) = tokio::try_join!(
+        api.my_id(),
+        api.devices(),
+        api.get("/rest/system/connections"),
+        api.folder(folder)
+    )?;
     let mut peers: Vec<Peer> = devices
         .iter()
         .filter(|d| d["deviceID"] != me.as_str())
@@ -427,13 +417,12 @@ pub async fn status(api: &Api, folder: &str) -> Result<Status, RestError> {
         })
         .collect();
     peers.sort_by(|a, b| a.name.cmp(&b.name));
-    let (completion, need_items, global_items, state) = if api.folder(folder).await?.is_some() {
-        let c = api
-            .get(&format!("/rest/db/completion?folder={}", enc(folder)))
-            .await?;
-        let s = api
-            .get(&format!("/rest/db/status?folder={}", enc(folder)))
-            .await?;
+    let (completion, need_items, global_items, state) = if f.is_some() {
+        let (cp, sp) = (
+            format!("/rest/db/completion?folder={}", enc(folder)),
+            format!("/rest/db/status?folder={}", enc(folder)),
+        );
+        let (c, s) = tokio::try_join!(api.get(&cp), api.get(&sp))?;
         (
             c["completion"].as_f64(),
             c["needItems"].as_u64().unwrap_or(0),

@@ -119,20 +119,21 @@ pub struct KubeTarget {
     pub addresses: BTreeMap<String, String>,
 }
 
-/// Every context of a kubeconfig, in file order.
-pub fn contexts_of(path: &Path) -> Result<Vec<String>, SyncError> {
+/// The kubeconfig's text and its contexts, in file order.
+pub fn read_kubeconfig(path: &Path) -> Result<(String, Vec<String>), SyncError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SyncError::Failed(format!("cannot read {}: {e}", path.display())))?;
     let doc: serde_yaml::Value = serde_yaml::from_str(&text)
         .map_err(|e| SyncError::Usage(format!("{}: not a kubeconfig: {e}", path.display())))?;
-    Ok(doc["contexts"]
+    let contexts = doc["contexts"]
         .as_sequence()
         .map(|s| {
             s.iter()
                 .filter_map(|c| c["name"].as_str().map(String::from))
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok((text, contexts))
 }
 
 async fn connect_all(
@@ -140,9 +141,7 @@ async fn connect_all(
     deadline: Instant,
     cancel: &CancellationToken,
 ) -> Result<Vec<Cluster>, SyncError> {
-    let text = std::fs::read_to_string(&t.kubeconfig)
-        .map_err(|e| SyncError::Failed(format!("cannot read {}: {e}", t.kubeconfig.display())))?;
-    let known = contexts_of(&t.kubeconfig)?;
+    let (text, known) = read_kubeconfig(&t.kubeconfig)?;
     let mut out = Vec::new();
     for (name, ctx) in &t.members {
         if !known.contains(ctx) {

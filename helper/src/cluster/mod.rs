@@ -113,7 +113,8 @@ impl ClusterError {
     }
 }
 
-fn b64(s: &str) -> String {
+/// Text as standard base64 (Secret data, kubeconfig data fields).
+pub fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
 }

@@ -87,19 +87,10 @@ fn cluster_block() -> NestedBlock {
     NestedBlock::new(
         "cluster",
         Nesting::Single,
-        Block::new("How to reach the cluster, usually straight from the resource that creates it. Give `host` with `cluster_ca_certificate` and a `token` or a client certificate and key; or a raw `kubeconfig` (and `context`). Values unknown until apply are fine: plan never contacts the cluster.")
-            .attr(Attribute::optional("host", Type::String, "The API server URL, `https://...`."))
-            .attr(Attribute::optional("cluster_ca_certificate", Type::String, "PEM CA certificate the API server's certificate is checked against."))
-            .attr(Attribute::optional("token", Type::String, "Bearer token.").sensitive())
-            .attr(Attribute::optional("client_certificate", Type::String, "PEM client certificate (with `client_key`)."))
-            .attr(Attribute::optional("client_key", Type::String, "PEM client key (with `client_certificate`).").sensitive())
-            .attr(Attribute::optional("kubeconfig", Type::String, "A whole kubeconfig as text, instead of `host` and credentials.").sensitive())
-            .attr(Attribute::optional("context", Type::String, "Context of `kubeconfig` to use; default its current context."))
-            .attr(Attribute::optional(
-                "insecure_skip_tls_verify",
-                Type::Bool,
-                "**Insecure.** Skip checking the API server's certificate, and allow plain `http://` hosts. Only for throwaway test clusters.",
-            )),
+        super::cluster_attributes().into_iter().fold(
+            Block::new("How to reach the cluster, usually straight from the resource that creates it. Give `host` with `cluster_ca_certificate` and a `token` or a client certificate and key; or a raw `kubeconfig` (and `context`). Values unknown until apply are fine: plan never contacts the cluster."),
+            Block::attr,
+        ),
     )
     .items(1, 1)
 }

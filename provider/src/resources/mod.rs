@@ -107,3 +107,23 @@ pub(crate) fn cluster_from_kubeconfig(text: &str, context: &str) -> Option<Value
         ),
     ]))
 }
+
+/// The attributes of a `cluster` setting: the stack's `cluster` block and
+/// each sync group member's `cluster`, so both read the same way.
+pub(crate) fn cluster_attributes() -> Vec<tfplugin::Attribute> {
+    use tfplugin::{Attribute, Type};
+    vec![
+        Attribute::optional("host", Type::String, "The API server URL, `https://...`."),
+        Attribute::optional("cluster_ca_certificate", Type::String, "PEM CA certificate the API server's certificate is checked against."),
+        Attribute::optional("token", Type::String, "Bearer token.").sensitive(),
+        Attribute::optional("client_certificate", Type::String, "PEM client certificate (with `client_key`)."),
+        Attribute::optional("client_key", Type::String, "PEM client key (with `client_certificate`).").sensitive(),
+        Attribute::optional("kubeconfig", Type::String, "A whole kubeconfig as text, instead of `host` and credentials.").sensitive(),
+        Attribute::optional("context", Type::String, "Context of `kubeconfig` to use; default its current context."),
+        Attribute::optional(
+            "insecure_skip_tls_verify",
+            Type::Bool,
+            "**Insecure.** Skip checking the API server's certificate, and allow plain `http://` hosts. Only for throwaway test clusters.",
+        ),
+    ]
+}

@@ -99,33 +99,7 @@ impl Resource for SyncGroup {
     }
 
     fn schema(&self) -> Schema {
-        let cluster = vec![
-            Attribute::optional("host", Type::String, "The API server URL."),
-            Attribute::optional(
-                "cluster_ca_certificate",
-                Type::String,
-                "PEM CA certificate of the API server.",
-            ),
-            Attribute::optional("token", Type::String, "Bearer token.").sensitive(),
-            Attribute::optional(
-                "client_certificate",
-                Type::String,
-                "PEM client certificate.",
-            ),
-            Attribute::optional("client_key", Type::String, "PEM client key.").sensitive(),
-            Attribute::optional(
-                "kubeconfig",
-                Type::String,
-                "A whole kubeconfig, instead of host and credentials.",
-            )
-            .sensitive(),
-            Attribute::optional("context", Type::String, "Context of `kubeconfig`."),
-            Attribute::optional(
-                "insecure_skip_tls_verify",
-                Type::Bool,
-                "**Insecure.** Skip checking the API server's certificate.",
-            ),
-        ];
+        let cluster = super::cluster_attributes();
         let member = vec![
             Attribute::required("device_id", Type::String, "The member's SyncThing device ID (`geowp_cluster_stack.X.syncthing_device_id`)."),
             Attribute::required("address", Type::String, "Where the other members reach it, `tcp://host:port` (`geowp_cluster_stack.X.syncthing_address`)."),

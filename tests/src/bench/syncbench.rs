@@ -185,9 +185,6 @@ pub fn group_apply(_root: &Path) -> String {
             wall - idle,
             req as f64 / n as f64
         ));
-        for i in 0..n {
-            r.handle(i).set_latency(Duration::ZERO);
-        }
         tf.ok(&["destroy", "-auto-approve", &par]);
     }
     format!(
