@@ -32,15 +32,9 @@ impl std::str::FromStr for Behavior {
     }
 }
 
+/// A delay in Go's duration grammar (`200ms`, `2s`).
 pub fn parse_delay(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms.parse().ok().map(Duration::from_millis);
-    }
-    if let Some(sec) = s.strip_suffix('s') {
-        return sec.parse::<f64>().ok().map(Duration::from_secs_f64);
-    }
-    None
+    geowp_common::duration::parse(s).ok()
 }
 
 /// Kinds whose status a simulated controller writes.

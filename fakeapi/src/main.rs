@@ -47,8 +47,7 @@ struct Args {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    fakeapi::controllers::parse_delay(s)
-        .ok_or_else(|| format!("{s:?} is not a duration like 50ms or 2s"))
+    geowp_common::duration::parse(s).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -883,8 +883,9 @@ async fn resource_api(
                 .cloned()
                 .or_else(|| opts["propagationPolicy"].as_str().map(String::from))
                 .unwrap_or_else(|| "Background".into());
+            let uid = opts["preconditions"]["uid"].as_str().map(String::from);
             let mut s = lock(&sh.store);
-            let r = s.delete(res, &ns, &name, &policy);
+            let r = s.delete(res, &ns, &name, &policy, uid.as_deref());
             publish(&sh, &mut s);
             match r {
                 Ok(Deleted::Pending(o)) => json_resp(200, &o),

@@ -691,15 +691,28 @@ impl Store {
         Ok(obj)
     }
 
-    /// DELETE with a propagation policy (Background when not given).
+    /// DELETE with a propagation policy (Background when not given) and,
+    /// as the real server, an optional uid precondition: a 409 when the live
+    /// object has another uid.
     pub fn delete(
         &mut self,
         res: &'static Resource,
         ns: &str,
         name: &str,
         policy: &str,
+        uid: Option<&str>,
     ) -> ApiResult<Deleted> {
         let live = self.get(res, ns, name)?;
+        if let Some(want) = uid {
+            let have = live["metadata"]["uid"].as_str().unwrap_or("");
+            if have != want {
+                return Err(ApiError::new(
+                    409,
+                    "Conflict",
+                    format!("Operation cannot be fulfilled on {} \"{name}\": Precondition failed: UID in precondition: {want}, UID in object meta: {have}", res.plural),
+                ));
+            }
+        }
         if !live["metadata"]["deletionTimestamp"].is_null() {
             return Ok(Deleted::Pending(live));
         }
@@ -778,7 +791,7 @@ impl Store {
                     .unwrap_or(Value::Null);
                 let _ = self.commit_update(res, &ns, &name, live, o);
             } else {
-                let _ = self.delete(res, &ns, &name, "Background");
+                let _ = self.delete(res, &ns, &name, "Background", None);
             }
         }
     }
@@ -822,7 +835,7 @@ impl Store {
             }
             for (r, name, already) in &contents {
                 if !already {
-                    let _ = self.delete(r, &ns, name, "Background");
+                    let _ = self.delete(r, &ns, name, "Background", None);
                     changed = true;
                 }
             }

@@ -375,6 +375,57 @@ async fn deletion_with_finalizers_and_namespace_termination() {
 }
 
 #[tokio::test]
+async fn a_uid_precondition_protects_an_object_made_anew_under_the_same_name() {
+    use kube::api::Preconditions;
+    let h = server(Options::default()).await;
+    let c = client(&h).await;
+    with_namespace(&c).await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "site");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "site"}});
+    let first = cms
+        .patch(
+            "cfg",
+            &PatchParams::apply("geowp"),
+            &Patch::Apply(cm.clone()),
+        )
+        .await
+        .unwrap();
+    let old_uid = first.metadata.uid.clone().unwrap();
+    cms.delete("cfg", &DeleteParams::default()).await.unwrap();
+    let second = cms
+        .patch(
+            "cfg",
+            &PatchParams::apply("someone-else"),
+            &Patch::Apply(cm),
+        )
+        .await
+        .unwrap();
+    assert_ne!(second.metadata.uid.as_deref(), Some(old_uid.as_str()));
+    let dp = DeleteParams::default().preconditions(Preconditions {
+        uid: Some(old_uid.clone()),
+        resource_version: None,
+    });
+    match cms.delete("cfg", &dp).await {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(s.code, 409);
+            assert!(s.message.contains("Precondition failed"), "{}", s.message);
+        }
+        other => panic!("expected a 409, got {other:?}"),
+    }
+    assert!(
+        cms.get_opt("cfg").await.unwrap().is_some(),
+        "the new object was deleted"
+    );
+    let dp = DeleteParams::default().preconditions(Preconditions {
+        uid: second.metadata.uid.clone(),
+        resource_version: None,
+    });
+    cms.delete("cfg", &dp).await.unwrap();
+    assert!(cms.get_opt("cfg").await.unwrap().is_none());
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn latency_faults_429_and_restart_with_state() {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {

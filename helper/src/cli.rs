@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::group::Settings;
-use crate::kubeconfig::{self, Input, MergeError};
+use geowp_common::error_chain;
+use geowp_kubeconfig::{self as kubeconfig, Input, MergeError};
+use geowp_syncthing::group::{self, Settings};
+
+use crate::exit::Exit;
 use crate::sync::{self, KubeTarget, LiveSpec, SyncError};
 
 /// geowp's helper: the SyncThing replication group, SyncThing identities and
@@ -17,8 +20,9 @@ use crate::sync::{self, KubeTarget, LiveSpec, SyncError};
 ///
 /// Exit codes: 0 success; 1 the operation failed (a file unreadable or
 /// unwritable, a member unreachable or refusing a write); 2 bad usage or bad
-/// input (not a kubeconfig, no such context, a malformed address); 3 `sync
-/// status` reached every member but the group is not healthy.
+/// input (not a kubeconfig, no such context, a malformed address); 3 a status
+/// command reached everything but it is not healthy (`sync status`: a member
+/// not in sync or not connected).
 #[derive(Parser, Debug)]
 #[command(name = "geowp-helper", version)]
 pub struct Cli {
@@ -84,11 +88,11 @@ struct GroupSettings {
     folder_label: Option<String>,
     /// Full rescan period in seconds (Kubernetes mode), as the resource's
     /// `rescan_interval_seconds`.
-    #[arg(long, default_value_t = crate::group::DEFAULT_RESCAN_S, value_parser = clap::value_parser!(u32).range(5..=86400))]
+    #[arg(long, default_value_t = group::DEFAULT_RESCAN_S, value_parser = clap::value_parser!(u32).range(5..=86400))]
     rescan_interval: u32,
     /// Delay in seconds after a change before it syncs (Kubernetes mode), as
     /// the resource's `watcher_delay_seconds`.
-    #[arg(long, default_value_t = crate::group::DEFAULT_WATCHER_DELAY_S, value_parser = clap::value_parser!(u32).range(1..=600))]
+    #[arg(long, default_value_t = group::DEFAULT_WATCHER_DELAY_S, value_parser = clap::value_parser!(u32).range(1..=600))]
     watcher_delay: u32,
 }
 
@@ -118,7 +122,7 @@ struct Members {
     #[arg(long = "context", requires = "kubeconfig")]
     contexts: Vec<String>,
     /// Namespace of the stacks (Kubernetes mode).
-    #[arg(long, default_value = crate::group::DEFAULT_NAMESPACE)]
+    #[arg(long, default_value = group::DEFAULT_NAMESPACE)]
     namespace: String,
     /// REST mode: a member's SyncThing GUI/REST address, `http://host:port`;
     /// repeat for each member.
@@ -139,7 +143,7 @@ struct Members {
     #[arg(long = "address")]
     addresses: Vec<String>,
     /// SyncThing folder id shared by the group.
-    #[arg(long, default_value = crate::group::DEFAULT_FOLDER)]
+    #[arg(long, default_value = group::DEFAULT_FOLDER)]
     folder: String,
     /// Give up on a member after this long (e.g. 30s, 2m).
     #[arg(long, default_value = "60s", value_parser = sync::parse_duration)]
@@ -244,7 +248,7 @@ fn run_sync(cmd: SyncCmd) -> ExitCode {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(1, format!("cannot start the async runtime: {e}")),
+        Err(e) => return fail(Exit::Failed, format!("cannot start the async runtime: {e}")),
     };
     let cancel = tokio_util::sync::CancellationToken::new();
     let r = rt.block_on(async {
@@ -296,9 +300,9 @@ fn run_sync(cmd: SyncCmd) -> ExitCode {
             for l in report {
                 println!("{l}");
             }
-            fail(3, why)
+            fail(Exit::Unhealthy, why)
         }
-        Err(e) => fail(e.exit_code(), e),
+        Err(e) => fail(e.exit(), e),
     }
 }
 
@@ -349,15 +353,15 @@ enum KubeconfigCmd {
     },
 }
 
-fn fail(code: u8, msg: impl std::fmt::Display) -> ExitCode {
+fn fail(code: Exit, msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("geowp-helper: {msg}");
-    ExitCode::from(code)
+    code.into()
 }
 
-fn merge_code(e: &MergeError) -> u8 {
+fn merge_code(e: &MergeError) -> Exit {
     match e {
-        MergeError::NotKubeconfig { .. } | MergeError::NoSuchContext(_) => 2,
-        _ => 1,
+        MergeError::NotKubeconfig { .. } | MergeError::NoSuchContext(_) => Exit::Usage,
+        _ => Exit::Failed,
     }
 }
 
@@ -368,37 +372,42 @@ pub fn run(cli: Cli) -> ExitCode {
         Cmd::Syncthing(SyncthingCmd::DeviceId { cert }) => {
             let pem = match std::fs::read_to_string(&cert) {
                 Ok(p) => p,
-                Err(e) => return fail(1, format!("cannot read {}: {e}", cert.display())),
+                Err(e) => {
+                    return fail(Exit::Failed, format!("cannot read {}: {e}", cert.display()))
+                }
             };
-            match crate::syncthing::device_id_of_pem(&pem) {
+            match geowp_syncthing::identity::device_id_of_pem(&pem) {
                 Ok(id) => {
                     println!("{id}");
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(2, format!("{}: {e}", cert.display())),
+                Err(e) => fail(Exit::Usage, format!("{}: {e}", cert.display())),
             }
         }
         Cmd::Syncthing(SyncthingCmd::Identity { dir, force }) => {
             if dir.join("key.pem").exists() && !force {
                 return fail(
-                    2,
+                    Exit::Usage,
                     format!(
                         "{} already holds an identity (key.pem); pass --force to replace it",
                         dir.display()
                     ),
                 );
             }
-            let id = match crate::syncthing::generate() {
+            let id = match geowp_syncthing::identity::generate() {
                 Ok(id) => id,
-                Err(e) => return fail(1, crate::error_chain(&e)),
+                Err(e) => return fail(Exit::Failed, error_chain(&e)),
             };
             if let Err(e) = std::fs::create_dir_all(&dir) {
-                return fail(1, format!("cannot create {}: {e}", dir.display()));
+                return fail(
+                    Exit::Failed,
+                    format!("cannot create {}: {e}", dir.display()),
+                );
             }
             if let Err(e) = kubeconfig::write_atomic(&dir.join("key.pem"), &id.key_pem)
                 .and_then(|_| kubeconfig::write_atomic(&dir.join("cert.pem"), &id.cert_pem))
             {
-                return fail(1, crate::error_chain(&e));
+                return fail(Exit::Failed, error_chain(&e));
             }
             let _ = std::fs::remove_file(dir.join("key.pem.bak"));
             println!("{}", id.device_id);
@@ -413,23 +422,28 @@ pub fn run(cli: Cli) -> ExitCode {
             files,
         }) => {
             if files.is_empty() && json.is_empty() {
-                return fail(2, "give at least one kubeconfig FILE or --json FILE");
+                return fail(
+                    Exit::Usage,
+                    "give at least one kubeconfig FILE or --json FILE",
+                );
             }
             let mut inputs = Vec::new();
             for (i, f) in files.iter().enumerate() {
                 match Input::read(f, names.get(i).map(String::as_str)) {
                     Ok(x) => inputs.push(x),
-                    Err(e) => return fail(1, crate::error_chain(&e)),
+                    Err(e) => return fail(Exit::Failed, error_chain(&e)),
                 }
             }
             for f in &json {
                 let text = match std::fs::read_to_string(f) {
                     Ok(t) => t,
-                    Err(e) => return fail(1, format!("cannot read {}: {e}", f.display())),
+                    Err(e) => {
+                        return fail(Exit::Failed, format!("cannot read {}: {e}", f.display()))
+                    }
                 };
                 match kubeconfig::from_json(f, &text) {
                     Ok(x) => inputs.push(x),
-                    Err(e) => return fail(merge_code(&e), crate::error_chain(&e)),
+                    Err(e) => return fail(merge_code(&e), error_chain(&e)),
                 }
             }
             let merged = match kubeconfig::merge(&inputs, context.as_deref(), current.as_deref()) {
@@ -437,7 +451,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => {
                     return fail(
                         merge_code(&e),
-                        format!("{}; nothing written", crate::error_chain(&e)),
+                        format!("{}; nothing written", error_chain(&e)),
                     )
                 }
             };
@@ -446,7 +460,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     eprintln!("wrote {}", output.display());
                     ExitCode::SUCCESS
                 }
-                Err(e) => fail(1, crate::error_chain(&e)),
+                Err(e) => fail(Exit::Failed, error_chain(&e)),
             }
         }
     }
@@ -486,12 +500,7 @@ mod tests {
             .get_long_about()
             .map(|s| s.to_string())
             .unwrap_or_default();
-        for code in [
-            "0 success",
-            "1 the operation failed",
-            "2 bad usage",
-            "3 `sync",
-        ] {
+        for code in crate::exit::Exit::ALL.map(|e| e.help()) {
             assert!(
                 long.contains(code),
                 "exit code {code:?} not in --help: {long}"

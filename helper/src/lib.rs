@@ -1,27 +1,11 @@
-//! geowp-helper's library: SyncThing identities, device IDs and config.xml
-//! (shared with the provider), kubeconfig merging, and the `geowp-helper`
-//! command line on top of them.
+//! geowp-helper, the command line: what the provider does inside Terraform,
+//! done outside it with the same libraries (`geowp-kube`,
+//! `geowp-syncthing`, `geowp-kubeconfig`). [`cli`] parses and dispatches, one
+//! function per subcommand; [`exit`] holds the exit codes. Every expected
+//! error is printed once, at the top, and its kind picks the exit code.
 
 pub mod cli;
-pub mod cluster;
-pub mod group;
-pub mod kubeconfig;
-pub mod rest;
-pub mod stconfig;
+pub mod exit;
 pub mod sync;
-pub mod syncthing;
 
-/// An error and its causes, `a: b: c`, each cause once (reqwest and hyper
-/// repeat their source in their own message).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        let t = x.to_string();
-        if !s.contains(&t) {
-            s.push_str(&format!(": {t}"));
-        }
-        src = x.source();
-    }
-    s
-}
+pub use cli::{run, Cli};

@@ -1,5 +1,5 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    geowp_helper::cli::run(geowp_helper::cli::Cli::parse())
+    geowp_helper::run(geowp_helper::Cli::parse())
 }

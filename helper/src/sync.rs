@@ -1,8 +1,8 @@
 //! `geowp-helper sync exchange|status`: the replication group outside
 //! Terraform, either through each member's Kubernetes API (stacks made by
-//! geowp: the same writes as `geowp_sync_group`, see [`crate::group`]) or
-//! live through each SyncThing's REST API (installs geowp did not make, see
-//! [`crate::rest`]).
+//! geowp: the same writes as `geowp_sync_group`, see
+//! [`geowp_syncthing::group`]) or live through each SyncThing's REST API
+//! (installs geowp did not make, see [`geowp_syncthing::rest`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,9 +11,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cluster::{self, Cluster, ClusterError, Connection};
-use crate::group::{self, Member, Settings, IN_SYNC};
-use crate::rest::{self, Api, LiveMember, RestError};
+use geowp_common::error_chain;
+use geowp_kube::conditions::{readiness, Readiness};
+use geowp_kube::{Cluster, ClusterError, Connection, ObjRef};
+use geowp_syncthing::group::{self, Member, Settings, IN_SYNC};
+use geowp_syncthing::rest::{self, Api, LiveMember, RestError};
+
+use crate::exit::Exit;
 
 /// Why a sync command failed; its kind picks the exit code.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +35,11 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit(&self) -> Exit {
         match self {
-            SyncError::Usage(_) => 2,
-            SyncError::Failed(_) => 1,
-            SyncError::Unhealthy { .. } => 3,
+            SyncError::Usage(_) => Exit::Usage,
+            SyncError::Failed(_) => Exit::Failed,
+            SyncError::Unhealthy { .. } => Exit::Unhealthy,
         }
     }
 }
@@ -49,12 +53,7 @@ impl From<RestError> for SyncError {
     }
 }
 
-/// `tcp://host:port`, as SyncThing dials it.
-pub fn valid_peer_address(a: &str) -> bool {
-    a.strip_prefix("tcp://")
-        .and_then(|r| r.rsplit_once(':'))
-        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
-}
+pub use geowp_syncthing::valid_peer_address;
 
 /// `NAME=tcp://host:port` pairs.
 pub fn parse_addresses(v: &[String]) -> Result<BTreeMap<String, String>, SyncError> {
@@ -77,27 +76,9 @@ pub fn parse_addresses(v: &[String]) -> Result<BTreeMap<String, String>, SyncErr
     Ok(m)
 }
 
-/// A duration like `90s`, `2m`, `500ms` or a number of seconds.
+/// A duration in Go's grammar (`90s`, `2m`, `500ms`), as clap's value parser.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
-    };
-    if !(0.0..=86400.0).contains(&secs) {
-        return Err(format!("{s:?} is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
+    geowp_common::duration::parse(s).map_err(|e| e.to_string())
 }
 
 /// An API key given as the key itself or as `@FILE` (keeps it out of `ps`).
@@ -123,17 +104,9 @@ pub struct KubeTarget {
 pub fn read_kubeconfig(path: &Path) -> Result<(String, Vec<String>), SyncError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| SyncError::Failed(format!("cannot read {}: {e}", path.display())))?;
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|e| SyncError::Usage(format!("{}: not a kubeconfig: {e}", path.display())))?;
-    let contexts = doc["contexts"]
-        .as_sequence()
-        .map(|s| {
-            s.iter()
-                .filter_map(|c| c["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((text, contexts))
+    let doc = geowp_kubeconfig::parse(&text, path.parent())
+        .map_err(|e| SyncError::Usage(format!("{}: {e}", path.display())))?;
+    Ok((text, doc.contexts()))
 }
 
 async fn connect_all(
@@ -156,16 +129,21 @@ async fn connect_all(
             context: Some(ctx.clone()),
             ..Default::default()
         };
-        let c = cluster::connect(&conn, deadline, cancel.clone())
+        let c = geowp_kube::connect(&conn, deadline, cancel.clone())
             .await
-            .map_err(|e| SyncError::Usage(format!("member {name} (context {ctx}): {e}")))?;
+            .map_err(|e| {
+                SyncError::Usage(format!(
+                    "member {name} (context {ctx}): {}",
+                    error_chain(&e)
+                ))
+            })?;
         out.push(c);
     }
     Ok(out)
 }
 
 fn kube_err(name: &str, e: ClusterError) -> String {
-    format!("{name}: {e}")
+    format!("{name}: {}", error_chain(&e))
 }
 
 /// Learns each member's device ID (from its identity Secret) and address
@@ -264,14 +242,18 @@ pub async fn status_kube(
         async move {
             let cfg = group::check(c, m, all, s).await?;
             let dep = c
-                .get("apps/v1", "Deployment", &m.namespace, "syncthing")
+                .get(&ObjRef::new(
+                    "apps/v1",
+                    "Deployment",
+                    &m.namespace,
+                    group::SYNCTHING_DEPLOYMENT,
+                ))
                 .await?;
             let rollout = match dep {
                 None => "no syncthing Deployment".to_string(),
-                Some(d) => match cluster::conditions::readiness("Deployment", &d) {
-                    cluster::conditions::Readiness::Ready => "pod ready".to_string(),
-                    cluster::conditions::Readiness::Waiting(w)
-                    | cluster::conditions::Readiness::Failed(w) => w,
+                Some(d) => match readiness("Deployment", &d) {
+                    Readiness::Ready => "pod ready".to_string(),
+                    Readiness::Waiting(w) | Readiness::Failed(w) => w,
                 },
             };
             Ok::<_, ClusterError>((cfg, rollout))
@@ -491,7 +473,7 @@ mod tests {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert!(parse_duration("7").unwrap_err().contains("missing a unit"));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
     }
@@ -508,7 +490,7 @@ mod tests {
             "a=tcp://h:x",
         ] {
             let e = parse_addresses(&[bad.into()]).unwrap_err();
-            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert_eq!(e.exit(), Exit::Usage, "{bad}");
         }
         assert!(parse_addresses(&["a=tcp://h:1".into(), "a=tcp://h:2".into()]).is_err());
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema};
 
-pub use geowp_helper::cluster;
+pub use geowp_kube as cluster;
 pub mod docs;
 pub mod render;
 pub mod resources;

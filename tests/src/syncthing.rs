@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use geowp_helper::stconfig;
+use geowp_syncthing::config as stconfig;
 
 /// A real `syncthing` daemon with its config directory (`home`) and its
 /// shared folder (`data`).
@@ -109,7 +109,7 @@ pub fn standalone(root: &Path, name: &str, folder: &str) -> (Daemon, String, Str
     let data = root.join(name).join("data");
     std::fs::create_dir_all(&home).expect("mkdir");
     std::fs::create_dir_all(data.join(".stfolder")).expect("mkdir");
-    let id = geowp_helper::syncthing::generate().expect("identity");
+    let id = geowp_syncthing::identity::generate().expect("identity");
     std::fs::write(home.join("cert.pem"), &id.cert_pem).expect("cert");
     std::fs::write(home.join("key.pem"), &id.key_pem).expect("key");
     let (port, gui) = (free_port(), free_port());

@@ -4,15 +4,24 @@
 //! [`tls`]), the gRPC services, cty values and their msgpack/JSON encodings
 //! ([`value`]), schemas ([`schema`]), diagnostics with attribute paths
 //! ([`diag`]), plan helpers ([`plan`]) and JSON-lines logging ([`log`]).
-//! A provider is a [`provider::ProviderDef`] of [`provider::Resource`]s.
+//! A provider is a [`provider::ProviderDef`] of [`provider::Resource`]s;
+//! most resources are [`typed::TypedResource`]s over a [`model::Model`]
+//! struct (`#[derive(Model)]`) that declares each attribute once, with its
+//! default and [`validate`]ors.
+
+// the derive macro names this crate `::tfplugin`, here too
+extern crate self as tfplugin;
 
 pub mod diag;
 pub mod log;
+pub mod model;
 pub mod plan;
 pub mod provider;
 pub mod schema;
 pub mod serve;
 pub mod tls;
+pub mod typed;
+pub mod validate;
 pub mod value;
 
 /// Generated from `proto/*.proto` at build time; never edited.
@@ -29,8 +38,11 @@ pub mod proto {
 }
 
 pub use diag::{AttrPath, Diagnostics};
+pub use model::{Field, Model, Secret, Timeouts, Val};
 pub use plan::{PlanRules, Private, TimeoutDefaults};
 pub use provider::{Ctx, ProviderDef, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
+pub use tfplugin_derive::Model;
 pub use tonic::async_trait;
+pub use typed::{Typed, TypedResource};
 pub use value::{Type, Value};

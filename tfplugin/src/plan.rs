@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::diag::{AttrPath, Diagnostics};
+use crate::diag::AttrPath;
 use crate::schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 use crate::value::{Type, Value};
 
@@ -30,9 +30,13 @@ pub struct Planned {
 /// Derives the planned state from Terraform's proposed new state.
 ///
 /// Terraform's proposal already carries prior values for computed attributes
-/// the config leaves unset. On create those become unknown; on update they
-/// become unknown only if a configurable attribute changes, except the ones
-/// in `keep_state_when_unknown`.
+/// the config leaves unset. Attributes with a schema default take it when the
+/// config leaves them out (inside nested attributes too). Other computed
+/// attributes become unknown on create, and on update when a configurable
+/// attribute changes, except those marked `use_state_for_unknown` (or listed
+/// in `rules.keep_state_when_unknown`). Attributes and blocks marked
+/// `requires_replace` (or listed in `rules.requires_replace`) force a new
+/// resource when they change.
 pub fn plan_change(
     schema: &Schema,
     rules: &PlanRules,
@@ -48,16 +52,23 @@ pub fn plan_change(
     }
     let mut planned = proposed.clone();
     let block = &schema.block;
+    apply_defaults(&block.attributes, config, &mut planned);
     let creating = prior.is_null();
-    let changed = !creating && configurable_differs(block, prior, proposed);
-    for a in block.attributes.iter().filter(|a| a.computed) {
+    let changed = !creating && configurable_differs(block, prior, &planned);
+    for a in block
+        .attributes
+        .iter()
+        .filter(|a| a.computed && a.default.is_none())
+    {
         if !config.get(&a.name).is_null() {
             continue;
         }
         if creating {
             planned.set(&a.name, Value::Unknown);
         } else if changed {
-            if rules.keep_state_when_unknown.contains(&a.name.as_str()) {
+            let keep =
+                a.use_state_for_unknown || rules.keep_state_when_unknown.contains(&a.name.as_str());
+            if keep {
                 planned.set(&a.name, prior.get(&a.name).clone());
             } else {
                 planned.set(&a.name, Value::Unknown);
@@ -66,8 +77,22 @@ pub fn plan_change(
     }
     let mut requires_replace = Vec::new();
     if !creating {
-        for name in &rules.requires_replace {
-            if prior.get(name) != planned.get(name) {
+        let flagged = block
+            .attributes
+            .iter()
+            .filter(|a| a.requires_replace)
+            .map(|a| a.name.as_str())
+            .chain(
+                block
+                    .blocks
+                    .iter()
+                    .filter(|b| b.requires_replace)
+                    .map(|b| b.name.as_str()),
+            )
+            .chain(rules.requires_replace.iter().copied());
+        let mut seen = std::collections::BTreeSet::new();
+        for name in flagged {
+            if seen.insert(name) && prior.get(name) != planned.get(name) {
                 requires_replace.push(AttrPath::root(name));
             }
         }
@@ -75,6 +100,41 @@ pub fn plan_change(
     Planned {
         state: planned,
         requires_replace,
+    }
+}
+
+/// Puts each attribute's default into `planned` where `config` leaves it
+/// out, recursing into nested attributes (objects, maps and lists of them).
+fn apply_defaults(attrs: &[Attribute], config: &Value, planned: &mut Value) {
+    for a in attrs {
+        let cv = config.get(&a.name);
+        if let (Some(d), true) = (&a.default, cv.is_null()) {
+            planned.set(&a.name, d.clone());
+            continue;
+        }
+        let crate::schema::AttrType::Nested(n) = &a.ty else {
+            continue;
+        };
+        let Some(pv) = planned.get_mut(&a.name) else {
+            continue;
+        };
+        match (n.nesting, pv) {
+            (Nesting::Single | Nesting::Group, pv @ Value::Map(_)) => {
+                apply_defaults(&n.attributes, cv, pv)
+            }
+            (Nesting::Map, Value::Map(items)) => {
+                for (k, item) in items.iter_mut() {
+                    apply_defaults(&n.attributes, cv.get(k), item);
+                }
+            }
+            (Nesting::List | Nesting::Set, Value::List(items)) => {
+                let cl = cv.as_list().unwrap_or(&[]);
+                for (i, item) in items.iter_mut().enumerate() {
+                    apply_defaults(&n.attributes, cl.get(i).unwrap_or(&Value::Null), item);
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -107,10 +167,19 @@ pub fn timeouts_block(d: TimeoutDefaults) -> NestedBlock {
             op,
             Type::String,
             &format!(
-                "How long {op} may take before it fails, as a duration such as `30s`, `10m` or `1h30m`. Default `{}`.",
+                "How long {op} may take before it fails, as a duration such as `30s`, `10m` or `1h30m` (more than zero, at most 30 days). Default `{}`.",
                 fmt_duration(dur)
             ),
         )
+        .validate(crate::validate::Validator::string(
+            "Invalid duration",
+            "a duration such as 30s, 10m or 1h30m",
+            |s| {
+                parse_timeout(s).map(|_| ()).map_err(|e| {
+                    format!("{e}. Write a duration such as \"30s\", \"10m\" or \"1h30m\".")
+                })
+            },
+        ))
     };
     NestedBlock::new(
         TIMEOUTS,
@@ -128,7 +197,7 @@ pub fn timeouts(v: &Value, d: TimeoutDefaults) -> TimeoutDefaults {
     let get = |op: &str, dflt: Duration| {
         t.get(op)
             .as_str()
-            .and_then(|s| parse_duration(s).ok())
+            .and_then(|s| parse_timeout(s).ok())
             .unwrap_or(dflt)
     };
     TimeoutDefaults {
@@ -138,79 +207,20 @@ pub fn timeouts(v: &Value, d: TimeoutDefaults) -> TimeoutDefaults {
     }
 }
 
-/// Adds a diagnostic for each timeout in `config` that is not a valid duration.
-pub fn validate_timeouts(config: &Value, diags: &mut Diagnostics) {
-    if let Some(m) = config.get(TIMEOUTS).as_map() {
-        for (op, v) in m {
-            if let Some(s) = v.as_str() {
-                if let Err(e) = parse_duration(s) {
-                    diags.error_at(
-                        AttrPath::root(TIMEOUTS).attr(op),
-                        "Invalid duration",
-                        format!("{e}. Write a duration such as \"30s\", \"10m\" or \"1h30m\"."),
-                    );
-                }
-            }
-        }
+/// A timeout: a duration in Go's grammar (see [`geowp_common::duration`]),
+/// more than zero and at most 30 days.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = geowp_common::duration::parse(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err(format!("{s:?} is zero: nothing could finish in no time"));
     }
-}
-
-/// Parses Go-style durations: a sequence of number+unit (`h`, `m`, `s`, `ms`).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_end == 0 {
-            return Err(format!(
-                "{s:?} is not a duration: expected a number at {rest:?}"
-            ));
-        }
-        let n: f64 = rest[..num_end]
-            .parse()
-            .map_err(|_| format!("{s:?} has a bad number"))?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let secs = match &rest[..unit_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "" => return Err(format!("{s:?} is missing a unit (h, m, s or ms)")),
-            u => {
-                return Err(format!(
-                    "{s:?} has an unknown unit {u:?} (use h, m, s or ms)"
-                ))
-            }
-        };
-        total += n * secs;
-        rest = &rest[unit_end..];
-    }
-    if total > 30.0 * 24.0 * 3600.0 {
+    if d > Duration::from_secs(30 * 24 * 3600) {
         return Err(format!("{s:?} is longer than 30 days"));
     }
-    Ok(Duration::from_secs_f64(total))
+    Ok(d)
 }
 
-pub fn fmt_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, (s % 3600) / 60, s % 60) {
-        (0, 0, sec) => format!("{sec}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, sec) => format!("{m}m{sec}s"),
-        (h, 0, 0) => format!("{h}h"),
-        (h, m, 0) => format!("{h}h{m}m"),
-        (h, m, sec) => format!("{h}h{m}m{sec}s"),
-    }
-}
+pub use geowp_common::duration::format as fmt_duration;
 
 // ------------------------------------------------------------ private state
 
@@ -310,12 +320,13 @@ mod tests {
 
     #[test]
     fn durations_parse_like_go() {
-        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_duration("45s").unwrap(), Duration::from_secs(45));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert!(parse_duration("10").unwrap_err().contains("missing a unit"));
-        assert!(parse_duration("5d").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("").is_err());
+        assert_eq!(parse_timeout("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_timeout("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_timeout("10").unwrap_err().contains("missing a unit"));
+        assert!(parse_timeout("5d").unwrap_err().contains("unknown unit"));
+        assert!(parse_timeout("0s").unwrap_err().contains("zero"));
+        assert!(parse_timeout("800h").unwrap_err().contains("30 days"));
+        assert!(parse_timeout("").is_err());
         assert_eq!(fmt_duration(Duration::from_secs(5400)), "1h30m");
     }
 
@@ -329,8 +340,8 @@ mod tests {
         assert_eq!(t.create, Duration::from_secs(120));
         assert_eq!(t.delete, DEFAULTS.delete);
         let bad = Value::object([("timeouts", Value::object([("update", Value::str("soon"))]))]);
-        let mut d = Diagnostics::new();
-        validate_timeouts(&bad, &mut d);
+        let mut d = crate::diag::Diagnostics::new();
+        crate::validate::validate_block(&schema().block, &bad, &mut d);
         assert_eq!(d.0.len(), 1);
         assert_eq!(d.0[0].path.as_ref().unwrap().to_string(), "timeouts.update");
     }

@@ -58,7 +58,8 @@ pub trait Resource: Send + Sync + 'static {
     fn plan_rules(&self) -> PlanRules {
         PlanRules::default()
     }
-    /// Static checks of a config, which may contain unknown values.
+    /// Checks of a config (which may hold unknown values) beyond the
+    /// schema's own validators, which the RPC layer runs first.
     fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
     /// Adjusts the default plan (see [`plan_change`]); `planned` is null on destroy.
     fn modify_plan(
@@ -301,7 +302,7 @@ impl ProviderRpc for ProviderServer {
         let mut diags = Diagnostics::new();
         if let Some(e) = self.entry(&r.type_name, &mut diags) {
             if let Some(cfg) = decode(&r.config, &e.ty, "configuration", &mut diags) {
-                crate::plan::validate_timeouts(&cfg, &mut diags);
+                crate::validate::validate_block(&e.schema.block, &cfg, &mut diags);
                 e.res.validate(&cfg, &mut diags);
             }
         }

@@ -4,7 +4,8 @@
 //! documentation are all derived from it.
 
 use crate::proto::tfplugin6 as pb;
-use crate::value::Type;
+use crate::validate::Validator;
+use crate::value::{Type, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Schema {
@@ -54,6 +55,15 @@ pub struct Attribute {
     pub computed: bool,
     pub sensitive: bool,
     pub deprecated: bool,
+    /// The value planned when the config leaves it out (optional + computed).
+    pub default: Option<Value>,
+    /// Checks of the value, run at validate and again before apply.
+    pub validators: Vec<Validator>,
+    /// A change of this attribute replaces the resource.
+    pub requires_replace: bool,
+    /// A computed value that keeps its state value on update instead of
+    /// becoming "known after apply" (ids, values that never change).
+    pub use_state_for_unknown: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -63,20 +73,78 @@ pub struct NestedBlock {
     pub block: Block,
     pub min_items: i64,
     pub max_items: i64,
+    /// Checks of the whole block's value (cross-attribute checks inside it).
+    pub validators: Vec<Validator>,
+    /// A change inside this block replaces the resource.
+    pub requires_replace: bool,
 }
 
 impl Attribute {
     fn new(name: &str, ty: Type, description: &str) -> Attribute {
+        Attribute::typed(name, AttrType::Plain(ty), description)
+    }
+    /// An attribute of any type (plain or nested), no flags set yet.
+    pub fn typed(name: &str, ty: AttrType, description: &str) -> Attribute {
         Attribute {
             name: name.into(),
-            ty: AttrType::Plain(ty),
+            ty,
             description: description.into(),
             required: false,
             optional: false,
             computed: false,
             sensitive: false,
             deprecated: false,
+            default: None,
+            validators: Vec::new(),
+            requires_replace: false,
+            use_state_for_unknown: false,
         }
+    }
+    /// Sets how the attribute is given: required, optional, computed.
+    pub fn flags(mut self, required: bool, optional: bool, computed: bool) -> Attribute {
+        self.required = required;
+        self.optional = optional;
+        self.computed = computed;
+        self
+    }
+    /// Planned when the config leaves it out; makes it optional + computed.
+    pub fn default(mut self, v: Value) -> Attribute {
+        self.default = Some(v);
+        self.required = false;
+        self.optional = true;
+        self.computed = true;
+        self
+    }
+    pub fn validate(mut self, v: Validator) -> Attribute {
+        self.validators.push(v);
+        self
+    }
+    pub fn requires_replace(mut self) -> Attribute {
+        self.requires_replace = true;
+        self
+    }
+    pub fn use_state_for_unknown(mut self) -> Attribute {
+        self.use_state_for_unknown = true;
+        self
+    }
+    /// The description with its default, as Terraform and the docs show it.
+    pub fn full_description(&self) -> String {
+        let mut d = self.description.trim().to_string();
+        if let Some(v) = &self.default {
+            let shown = match v {
+                Value::List(l) if l.is_empty() => "none".to_string(),
+                Value::Map(m) if m.is_empty() => "none".to_string(),
+                other => format!("`{}`", hcl(other)),
+            };
+            if !d.is_empty() && !d.ends_with('.') {
+                d.push('.');
+            }
+            d.push_str(&format!(" Default: {shown}."));
+        }
+        if self.requires_replace {
+            d.push_str(" Changing it replaces the resource.");
+        }
+        d.trim().to_string()
     }
     pub fn required(name: &str, ty: Type, description: &str) -> Attribute {
         Attribute {
@@ -137,6 +205,32 @@ impl Attribute {
     }
 }
 
+/// A value as HCL shows it, for defaults in descriptions.
+fn hcl(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Unknown => "(known after apply)".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::List(l) => format!(
+            "[{}]",
+            l.iter()
+                .map(|x| format!("{:?}", hcl(x)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Map(m) => format!(
+            "{{ {} }}",
+            m.iter()
+                .map(|(k, x)| format!("{k} = {:?}", hcl(x)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Dynamic(_, x) => hcl(x),
+    }
+}
+
 impl NestedBlock {
     pub fn new(name: &str, nesting: Nesting, block: Block) -> NestedBlock {
         NestedBlock {
@@ -145,7 +239,17 @@ impl NestedBlock {
             block,
             min_items: 0,
             max_items: 0,
+            validators: Vec::new(),
+            requires_replace: false,
         }
+    }
+    pub fn validate(mut self, v: Validator) -> NestedBlock {
+        self.validators.push(v);
+        self
+    }
+    pub fn requires_replace(mut self) -> NestedBlock {
+        self.requires_replace = true;
+        self
     }
     pub fn items(mut self, min: i64, max: i64) -> NestedBlock {
         self.min_items = min;
@@ -256,7 +360,7 @@ impl From<&Attribute> for pb::schema::Attribute {
             name: a.name.clone(),
             r#type: ty,
             nested_type,
-            description: a.description.clone(),
+            description: a.full_description(),
             required: a.required,
             optional: a.optional,
             computed: a.computed,

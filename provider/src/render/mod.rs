@@ -108,7 +108,7 @@ impl std::fmt::Debug for SyncthingSecrets {
 
 /// A rendered object, ready for server-side apply (defined next to the
 /// cluster client, which the helper shares).
-pub use geowp_helper::cluster::{Obj, FIELD_MANAGER};
+pub use geowp_kube::{Obj, FIELD_MANAGER};
 
 /// Names of the Secret keys holding the WordPress salts, and their env names.
 pub fn salt_env(name: &str) -> String {
@@ -230,7 +230,7 @@ pub(crate) mod tests {
 
     fn find<'a>(objs: &'a [Obj], kind: &str, name: &str) -> &'a Obj {
         objs.iter()
-            .find(|o| o.kind == kind && o.name == name)
+            .find(|o| o.id.kind == kind && o.id.name == name)
             .unwrap_or_else(|| panic!("no {kind}/{name}"))
     }
 
@@ -386,7 +386,7 @@ pub(crate) mod tests {
         let text =
             serde_json::to_string(&objs.iter().map(|o| &o.body).collect::<Vec<_>>()).unwrap();
         assert!(!text.contains("hostPath"));
-        assert!(!objs.iter().any(|o| o.kind == "PodSecurityPolicy"));
+        assert!(!objs.iter().any(|o| o.id.kind == "PodSecurityPolicy"));
         // wp-content only is on the ReadWriteMany claim
         let wp = find(&objs, "Deployment", "wordpress");
         let mounts = &wp.body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"];
@@ -412,11 +412,11 @@ pub(crate) mod tests {
             "privileged"
         );
         // waves: namespace first, workloads last
-        assert_eq!(ns.wave, 0);
+        assert_eq!(ns.wave(), geowp_kube::Wave::Cluster);
         assert!(objs
             .iter()
-            .filter(|o| matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
-            .all(|o| o.wave == 2));
+            .filter(|o| matches!(o.id.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
+            .all(|o| o.wave() == geowp_kube::Wave::Workload));
         // peer load balancers ask for the advertised static IPs
         assert_eq!(
             find(&objs, "Service", "pd-0").body["spec"]["loadBalancerIP"],

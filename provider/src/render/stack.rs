@@ -112,16 +112,18 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    fn push<T: Serialize + k8s_openapi::Resource>(
+    fn push<T: Serialize + k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>>(
         &mut self,
         wave: u8,
         name: &str,
         cluster_scoped: bool,
         o: &T,
-    ) {
+    ) where
+        T::Scope: 'static,
+    {
         self.push_flags(wave, name, cluster_scoped, false, false, o)
     }
-    fn push_flags<T: Serialize + k8s_openapi::Resource>(
+    fn push_flags<T: Serialize + k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta>>(
         &mut self,
         wave: u8,
         name: &str,
@@ -129,23 +131,13 @@ impl Out<'_> {
         secret: bool,
         create_only: bool,
         o: &T,
-    ) {
-        // serialising k8s-openapi types into a Value cannot fail
-        let body = serde_json::to_value(o).unwrap_or_default();
-        self.objs.push(Obj {
-            api_version: T::API_VERSION.to_string(),
-            kind: T::KIND.to_string(),
-            namespace: if cluster_scoped {
-                String::new()
-            } else {
-                self.spec.namespace.clone()
-            },
-            name: name.to_string(),
-            wave,
-            secret,
-            create_only,
-            body,
-        });
+    ) where
+        T::Scope: 'static,
+    {
+        let _ = (wave, name, cluster_scoped, secret, &self.spec);
+        let o = Obj::new(o);
+        self.objs
+            .push(if create_only { o.create_only() } else { o });
     }
 }
 
@@ -534,7 +526,7 @@ pub fn render(spec: &StackSpec, secrets: &Secrets, st: &SyncthingSecrets) -> Vec
             ..Default::default()
         },
     );
-    let st_config = geowp_helper::stconfig::render(&geowp_helper::stconfig::Config {
+    let st_config = geowp_syncthing::config::render(&geowp_syncthing::config::Config {
         self_id: st.device_id.clone(),
         self_name: spec.member.clone(),
         peers: vec![],

@@ -16,12 +16,13 @@ use tokio::time::Instant;
 
 use super::b64d;
 use crate::cluster::conditions::{drift, needs_wait, Readiness};
-use crate::cluster::{self, Cluster, ClusterError, Connection};
+use crate::cluster::{self, Cluster, ClusterError, Connection, ObjRef};
 use crate::render::{
     self, Images, Member, Obj, Secrets, StackSpec, Storage, SyncthingSecrets, CONFIG_ANNOTATION,
-    MANAGED_BY, MEMBER_LABEL,
+    FIELD_MANAGER, MANAGED_BY, MEMBER_LABEL,
 };
 use crate::resources::site::{valid_name, SALT_NAMES};
+use kube::api::PatchParams;
 
 pub struct ClusterStack;
 
@@ -612,10 +613,10 @@ fn endpoint_of(svc: &Json) -> Option<String> {
 
 fn inv_item(o: &Obj, uid: &str) -> Value {
     Value::object([
-        ("api_version", Value::str(&o.api_version)),
-        ("kind", Value::str(&o.kind)),
-        ("namespace", Value::str(&o.namespace)),
-        ("name", Value::str(&o.name)),
+        ("api_version", Value::str(&o.id.api_version)),
+        ("kind", Value::str(&o.id.kind)),
+        ("namespace", Value::str(&o.id.namespace)),
+        ("name", Value::str(&o.id.name)),
         ("uid", Value::str(uid)),
     ])
 }
@@ -862,7 +863,10 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
         }
     };
     // a namespace we did not make is not ours to fill and later delete
-    match cluster.get("v1", "Namespace", "", &sp.namespace).await {
+    match cluster
+        .get(&ObjRef::new("v1", "Namespace", "", &sp.namespace))
+        .await
+    {
         Ok(Some(ns)) => {
             let labels = &ns["metadata"]["labels"];
             if labels[MANAGED_BY] != "geowp" || labels[MEMBER_LABEL] != sp.member.as_str() {
@@ -882,7 +886,7 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
     }
     let st = match load_syncthing(&cluster, &sp.namespace).await {
         Ok(Some(st)) => st,
-        Ok(None) => match geowp_helper::syncthing::generate() {
+        Ok(None) => match geowp_syncthing::identity::generate() {
             Ok(id) => SyncthingSecrets {
                 cert_pem: id.cert_pem,
                 key_pem: id.key_pem,
@@ -911,19 +915,27 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
         .map(|o| (o.key(), Value::str("not applied yet")))
         .collect();
     let mut failed = false;
-    for wave in 0..=2u8 {
-        let batch: Vec<&Obj> = objs.iter().filter(|o| o.wave == wave).collect();
+    for wave in geowp_kube::Wave::ALL {
+        let batch: Vec<&Obj> = objs.iter().filter(|o| o.wave() == wave).collect();
         let results = futures_util::future::join_all(batch.iter().map(|o| {
             let c = cluster.clone();
             async move {
                 if o.create_only {
-                    match c.get(&o.api_version, &o.kind, &o.namespace, &o.name).await {
+                    match c.get(&o.id).await {
                         Ok(Some(live)) => return Ok(live),
                         Ok(None) => {}
                         Err(e) => return Err(e),
                     }
                 }
-                c.apply(o, force).await
+                c.apply(
+                    o,
+                    &if force {
+                        PatchParams::apply(FIELD_MANAGER).force()
+                    } else {
+                        PatchParams::apply(FIELD_MANAGER)
+                    },
+                )
+                .await
             }
         }))
         .await;
@@ -956,14 +968,17 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
         {
             match cluster
                 .delete(
-                    &stale.api_version,
-                    &stale.kind,
-                    &stale.namespace,
-                    &stale.name,
+                    &ObjRef::new(
+                        &stale.api_version,
+                        &stale.kind,
+                        &stale.namespace,
+                        &stale.name,
+                    ),
+                    None,
                 )
                 .await
             {
-                Ok(()) => {
+                Ok(_) => {
                     inventory.remove(&format!("{}/{}", stale.kind, stale.name));
                 }
                 Err(e) => cluster_diag(
@@ -981,20 +996,14 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
     if !failed && wait {
         let waits = objs
             .iter()
-            .filter(|o| needs_wait(&o.kind, &o.body))
+            .filter(|o| needs_wait(&o.id.kind, &o.body))
             .map(|o| {
                 let c = cluster.clone();
                 async move {
                     (
                         o,
-                        c.wait(
-                            &o.api_version,
-                            &o.kind,
-                            &o.namespace,
-                            &o.name,
-                            cluster::is_ready,
-                        )
-                        .await,
+                        c.wait(&o.id, cluster::conditions::is_rolled_out(&o.id.kind))
+                            .await,
                     )
                 }
             });
@@ -1024,7 +1033,7 @@ async fn converge(ctx: &mut Ctx, prior: &Value, planned: &Value, diags: &mut Dia
         }
     }
     let endpoint = match cluster
-        .get("v1", "Service", &sp.namespace, "wordpress")
+        .get(&ObjRef::new("v1", "Service", &sp.namespace, "wordpress"))
         .await
     {
         Ok(Some(svc)) => endpoint_of(&svc).map(Value::String).unwrap_or(Value::Null),
@@ -1055,7 +1064,10 @@ async fn read_stack(ctx: &mut Ctx, state: &Value, diags: &mut Diagnostics) -> Va
             return state.clone();
         }
     };
-    match cluster.get("v1", "Namespace", "", &sp.namespace).await {
+    match cluster
+        .get(&ObjRef::new("v1", "Namespace", "", &sp.namespace))
+        .await
+    {
         Ok(None) => {
             tracing::info!(namespace = %sp.namespace, "stack namespace gone: removing from state");
             return Value::Null;
@@ -1082,7 +1094,7 @@ async fn read_stack(ctx: &mut Ctx, state: &Value, diags: &mut Diagnostics) -> Va
     let objs = render::render(&sp, &sec, st.as_ref().unwrap_or(&placeholder));
     let lives = futures_util::future::join_all(objs.iter().map(|o| {
         let c = cluster.clone();
-        async move { c.get(&o.api_version, &o.kind, &o.namespace, &o.name).await }
+        async move { c.get(&o.id).await }
     }))
     .await;
     let mut objects = BTreeMap::new();
@@ -1101,7 +1113,7 @@ async fn read_stack(ctx: &mut Ctx, state: &Value, diags: &mut Diagnostics) -> Va
                     inv_item(o, l["metadata"]["uid"].as_str().unwrap_or("")),
                 );
                 let desired = if o.create_only
-                    || (o.name == "syncthing-config" && o.kind == "Secret" && st.is_none())
+                    || (o.id.name == "syncthing-config" && o.id.kind == "Secret" && st.is_none())
                 {
                     None
                 } else {
@@ -1122,7 +1134,7 @@ async fn read_stack(ctx: &mut Ctx, state: &Value, diags: &mut Diagnostics) -> Va
         new.set("syncthing_device_id", Value::str(st.device_id));
     }
     if let Ok(Some(svc)) = cluster
-        .get("v1", "Service", &sp.namespace, "wordpress")
+        .get(&ObjRef::new("v1", "Service", &sp.namespace, "wordpress"))
         .await
     {
         new.set(
@@ -1201,8 +1213,11 @@ async fn destroy(ctx: &mut Ctx, prior: &Value, diags: &mut Diagnostics) {
             async move {
                 (
                     i,
-                    c.delete(&i.api_version, &i.kind, &i.namespace, &i.name)
-                        .await,
+                    c.delete(
+                        &ObjRef::new(&i.api_version, &i.kind, &i.namespace, &i.name),
+                        None,
+                    )
+                    .await,
                 )
             }
         }))
@@ -1223,11 +1238,8 @@ async fn destroy(ctx: &mut Ctx, prior: &Value, diags: &mut Diagnostics) {
                 (
                     i,
                     c.wait(
-                        &i.api_version,
-                        &i.kind,
-                        &i.namespace,
-                        &i.name,
-                        cluster::is_gone,
+                        &ObjRef::new(&i.api_version, &i.kind, &i.namespace, &i.name),
+                        cluster::conditions::is_deleted(""),
                     )
                     .await,
                 )
@@ -1292,7 +1304,7 @@ async fn import_stack(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value
             return Value::Null;
         }
     };
-    let nsobj = match cluster.get("v1", "Namespace", "", ns).await {
+    let nsobj = match cluster.get(&ObjRef::new("v1", "Namespace", "", ns)).await {
         Ok(Some(n)) => n,
         Ok(None) => {
             diags.error(
@@ -1314,7 +1326,10 @@ async fn import_stack(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value
         diags.error("Not a geowp stack", format!("namespace {ns:?} holds no geowp stack for member {member:?} (annotation {CONFIG_ANNOTATION} missing or for another member)."));
         return Value::Null;
     };
-    let secret = match cluster.get("v1", "Secret", ns, "site-secrets").await {
+    let secret = match cluster
+        .get(&ObjRef::new("v1", "Secret", ns, "site-secrets"))
+        .await
+    {
         Ok(Some(s)) => s,
         Ok(None) => {
             diags.error("Incomplete stack", "the stack's site-secrets Secret is missing, so its passwords cannot be imported; apply a new stack instead.");

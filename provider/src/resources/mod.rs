@@ -36,7 +36,7 @@ pub(crate) fn connection_of(c: &Value) -> Option<Connection> {
     })
 }
 
-pub(crate) use geowp_helper::group::{b64d, read_syncthing};
+pub(crate) use geowp_syncthing::group::{b64d, read_syncthing};
 
 /// The kubeconfig import reads credentials from: the first file of
 /// `$KUBECONFIG`, else `~/.kube/config`. None (with an error) if unreadable.

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use geowp_helper::group::{self, Member, Settings, IN_SYNC};
+use geowp_syncthing::group::{self, Member, Settings, IN_SYNC};
 use tfplugin::diag::{AttrPath, Diagnostics};
 use tfplugin::plan::{timeouts, timeouts_block};
 use tfplugin::provider::{Ctx, Resource};
@@ -22,7 +22,7 @@ use crate::cluster::{self, ClusterError};
 
 pub struct SyncGroup;
 
-pub use geowp_helper::group::{GROUP_MANAGER, GROUP_SECRET, HASH_ANNOTATION};
+pub use geowp_syncthing::group::{GROUP_MANAGER, GROUP_SECRET, HASH_ANNOTATION};
 const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
     create: Duration::from_secs(300),
     update: Duration::from_secs(300),
@@ -144,12 +144,12 @@ impl Resource for SyncGroup {
             }
             for (name, m) in ms {
                 if let Some(id) = m.get("device_id").as_str() {
-                    if !geowp_helper::syncthing::is_valid_device_id(id) {
+                    if !geowp_syncthing::identity::is_valid_device_id(id) {
                         d.error_at(AttrPath::root("members").key(name).attr("device_id"), "Invalid device ID", format!("{id:?} is not a SyncThing device ID (8 groups of 7 characters with valid check characters)."));
                     }
                 }
                 if let Some(a) = m.get("address").as_str() {
-                    if !geowp_helper::sync::valid_peer_address(a) {
+                    if !geowp_syncthing::valid_peer_address(a) {
                         d.error_at(
                             AttrPath::root("members").key(name).attr("address"),
                             "Invalid address",
@@ -417,14 +417,17 @@ async fn import_group(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value
                 return Value::Null;
             }
         };
-        let xml = match cl.get("v1", "Secret", ns, GROUP_SECRET).await {
+        let xml = match cl
+            .get(&cluster::ObjRef::new("v1", "Secret", ns, GROUP_SECRET))
+            .await
+        {
             Ok(sec) => sec.and_then(|x| super::b64d(&x["data"]["config.xml"])),
             Err(e) => {
                 diag(&e, c, "reading the group config", diags);
                 return Value::Null;
             }
         };
-        let Some(cfg) = xml.as_deref().and_then(geowp_helper::stconfig::parse) else {
+        let Some(cfg) = xml.as_deref().and_then(geowp_syncthing::config::parse) else {
             diags.error("No group to import", format!("context {c:?} has no readable {GROUP_SECRET} Secret in namespace {ns:?}: it is in no sync group (create one with terraform apply, or `geowp-helper sync exchange`)."));
             return Value::Null;
         };

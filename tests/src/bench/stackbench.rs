@@ -17,15 +17,15 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::json;
 
 fn api(c: &kube::Client, o: &Obj) -> Api<DynamicObject> {
-    let (g, v) = o
-        .api_version
-        .split_once('/')
-        .unwrap_or(("", &o.api_version));
-    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(g, v, &o.kind));
-    if o.namespace.is_empty() {
+    let (g, v) =
+        o.id.api_version
+            .split_once('/')
+            .unwrap_or(("", &o.id.api_version));
+    let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(g, v, &o.id.kind));
+    if o.id.namespace.is_empty() {
         Api::all_with(c.clone(), &ar)
     } else {
-        Api::namespaced_with(c.clone(), &o.namespace, &ar)
+        Api::namespaced_with(c.clone(), &o.id.namespace, &ar)
     }
 }
 
@@ -94,7 +94,7 @@ fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
             .map(|n| (n.to_string(), "z".repeat(64)))
             .collect(),
     };
-    let id = geowp_helper::syncthing::generate().expect("identity");
+    let id = geowp_syncthing::identity::generate().expect("identity");
     let st = render::SyncthingSecrets {
         cert_pem: id.cert_pem,
         key_pem: id.key_pem,
@@ -146,11 +146,11 @@ pub fn fakeapi(root: &Path) -> String {
         let mut count = 0;
         for n in 0..30 {
             let objs = site_objects(3, n % 3, &format!("geowp-{n}"));
-            for wave in 0..=2 {
-                let futs = objs.iter().filter(|o| o.wave == wave).map(|o| {
+            for wave in geowp_kube::Wave::ALL {
+                let futs = objs.iter().filter(|o| o.wave() == wave).map(|o| {
                     let a = api(&c, o);
                     let pp = pp.clone();
-                    async move { a.patch(&o.name, &pp, &Patch::Apply(&o.body)).await.expect("apply") }
+                    async move { a.patch(&o.id.name, &pp, &Patch::Apply(&o.body)).await.expect("apply") }
                 });
                 count += futures_util::future::join_all(futs).await.len();
             }
@@ -264,7 +264,7 @@ pub fn stack(_root: &Path) -> String {
             for o in &objs {
                 api(c, o)
                     .patch(
-                        &o.name,
+                        &o.id.name,
                         &PatchParams::apply("kubectl").force(),
                         &Patch::Apply(&o.body),
                     )
@@ -274,12 +274,12 @@ pub fn stack(_root: &Path) -> String {
             // then wait for each workload in turn, polling like a script
             for o in objs
                 .iter()
-                .filter(|o| geowp_provider::cluster::conditions::needs_wait(&o.kind, &o.body))
+                .filter(|o| geowp_provider::cluster::conditions::needs_wait(&o.id.kind, &o.body))
             {
                 loop {
-                    let live = api(c, o).get(&o.name).await.expect("get");
+                    let live = api(c, o).get(&o.id.name).await.expect("get");
                     let v = serde_json::to_value(&live).unwrap_or_default();
-                    if geowp_provider::cluster::conditions::readiness(&o.kind, &v)
+                    if geowp_provider::cluster::conditions::readiness(&o.id.kind, &v)
                         == geowp_provider::cluster::conditions::Readiness::Ready
                     {
                         break;

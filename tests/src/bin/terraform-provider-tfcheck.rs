@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tfplugin::diag::{AttrPath, Diagnostics};
-use tfplugin::plan::{parse_duration, timeouts, timeouts_block};
+use tfplugin::plan::{parse_timeout, timeouts, timeouts_block};
 use tfplugin::provider::{Ctx, Resource};
 use tfplugin::serve::ServeOpts;
 use tfplugin::value::{from_json, to_json};
@@ -177,7 +177,7 @@ impl Resource for Thing {
             }
         }
         if let Some(d) = config.get("create_delay").as_str() {
-            if let Err(e) = parse_duration(d) {
+            if let Err(e) = parse_timeout(d) {
                 diags.error_at(AttrPath::root("create_delay"), "Invalid duration", e);
             }
         }
@@ -191,7 +191,7 @@ impl Resource for Thing {
         if let Some(d) = planned
             .get("create_delay")
             .as_str()
-            .and_then(|d| parse_duration(d).ok())
+            .and_then(|d| parse_timeout(d).ok())
         {
             let limit = timeouts(planned, DEFAULTS).create;
             match ctx

@@ -87,7 +87,6 @@ pub fn device_id(der: &[u8]) -> String {
 
 /// The device ID of the first certificate in a PEM text.
 pub fn device_id_of_pem(pem: &str) -> Result<String, IdentityError> {
-    use base64::Engine;
     let start = pem
         .find("-----BEGIN CERTIFICATE-----")
         .ok_or(IdentityError::NoCertificate)?
@@ -100,9 +99,7 @@ pub fn device_id_of_pem(pem: &str) -> Result<String, IdentityError> {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| IdentityError::NoCertificate)?;
+    let der = geowp_common::b64::decode(&b64).ok_or(IdentityError::NoCertificate)?;
     Ok(device_id(&der))
 }
 

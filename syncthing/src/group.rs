@@ -8,17 +8,22 @@
 //! its hash on the SyncThing Deployment's pod template so the pod restarts
 //! with it. That is two writes per member, independent of the group's size.
 
+use geowp_common::b64;
+use geowp_common::names::{label, object, secret};
+use geowp_kube::{Cluster, ClusterError, Connection, Obj, ObjRef};
+use kube::api::PatchParams;
 use serde_json::{json, Value as Json};
 
-use crate::cluster::{b64, Cluster, ClusterError, Connection, Obj};
-use crate::stconfig;
+use crate::config as stconfig;
 
-pub const GROUP_SECRET: &str = "syncthing-group";
-pub const GROUP_MANAGER: &str = "geowp-sync-group";
-pub const HASH_ANNOTATION: &str = "geowp.dev/sync-group-config";
+pub use geowp_common::names::{
+    annotation::SYNC_GROUP_CONFIG as HASH_ANNOTATION, secret::SYNCTHING_GROUP as GROUP_SECRET,
+    DEFAULT_NAMESPACE, GROUP_MANAGER,
+};
 pub const IN_SYNC: &str = "in sync";
+/// The stack's SyncThing Deployment (the group stamps its pod template).
+pub const SYNCTHING_DEPLOYMENT: &str = object::SYNCTHING;
 
-pub const DEFAULT_NAMESPACE: &str = "geowp";
 pub const DEFAULT_LISTEN: &str = "tcp://0.0.0.0:22000";
 pub const DEFAULT_GUI: &str = "127.0.0.1:8384";
 pub const DEFAULT_FOLDER_PATH: &str = "/var/syncthing/data";
@@ -100,13 +105,7 @@ pub fn hash(s: &str) -> String {
 
 /// A Secret's base64 data value as text.
 pub fn b64d(v: &Json) -> Option<String> {
-    use base64::Engine;
-    String::from_utf8(
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str()?)
-            .ok()?,
-    )
-    .ok()
+    b64::decode_text(v.as_str()?)
 }
 
 /// What a stack keeps of SyncThing in its namespace, each part if there:
@@ -126,14 +125,16 @@ impl std::fmt::Debug for StackSyncthing {
 }
 
 pub async fn read_syncthing(c: &Cluster, ns: &str) -> Result<StackSyncthing, ClusterError> {
-    let id = c.get("v1", "Secret", ns, "syncthing-identity").await?;
+    let id = c
+        .get(&ObjRef::new("v1", "Secret", ns, secret::SYNCTHING_IDENTITY))
+        .await?;
     let cert_pem = id.as_ref().and_then(|s| b64d(&s["data"]["cert.pem"]));
     let key_pem = id.as_ref().and_then(|s| b64d(&s["data"]["key.pem"]));
     let device_id = cert_pem
         .as_deref()
-        .and_then(|p| crate::syncthing::device_id_of_pem(p).ok());
+        .and_then(|p| crate::identity::device_id_of_pem(p).ok());
     let api_key = c
-        .get("v1", "Secret", ns, "syncthing-config")
+        .get(&ObjRef::new("v1", "Secret", ns, secret::SYNCTHING_CONFIG))
         .await?
         .and_then(|s| b64d(&s["data"]["config.xml"]))
         .and_then(|x| {
@@ -152,7 +153,10 @@ pub async fn read_syncthing(c: &Cluster, ns: &str) -> Result<StackSyncthing, Clu
 /// The peer address a stack advertises: its `syncthing` Service's
 /// load-balancer address (or the address it requests), on the Service's port.
 pub async fn advertised_address(c: &Cluster, ns: &str) -> Result<Option<String>, ClusterError> {
-    let Some(svc) = c.get("v1", "Service", ns, "syncthing").await? else {
+    let Some(svc) = c
+        .get(&ObjRef::new("v1", "Service", ns, object::SYNCTHING))
+        .await?
+    else {
         return Ok(None);
     };
     let port = svc["spec"]["ports"]
@@ -183,16 +187,14 @@ fn deployment_stamp(ns: &str, hash: Option<&str>) -> Obj {
     if let Some(h) = hash {
         body["spec"] = json!({"template": {"metadata": {"annotations": {HASH_ANNOTATION: h}}}});
     }
-    Obj {
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        namespace: ns.into(),
-        name: "syncthing".into(),
-        wave: 2,
-        secret: false,
-        create_only: false,
+    Obj::raw(
+        ObjRef::new("apps/v1", "Deployment", ns, object::SYNCTHING),
         body,
-    }
+    )
+}
+
+fn params() -> PatchParams {
+    PatchParams::apply(GROUP_MANAGER).force()
 }
 
 /// Why a member cannot join (its stack is missing or holds another identity).
@@ -224,26 +226,16 @@ pub async fn join(
         ))));
     }
     let xml = config_for(me, all, s, &api_key);
-    let secret = Obj {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: me.namespace.clone(),
-        name: GROUP_SECRET.into(),
-        wave: 1,
-        secret: true,
-        create_only: false,
-        body: json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": GROUP_SECRET, "namespace": me.namespace,
-            "labels": {"app.kubernetes.io/managed-by": "geowp", "app.kubernetes.io/component": "syncthing"}},
-            "type": "Opaque", "data": {"config.xml": b64(&xml)}}),
-    };
+    let secret = Obj::raw(
+        ObjRef::new("v1", "Secret", &me.namespace, GROUP_SECRET),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": GROUP_SECRET, "namespace": me.namespace,
+            "labels": {label::MANAGED_BY: label::MANAGED_BY_VALUE, label::COMPONENT: object::SYNCTHING}},
+            "type": "Opaque", "data": {"config.xml": b64::encode(&xml)}}),
+    );
     let h = hash(&xml);
-    c.apply_as(&secret, GROUP_MANAGER, true).await?;
-    c.apply_as(
-        &deployment_stamp(&me.namespace, Some(&h)),
-        GROUP_MANAGER,
-        true,
-    )
-    .await?;
+    c.apply(&secret, &params()).await?;
+    c.apply(&deployment_stamp(&me.namespace, Some(&h)), &params())
+        .await?;
     Ok(Ok(h))
 }
 
@@ -251,11 +243,9 @@ pub async fn join(
 /// Deployment's annotation back, so SyncThing restarts alone on the stack's
 /// own config, its data intact.
 pub async fn leave(c: &Cluster, ns: &str) -> Result<(), ClusterError> {
-    c.delete("v1", "Secret", ns, GROUP_SECRET).await?;
-    match c
-        .apply_as(&deployment_stamp(ns, None), GROUP_MANAGER, true)
-        .await
-    {
+    c.delete(&ObjRef::new("v1", "Secret", ns, GROUP_SECRET), None)
+        .await?;
+    match c.apply(&deployment_stamp(ns, None), &params()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some(404) => Ok(()),
         Err(e) => Err(e),
@@ -271,7 +261,9 @@ pub async fn check(
     s: &Settings,
 ) -> Result<String, ClusterError> {
     let st = read_syncthing(c, &me.namespace).await?;
-    let live = c.get("v1", "Secret", &me.namespace, GROUP_SECRET).await?;
+    let live = c
+        .get(&ObjRef::new("v1", "Secret", &me.namespace, GROUP_SECRET))
+        .await?;
     Ok(
         match (
             live.and_then(|x| b64d(&x["data"]["config.xml"])),

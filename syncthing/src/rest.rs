@@ -117,12 +117,12 @@ impl Api {
         }
         let resp = rq.send().await.map_err(|e| RestError::Unreachable {
             url: self.base.clone(),
-            detail: crate::error_chain(&e),
+            detail: geowp_common::error_chain(&e),
         })?;
         let code = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| RestError::Unreachable {
             url: self.base.clone(),
-            detail: crate::error_chain(&e),
+            detail: geowp_common::error_chain(&e),
         })?;
         match code {
             200..=299 => Ok(text),

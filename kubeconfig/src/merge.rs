@@ -67,10 +67,7 @@ impl Input {
     }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
+use geowp_common::b64::encode as b64;
 
 fn list<'a>(doc: &'a Value, key: &str) -> Vec<&'a Value> {
     doc.get(key)
@@ -129,20 +126,19 @@ pub fn merge(
         (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let mut first_current = None;
     for input in inputs {
-        let doc: Value =
-            serde_yaml::from_str(&input.text).map_err(|e| MergeError::NotKubeconfig {
+        let parsed =
+            crate::doc::parse(&input.text, None).map_err(|e| MergeError::NotKubeconfig {
                 path: input.path.clone(),
-                msg: match e.location() {
-                    Some(l) => format!("line {}: {e}", l.line()),
-                    None => e.to_string(),
+                msg: match e {
+                    crate::ReadError::NotKubeconfig(m) => m,
+                    other => other.to_string(),
                 },
             })?;
-        if doc.get("kind").and_then(Value::as_str) != Some("Config")
-            || doc.get("contexts").is_none()
-        {
+        let doc = parsed.raw();
+        if doc.get("contexts").is_none() {
             return Err(MergeError::NotKubeconfig {
                 path: input.path.clone(),
-                msg: "line 1: expected `kind: Config` with `contexts`".into(),
+                msg: "expected `kind: Config` with `contexts`".into(),
             });
         }
         let base = input
@@ -161,7 +157,7 @@ pub fn merge(
             .get("current-context")
             .and_then(Value::as_str)
             .map(String::from);
-        for ctx in list(&doc, "contexts") {
+        for ctx in list(doc, "contexts") {
             let Some(cname) = name_of(ctx) else { continue };
             let c = ctx
                 .get("context")
@@ -183,7 +179,7 @@ pub fn merge(
             if only.is_some_and(|o| o != cname && o != new_ctx) {
                 continue;
             }
-            if let Some(cl) = list(&doc, "clusters")
+            if let Some(cl) = list(doc, "clusters")
                 .into_iter()
                 .find(|x| name_of(x).as_deref() == Some(&cl_name))
             {
@@ -203,7 +199,7 @@ pub fn merge(
                     clusters.push(entry("name", &new_cl, "cluster", m));
                 }
             }
-            if let Some(us) = list(&doc, "users")
+            if let Some(us) = list(doc, "users")
                 .into_iter()
                 .find(|x| name_of(x).as_deref() == Some(&us_name))
             {
@@ -328,30 +324,12 @@ pub fn from_json(path: &Path, text: &str) -> Result<Input, MergeError> {
 
 /// Writes atomically with mode 0600, keeping an existing file as `OUT.bak`.
 pub fn write_atomic(out: &Path, text: &str) -> Result<(), MergeError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |source| MergeError::Write {
-        path: out.into(),
-        source,
-    };
-    let tmp = out.with_extension("geowp-tmp");
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(err)?;
-        f.write_all(text.as_bytes()).map_err(err)?;
-        f.sync_all().map_err(err)?;
-    }
-    if out.exists() {
-        let mut bak = out.as_os_str().to_owned();
-        bak.push(".bak");
-        std::fs::copy(out, PathBuf::from(bak)).map_err(err)?;
-    }
-    std::fs::rename(&tmp, out).map_err(err)
+    geowp_common::fs::atomic_write(out, text.as_bytes(), 0o600, true).map_err(|source| {
+        MergeError::Write {
+            path: out.into(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]

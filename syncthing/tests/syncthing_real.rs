@@ -8,7 +8,7 @@ use std::process::Command;
 fn real_syncthing_reports_the_device_id_we_computed() {
     for _ in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let id = geowp_helper::syncthing::generate().unwrap();
+        let id = geowp_syncthing::identity::generate().unwrap();
         std::fs::write(dir.path().join("cert.pem"), &id.cert_pem).unwrap();
         std::fs::write(dir.path().join("key.pem"), &id.key_pem).unwrap();
         let out = Command::new("syncthing")
@@ -29,7 +29,7 @@ fn real_syncthing_reports_the_device_id_we_computed() {
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use geowp_helper::stconfig::{self, Device};
+use geowp_syncthing::config::{self as stconfig, Device};
 
 struct Daemon {
     child: std::process::Child,
@@ -95,7 +95,7 @@ fn three_daemons_configured_only_from_rendered_configs_replicate_files() {
     let names = ["us-east", "eu-west", "ap-south"];
     let ids: Vec<_> = names
         .iter()
-        .map(|_| geowp_helper::syncthing::generate().unwrap())
+        .map(|_| geowp_syncthing::identity::generate().unwrap())
         .collect();
     let ports: Vec<u16> = names.iter().map(|_| free_port()).collect();
     let gui: Vec<u16> = names.iter().map(|_| free_port()).collect();

@@ -1,7 +1,70 @@
 //! Readiness as kubectl's `rollout status` judges it, and drift as a user
-//! would read it: small pure functions over an object's JSON.
+//! would read it: small pure functions over an object's JSON. Waits are a
+//! [`Condition`] the caller picks ([`is_rolled_out`], [`is_deleted`]) and
+//! hands to [`crate::Cluster::wait`], which adds the deadline.
 
 use serde_json::Value;
+
+/// What a wait waits for: given the object as last seen (None: it does not
+/// exist), whether it is there yet.
+pub trait Condition: Send + Sync {
+    fn check(&self, obj: Option<&Value>) -> Readiness;
+}
+
+impl<F: Fn(Option<&Value>) -> Readiness + Send + Sync> Condition for F {
+    fn check(&self, obj: Option<&Value>) -> Readiness {
+        self(obj)
+    }
+}
+
+/// Rolled out by kubectl's rules (see [`readiness`]); missing is waiting.
+pub fn is_rolled_out(kind: &str) -> impl Condition {
+    let kind = kind.to_string();
+    move |o: Option<&Value>| match o {
+        None => Readiness::Waiting("the object does not exist".into()),
+        Some(v) => readiness(&kind, v),
+    }
+}
+
+/// Gone: no object, or one with another uid (made anew by someone else,
+/// so the one we deleted is gone). While it stays, says what holds it.
+pub fn is_deleted(uid: &str) -> impl Condition {
+    let uid = uid.to_string();
+    move |o: Option<&Value>| match o {
+        None => Readiness::Ready,
+        Some(v) if !uid.is_empty() && v["metadata"]["uid"].as_str() != Some(uid.as_str()) => {
+            Readiness::Ready
+        }
+        Some(v) => still_present(v),
+    }
+}
+
+fn still_present(v: &Value) -> Readiness {
+    let fin = v["metadata"]["finalizers"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    let cond = v["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find_map(|c| c["message"].as_str()))
+        .unwrap_or("");
+    if !fin.is_empty() {
+        Readiness::Waiting(
+            format!("still present, held by finalizers [{fin}] {cond}")
+                .trim_end()
+                .to_string(),
+        )
+    } else if !cond.is_empty() {
+        Readiness::Waiting(format!("still present: {cond}"))
+    } else {
+        Readiness::Waiting("still present".into())
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Readiness {
@@ -292,6 +355,28 @@ mod tests {
         );
         assert_eq!(
             readiness("Service", &json!({"spec": {"type": "ClusterIP"}})),
+            Readiness::Ready
+        );
+    }
+
+    #[test]
+    fn deletion_waits_go_by_uid() {
+        let live =
+            |uid: &str| json!({"metadata": {"uid": uid, "finalizers": ["example.com/hold"]}});
+        let c = is_deleted("u1");
+        assert_eq!(c.check(None), Readiness::Ready);
+        assert!(
+            matches!(c.check(Some(&live("u1"))), Readiness::Waiting(s) if s.contains("example.com/hold"))
+        );
+        assert_eq!(
+            c.check(Some(&live("u2"))),
+            Readiness::Ready,
+            "an object re-created under the same name is not the one we deleted"
+        );
+        let r = is_rolled_out("PersistentVolumeClaim");
+        assert!(matches!(r.check(None), Readiness::Waiting(_)));
+        assert_eq!(
+            r.check(Some(&json!({"status": {"phase": "Bound"}}))),
             Readiness::Ready
         );
     }
