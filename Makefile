@@ -11,7 +11,7 @@ PROVIDER_DIR := $(MIRROR)/registry.terraform.io/geowp/geowp/$(VERSION)/linux_amd
 # where `make install` puts geowp-helper
 BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: all build test bench demo demo-down tools install check fmt clean docs
+.PHONY: all build test bench demo demo-down tools install check fmt clean docs fuzz
 
 all: build
 
@@ -27,7 +27,12 @@ test: tools
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 
-## check: formatting and lints (CI runs test; run this before a commit)
+## fuzz: the fuzz targets (provider/tests/fuzz.rs) for FUZZ_SECONDS each (make test runs them for 3 s)
+FUZZ_SECONDS ?= 120
+fuzz:
+	GEOWP_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --release -p terraform-provider-geowp --test fuzz -- --nocapture --test-threads=1
+
+## check: formatting and lints (CI runs them with the tests; run this before a commit)
 check:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

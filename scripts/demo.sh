@@ -110,7 +110,7 @@ for i, r in enumerate(regions):
     sync, gui = open(f"{d}/ports").read().split()
     clusters[r] = {"host": url, "cluster_ca_certificate": open(f"{d}/certs/ca.pem").read(),
                    "token": open(f"{d}/token").read().strip(),
-                   "pd_ip": f"10.{i}.0.1", "tikv_ip": f"10.{i}.0.2", "syncthing_ip": "127.0.0.1"}
+                   "pd_ip": f"10.{i}.0.1", "tikv_ip": f"10.{i}.0.2", "syncthing_ip": f"10.{i}.0.3"}
     over[r] = {"address": f"tcp://127.0.0.1:{sync}", "listen_address": f"tcp://127.0.0.1:{sync}",
                "gui_address": f"127.0.0.1:{gui}", "folder_path": f"{d}/wp-content"}
 json.dump({"clusters": clusters, "syncthing_overrides": over}, open(f"{demo}/work/local/terraform.tfvars.json", "w"), indent=2)

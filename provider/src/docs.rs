@@ -64,7 +64,7 @@ fn attr_line(out: &mut String, a: &Attribute, prefix: &str, nested: &mut Vec<Nes
         out,
         "- `{}` ({flags}) {}",
         a.name,
-        a.description.replace('\n', " ")
+        a.full_description().replace('\n', " ")
     );
 }
 

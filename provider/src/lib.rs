@@ -1,16 +1,19 @@
 //! terraform-provider-geowp: the provider's definition (its schema and
-//! resources). Resource types live one per file under `resources/`; the
-//! protocol itself is the `tfplugin` crate's.
+//! resources). Resource types live one per folder under [`resources`], each
+//! on a typed model; what they install is rendered, purely, by [`render`];
+//! what an attribute value must be is said once in [`validators`]. The
+//! protocol itself is the `tfplugin` crate's, cluster I/O `geowp-kube`'s.
 
 use std::sync::Arc;
 
 use tfplugin::serve::ServeOpts;
-use tfplugin::{Block, ProviderDef, Schema};
+use tfplugin::{Block, ProviderDef, Schema, Typed};
 
 pub use geowp_kube as cluster;
 pub mod docs;
 pub mod render;
 pub mod resources;
+pub mod validators;
 
 pub const ADDRESS: &str = "registry.terraform.io/geowp/geowp";
 
@@ -36,7 +39,11 @@ pub fn provider() -> ProviderDef {
                  manages, so clusters created in the same configuration can be used at once.",
             ),
         ),
-        resources: vec![Arc::new(resources::site::Site), Arc::new(resources::cluster_stack::ClusterStack), Arc::new(resources::sync_group::SyncGroup)],
+        resources: vec![
+            Arc::new(Typed(resources::site::Site)),
+            Arc::new(Typed(resources::cluster_stack::ClusterStack)),
+            Arc::new(Typed(resources::sync_group::SyncGroup)),
+        ],
     }
 }
 

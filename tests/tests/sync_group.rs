@@ -71,9 +71,9 @@ fn config(r: &Regions, sync: &[(u16, u16, PathBuf)]) -> String {
 
 locals {{
   clusters = {clusters}
-  members = {{ for k, c in local.clusters : k => {{
-    pd_client_url = "http://10.0.0.1:2379", pd_peer_url = "http://10.0.0.1:2380",
-    tikv_address = "10.0.0.2:20160", syncthing_address = "tcp://10.0.0.3:22000" }} }}
+  members = {{ for i, k in keys(local.clusters) : k => {{
+    pd_client_url = "http://10.${{i}}.0.1:2379", pd_peer_url = "http://10.${{i}}.0.1:2380",
+    tikv_address = "10.${{i}}.0.2:20160", syncthing_address = "tcp://10.${{i}}.0.3:22000" }} }}
 }}
 
 resource "geowp_site" "s" {{

@@ -162,6 +162,26 @@ impl Diagnostics {
     }
 }
 
+impl Diagnostic {
+    /// The detail as sent: for a path inside a nested value (a map key, a
+    /// nested attribute), prefixed with the path when it does not already
+    /// name it, because Terraform can point only at the top-level
+    /// attribute's line.
+    pub fn detail_with_path(&self) -> String {
+        match &self.path {
+            Some(p) if p.0.len() > 1 => {
+                let at = p.to_string();
+                if self.detail.contains(&at) {
+                    self.detail.clone()
+                } else {
+                    format!("{at}: {}", self.detail)
+                }
+            }
+            _ => self.detail.clone(),
+        }
+    }
+}
+
 impl From<&Diagnostic> for pb::Diagnostic {
     fn from(d: &Diagnostic) -> Self {
         pb::Diagnostic {
@@ -170,7 +190,7 @@ impl From<&Diagnostic> for pb::Diagnostic {
                 Severity::Warning => pb::diagnostic::Severity::Warning as i32,
             },
             summary: d.summary.clone(),
-            detail: d.detail.clone(),
+            detail: d.detail_with_path(),
             attribute: d.path.as_ref().map(pb::AttributePath::from),
         }
     }
@@ -214,5 +234,15 @@ mod tests {
         assert_eq!(wire.len(), 3);
         assert_eq!(wire[1].severity, pb::diagnostic::Severity::Error as i32);
         assert_eq!(wire[2].attribute.as_ref().unwrap().steps.len(), 1);
+        assert_eq!(wire[2].detail, "fix b", "a top-level path is not repeated");
+        d.error_at(
+            AttrPath::root("members").key("eu").attr("address"),
+            "bad",
+            "not host:port",
+        );
+        assert_eq!(
+            d.to_proto()[3].detail,
+            "members[\"eu\"].address: not host:port"
+        );
     }
 }

@@ -141,8 +141,14 @@ pub trait Model: Sized {
     }
 }
 
-fn plain(t: Type) -> AttrType {
+fn plain_type(t: Type) -> AttrType {
     AttrType::Plain(t)
+}
+
+/// An attribute type as a plain cty type: nested attributes become an
+/// object type (`#[tf(plain)]`, for computed collections of objects).
+pub fn plain(t: AttrType) -> AttrType {
+    AttrType::Plain(cty(&t))
 }
 
 fn cty(t: &AttrType) -> Type {
@@ -151,7 +157,7 @@ fn cty(t: &AttrType) -> Type {
 
 impl Field for String {
     fn attr_type() -> AttrType {
-        plain(Type::String)
+        plain_type(Type::String)
     }
     fn decode_known(v: &Value, at: &AttrPath) -> Result<Self, DecodeError> {
         v.as_str()
@@ -165,7 +171,7 @@ impl Field for String {
 
 impl Field for bool {
     fn attr_type() -> AttrType {
-        plain(Type::Bool)
+        plain_type(Type::Bool)
     }
     fn decode_known(v: &Value, at: &AttrPath) -> Result<Self, DecodeError> {
         v.as_bool()
@@ -180,7 +186,7 @@ macro_rules! int_field {
     ($($t:ty),*) => {$(
         impl Field for $t {
             fn attr_type() -> AttrType {
-                plain(Type::Number)
+                plain_type(Type::Number)
             }
             fn decode_known(v: &Value, at: &AttrPath) -> Result<Self, DecodeError> {
                 let i = v
@@ -203,7 +209,7 @@ int_field!(i64, i32, u32, u16);
 
 impl Field for f64 {
     fn attr_type() -> AttrType {
-        plain(Type::Number)
+        plain_type(Type::Number)
     }
     fn decode_known(v: &Value, at: &AttrPath) -> Result<Self, DecodeError> {
         match v {
@@ -237,7 +243,7 @@ fn nest(inner: AttrType, nesting: Nesting, wrap: fn(Type) -> Type) -> AttrType {
             nesting,
             attributes: n.attributes,
         }),
-        other => plain(wrap(cty(&other))),
+        other => plain_type(wrap(cty(&other))),
     }
 }
 

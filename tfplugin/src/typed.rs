@@ -9,7 +9,7 @@
 //! So a value that came from another resource is checked before anything
 //! acts on it.
 
-use crate::diag::{AttrPath, Diagnostics};
+use crate::diag::Diagnostics;
 use crate::model::{DecodeError, Model};
 use crate::provider::{Ctx, Resource};
 use crate::schema::{Block, Schema};
@@ -25,9 +25,23 @@ pub trait TypedResource: Send + Sync + 'static {
     const DESCRIPTION: &'static str;
     const SCHEMA_VERSION: i64 = 0;
 
-    /// Checks across attributes, on what is known. Single-attribute checks
+    /// Checks across attributes, on what is known of a config or planned
+    /// value (`Self::Model::partial` decodes it). Single-attribute checks
     /// belong on the attribute (`validate = ...`).
-    fn validate(&self, _config: &<Self::Model as Model>::Partial, _diags: &mut Diagnostics) {}
+    fn validate(&self, _config: &Value, _diags: &mut Diagnostics) {}
+
+    /// Converts state stored under an older schema version into the JSON
+    /// of the current one.
+    ///
+    /// # Errors
+    /// When it cannot: the message says what to do.
+    fn upgrade(&self, version: i64, _raw: serde_json::Value) -> Result<serde_json::Value, String> {
+        Err(format!(
+            "state of {} has schema version {version}, this provider knows version {}. Use the provider version that wrote this state.",
+            Self::TYPE_NAME,
+            Self::SCHEMA_VERSION
+        ))
+    }
 
     /// Fills computed values the plan can know. `planned` already holds the
     /// defaults and Terraform's proposal; `prior` is None on create.
@@ -128,8 +142,7 @@ impl<R: TypedResource> Typed<R> {
     /// Every check there is, on a config or planned value.
     fn check(&self, schema: &Schema, v: &Value, d: &mut Diagnostics) {
         crate::validate::validate_block(&schema.block, v, d);
-        let partial = R::Model::partial(v, &AttrPath::default());
-        self.0.validate(&partial, d);
+        self.0.validate(v, d);
     }
 }
 
@@ -145,8 +158,7 @@ impl<R: TypedResource> Resource for Typed<R> {
 
     fn validate(&self, config: &Value, diags: &mut Diagnostics) {
         // the schema's validators ran already (the RPC layer runs them)
-        self.0
-            .validate(&R::Model::partial(config, &AttrPath::default()), diags);
+        self.0.validate(config, diags);
     }
 
     fn modify_plan(
@@ -214,6 +226,40 @@ impl<R: TypedResource> Resource for Typed<R> {
     async fn delete(&self, ctx: &mut Ctx, prior: &Value, diags: &mut Diagnostics) {
         if let Some(p) = decode_diag::<R::Model>(prior, "prior state", R::TYPE_NAME, diags) {
             self.0.delete(ctx, p, diags).await;
+        }
+    }
+
+    fn upgrade_state(
+        &self,
+        version: i64,
+        raw: &serde_json::Value,
+        diags: &mut Diagnostics,
+    ) -> Value {
+        let schema = R::schema();
+        let current = if version == R::SCHEMA_VERSION {
+            Ok(raw.clone())
+        } else {
+            self.0.upgrade(version, raw.clone())
+        };
+        let json = match current {
+            Ok(j) => j,
+            Err(e) => {
+                diags.error("Unsupported state version", e);
+                return Value::Null;
+            }
+        };
+        match crate::value::from_json(&json, &schema.cty_type()) {
+            Ok(v) => v,
+            Err(e) => {
+                diags.error(
+                    "Unreadable state",
+                    format!(
+                        "stored state of {} does not fit its schema: {e}",
+                        R::TYPE_NAME
+                    ),
+                );
+                Value::Null
+            }
         }
     }
 

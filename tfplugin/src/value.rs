@@ -327,10 +327,8 @@ pub fn from_msgpack(b: &[u8], ty: &Type) -> Result<Value, CodecError> {
 }
 
 fn mismatch(v: &Value, ty: &Type) -> CodecError {
-    let mut s = format!("{v:?}");
-    s.truncate(80);
     CodecError::Mismatch {
-        value: s,
+        value: truncate(format!("{v:?}")),
         ty: ty.to_string(),
     }
 }
@@ -841,6 +839,16 @@ mod tests {
             ("items", Type::list(Type::object([("x", Type::Bool)]))),
             ("any", Type::Dynamic),
         ])
+    }
+
+    #[test]
+    fn a_mismatch_error_never_cuts_a_character_in_half() {
+        // found by the fuzzer: `String("` and 71 x make 79 bytes, so the
+        // 2-byte é spans bytes 79 and 80 of the Debug text
+        let v = Value::str(format!("{}é and more", "x".repeat(71)));
+        assert!(!format!("{v:?}").is_char_boundary(80));
+        let e = to_msgpack(&v, &Type::Number).unwrap_err();
+        assert!(matches!(e, CodecError::Mismatch { .. }));
     }
 
     #[test]

@@ -41,55 +41,48 @@ async fn client_for(kubeconfig_yaml: &str) -> kube::Client {
 
 fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
     let names: Vec<String> = (0..members).map(|i| format!("m{i}")).collect();
-    let spec = render::StackSpec {
-        site: "bench".into(),
-        member: names[member].clone(),
-        zone: names[member].clone(),
-        namespace: namespace.into(),
-        members: names
+    // the schema's defaults fill everything a minimal config leaves out
+    let members = tfplugin::Value::Map(
+        names
             .iter()
             .enumerate()
             .map(|(i, n)| {
                 (
                     n.clone(),
-                    render::Member {
-                        pd_client_url: format!("http://10.{i}.0.1:2379"),
-                        pd_peer_url: format!("http://10.{i}.0.1:2380"),
-                        tikv_address: format!("10.{i}.0.2:20160"),
-                        syncthing_address: format!("tcp://10.{i}.0.3:22000"),
-                    },
+                    tfplugin::Value::object([
+                        (
+                            "pd_client_url",
+                            tfplugin::Value::str(format!("http://10.{i}.0.1:2379")),
+                        ),
+                        (
+                            "pd_peer_url",
+                            tfplugin::Value::str(format!("http://10.{i}.0.1:2380")),
+                        ),
+                        (
+                            "tikv_address",
+                            tfplugin::Value::str(format!("10.{i}.0.2:20160")),
+                        ),
+                        (
+                            "syncthing_address",
+                            tfplugin::Value::str(format!("tcp://10.{i}.0.3:22000")),
+                        ),
+                    ]),
                 )
             })
             .collect(),
-        site_url: "https://bench.example".into(),
-        images: render::Images {
-            tidb_version: render::DEFAULT_TIDB_VERSION.into(),
-            wordpress: render::DEFAULT_WORDPRESS_IMAGE.into(),
-            syncthing: render::DEFAULT_SYNCTHING_IMAGE.into(),
-            nfs_provisioner: render::DEFAULT_NFS_IMAGE.into(),
-            mysql_client: render::DEFAULT_MYSQL_CLIENT_IMAGE.into(),
-            busybox: render::DEFAULT_BUSYBOX_IMAGE.into(),
-        },
-        storage: render::Storage {
-            class: None,
-            pd_size: "10Gi".into(),
-            tikv_size: "50Gi".into(),
-            tidb_size: "5Gi".into(),
-            nfs_size: "20Gi".into(),
-            wp_content_size: "10Gi".into(),
-            syncthing_config_size: "1Gi".into(),
-        },
-        tidb_replicas: 1,
-        wordpress_replicas: 2,
-        wordpress_service_type: "LoadBalancer".into(),
-        wordpress_node_port: None,
-        peer_service_type: "LoadBalancer".into(),
-        folder_id: "wp-content".into(),
-    };
+    );
+    let config = tfplugin::Value::object([
+        ("site_name", tfplugin::Value::str("bench")),
+        ("member", tfplugin::Value::str(&names[member])),
+        ("namespace", tfplugin::Value::str(namespace)),
+        ("site_url", tfplugin::Value::str("https://bench.example")),
+        ("members", members),
+    ]);
+    let spec = <render::StackSpec as tfplugin::Model>::from_value(&config).expect("a valid spec");
     let secrets = render::Secrets {
         tidb_root_password: "x".repeat(32),
         wordpress_db_password: "y".repeat(32),
-        salts: geowp_provider::resources::site::SALT_NAMES
+        salts: geowp_common::names::SALT_NAMES
             .iter()
             .map(|n| (n.to_string(), "z".repeat(64)))
             .collect(),

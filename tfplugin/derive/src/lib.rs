@@ -43,6 +43,7 @@ struct Opts {
     replace: bool,
     keep: bool,
     deprecated: bool,
+    plain: bool,
     default: Option<Expr>,
     validators: Vec<Expr>,
     timeouts: Option<Expr>,
@@ -112,6 +113,7 @@ fn parse_field(f: &syn::Field) -> syn::Result<Opts> {
         replace: false,
         keep: false,
         deprecated: false,
+        plain: false,
         default: None,
         validators: Vec::new(),
         timeouts: None,
@@ -149,6 +151,9 @@ fn parse_field(f: &syn::Field) -> syn::Result<Opts> {
             } else if p.is_ident("deprecated") {
                 o.deprecated = true;
                 Ok(())
+            } else if p.is_ident("plain") {
+                o.plain = true;
+                Ok(())
             } else if p.is_ident("block") {
                 o.shape = Shape::Block;
                 Ok(())
@@ -176,7 +181,7 @@ fn parse_field(f: &syn::Field) -> syn::Result<Opts> {
                 o.max_items = Some(m.value()?.parse()?);
                 Ok(())
             } else {
-                Err(m.error("unknown tf option; use required, optional, computed, sensitive, replace, keep, deprecated, block, flatten, default = .., validate = .., timeouts = .., name = \"..\", min_items = .., max_items = .."))
+                Err(m.error("unknown tf option; use required, optional, computed, sensitive, replace, keep, deprecated, plain, block, flatten, default = .., validate = .., timeouts = .., name = \"..\", min_items = .., max_items = .."))
             }
         })?;
     }
@@ -315,8 +320,13 @@ fn expand(ast: &DeriveInput) -> syn::Result<Tokens> {
                 let keep = f.keep.then(|| quote!(let a = a.use_state_for_unknown();));
                 let dep = f.deprecated.then(|| quote!(let a = a.deprecated();));
                 let vals = &f.validators;
+                let ty_expr = if f.plain {
+                    quote!(#tf::model::plain(<#ty as #tf::model::Field>::attr_type()))
+                } else {
+                    quote!(<#ty as #tf::model::Field>::attr_type())
+                };
                 attrs.push(quote!({
-                    let a = #tf::schema::Attribute::typed(#fname, <#ty as #tf::model::Field>::attr_type(), #doc)
+                    let a = #tf::schema::Attribute::typed(#fname, #ty_expr, #doc)
                         .flags(#req, #opt, #comp);
                     #default #sens #rep #keep #dep
                     #( let a = a.validate(#vals); )*

@@ -1,0 +1,188 @@
+//! The NFS provisioner serving the region's ReadWriteMany volume: its RBAC,
+//! StorageClass, server StatefulSet and Service, and the `wp-content` claim
+//! WordPress and SyncThing share.
+
+use std::collections::BTreeMap;
+
+use geowp_kube::Obj;
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, EnvVar, PodSpec, SecurityContext, Service, ServiceAccount, ServiceSpec,
+};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+};
+use k8s_openapi::api::storage::v1::StorageClass;
+
+use super::build::{
+    claim, claim_template, cluster_meta, env, env_field, meta, mount, port, selector, statefulset,
+    svc_port,
+};
+use super::StackSpec;
+
+const COMPONENT: &str = "nfs";
+const ACCOUNT: &str = "nfs-provisioner";
+/// The ReadWriteMany claim of `wp-content`.
+pub const WP_CONTENT_CLAIM: &str = "wp-content";
+
+fn rule(group: &str, resources: &[&str], verbs: &[&str]) -> PolicyRule {
+    PolicyRule {
+        api_groups: Some(vec![group.into()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+fn subject(spec: &StackSpec) -> Vec<Subject> {
+    vec![Subject {
+        kind: "ServiceAccount".into(),
+        name: ACCOUNT.into(),
+        namespace: Some(spec.namespace.clone()),
+        ..Default::default()
+    }]
+}
+
+pub fn objects(spec: &StackSpec) -> Vec<Obj> {
+    let cr_name = format!("geowp-{}-nfs-provisioner", spec.namespace);
+    let sc_name = spec.storage_class_name();
+    let cluster_role = ClusterRole {
+        metadata: cluster_meta(spec, &cr_name, COMPONENT),
+        rules: Some(vec![
+            rule(
+                "",
+                &["persistentvolumes"],
+                &["get", "list", "watch", "create", "delete"],
+            ),
+            rule(
+                "",
+                &["persistentvolumeclaims"],
+                &["get", "list", "watch", "update"],
+            ),
+            rule(
+                "storage.k8s.io",
+                &["storageclasses"],
+                &["get", "list", "watch"],
+            ),
+            rule("", &["events"], &["create", "update", "patch"]),
+            rule("", &["services", "endpoints"], &["get"]),
+        ]),
+        ..Default::default()
+    };
+    let binding = ClusterRoleBinding {
+        metadata: cluster_meta(spec, &cr_name, COMPONENT),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: cr_name.clone(),
+        },
+        subjects: Some(subject(spec)),
+    };
+    let class = StorageClass {
+        metadata: cluster_meta(spec, &sc_name, COMPONENT),
+        provisioner: spec.provisioner_name(),
+        // www-data: WordPress and SyncThing both write as gid 33
+        parameters: Some(BTreeMap::from([("gid".to_string(), "33".to_string())])),
+        mount_options: Some(vec!["vers=4.1".into()]),
+        reclaim_policy: Some("Retain".into()),
+        volume_binding_mode: Some("Immediate".into()),
+        ..Default::default()
+    };
+    let leader = "nfs-provisioner-leader";
+    let role = Role {
+        metadata: meta(spec, leader, COMPONENT),
+        rules: Some(vec![
+            rule(
+                "",
+                &["endpoints"],
+                &["get", "list", "watch", "create", "update", "patch"],
+            ),
+            rule(
+                "coordination.k8s.io",
+                &["leases"],
+                &["get", "create", "update"],
+            ),
+        ]),
+    };
+    let role_binding = RoleBinding {
+        metadata: meta(spec, leader, COMPONENT),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "Role".into(),
+            name: leader.into(),
+        },
+        subjects: Some(subject(spec)),
+    };
+    let service = Service {
+        metadata: meta(spec, COMPONENT, COMPONENT),
+        spec: Some(ServiceSpec {
+            selector: Some(selector(COMPONENT)),
+            ports: Some(vec![
+                svc_port("nfs", 2049, "TCP"),
+                svc_port("nfs-udp", 2049, "UDP"),
+                svc_port("mountd", 20048, "TCP"),
+                svc_port("mountd-udp", 20048, "UDP"),
+                svc_port("rpcbind", 111, "TCP"),
+                svc_port("rpcbind-udp", 111, "UDP"),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let pod = PodSpec {
+        service_account_name: Some(ACCOUNT.into()),
+        containers: vec![Container {
+            name: ACCOUNT.into(),
+            image: Some(spec.nfs_provisioner_image.clone()),
+            args: Some(vec![
+                format!("-provisioner={}", spec.provisioner_name()),
+                "-grace-period=10".into(),
+            ]),
+            env: Some(vec![
+                env("SERVICE_NAME", COMPONENT),
+                env_field("POD_NAMESPACE", "metadata.namespace"),
+            ] as Vec<EnvVar>),
+            ports: Some(vec![
+                port("nfs", 2049),
+                port("mountd", 20048),
+                port("rpcbind", 111),
+            ]),
+            security_context: Some(SecurityContext {
+                capabilities: Some(Capabilities {
+                    add: Some(vec!["DAC_READ_SEARCH".into(), "SYS_RESOURCE".into()]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            volume_mounts: Some(vec![mount("export", "/export")]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let server = statefulset(
+        spec,
+        COMPONENT,
+        1,
+        pod,
+        vec![claim_template(spec, "export", &spec.nfs_storage_size)],
+    );
+    vec![
+        Obj::new(&cluster_role),
+        Obj::new(&binding),
+        Obj::new(&class),
+        Obj::new(&ServiceAccount {
+            metadata: meta(spec, ACCOUNT, COMPONENT),
+            ..Default::default()
+        }),
+        Obj::new(&role),
+        Obj::new(&role_binding),
+        Obj::new(&service),
+        Obj::new(&claim(
+            spec,
+            WP_CONTENT_CLAIM,
+            Some(sc_name),
+            "ReadWriteMany",
+            &spec.wp_content_size,
+        )),
+        Obj::new(&server),
+    ]
+}

@@ -1,0 +1,212 @@
+//! What a region's objects are made from (everything but secrets and the
+//! cluster's credentials), declared once: this struct is at the same time the
+//! `geowp_cluster_stack` attributes that configure rendering (with their
+//! descriptions, defaults and validators) and the renderer's input. It is
+//! also what the stack's Namespace records (as JSON) so import can read it
+//! back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tfplugin::validate::{int_between, one_of};
+use tfplugin::Model;
+
+use crate::validators::{
+    dns_label, folder_id, host_port, image, label_value, positive_quantity, site_url,
+    storage_class, tidb_version, url_host_port,
+};
+
+/// Pinned default images: one tag for PD, TiKV and TiDB (v8.5 LTS).
+pub const DEFAULT_TIDB_VERSION: &str = "v8.5.1";
+pub const DEFAULT_WORDPRESS_IMAGE: &str = "wordpress:6.7.1-php8.3-apache";
+pub const DEFAULT_SYNCTHING_IMAGE: &str = "syncthing/syncthing:1.29.2";
+pub const DEFAULT_NFS_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8";
+pub const DEFAULT_MYSQL_CLIENT_IMAGE: &str = "mysql:8.4.3";
+pub const DEFAULT_BUSYBOX_IMAGE: &str = "busybox:1.36.1";
+
+/// A Service's type, as Kubernetes spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+impl ServiceType {
+    pub const NAMES: &'static [&'static str] = &["ClusterIP", "NodePort", "LoadBalancer"];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+        }
+    }
+    /// Whether it opens a port on every node (NodePort and LoadBalancer do).
+    pub fn has_node_port(self) -> bool {
+        !matches!(self, ServiceType::ClusterIP)
+    }
+}
+
+impl tfplugin::Field for ServiceType {
+    fn attr_type() -> tfplugin::schema::AttrType {
+        <String as tfplugin::Field>::attr_type()
+    }
+    fn decode_known(
+        v: &tfplugin::Value,
+        at: &tfplugin::AttrPath,
+    ) -> Result<Self, tfplugin::model::DecodeError> {
+        match v.as_str() {
+            Some("ClusterIP") => Ok(ServiceType::ClusterIP),
+            Some("NodePort") => Ok(ServiceType::NodePort),
+            Some("LoadBalancer") => Ok(ServiceType::LoadBalancer),
+            _ => Err(tfplugin::model::DecodeError::invalid(
+                at,
+                "is not ClusterIP, NodePort or LoadBalancer",
+            )),
+        }
+    }
+    fn encode(&self) -> tfplugin::Value {
+        tfplugin::Value::str(self.as_str())
+    }
+}
+
+/// One member of the site, with the addresses other regions reach it at.
+#[derive(Model, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// URL other regions reach this member's PD client port at, e.g. `http://10.0.0.5:2379`.
+    #[tf(validate = url_host_port(&["http", "https"], "http://10.0.0.5:2379"))]
+    pub pd_client_url: String,
+    /// URL other regions reach this member's PD peer port at, e.g. `http://10.0.0.5:2380`.
+    #[tf(validate = url_host_port(&["http", "https"], "http://10.0.0.5:2380"))]
+    pub pd_peer_url: String,
+    /// `host:port` other regions reach this member's TiKV at, e.g. `10.0.0.6:20160`.
+    #[tf(validate = host_port("10.0.0.6:20160"))]
+    pub tikv_address: String,
+    /// `tcp://host:port` other regions reach this member's SyncThing at.
+    #[tf(validate = url_host_port(&["tcp"], "tcp://10.0.0.7:22000"))]
+    pub syncthing_address: String,
+}
+
+/// Everything a region's objects are made from, except secrets.
+#[derive(Model, Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StackSpec {
+    /// This region's member name, a DNS label (e.g. `us-east`).
+    #[tf(replace, validate = dns_label("member name", 40, "us-east"))]
+    pub member: String,
+    /// Location label of this region for TiDB's replica placement (`zone`); one per region. Default: `member`.
+    #[tf(validate = label_value("zone"))]
+    pub zone: Option<String>,
+    /// Namespace the stack lives in; geowp creates it and deletes it on destroy.
+    #[tf(default = "geowp", replace, validate = dns_label("namespace", 63, "geowp"))]
+    pub namespace: String,
+    /// Name of the site (`geowp_site.NAME.name`), a DNS label.
+    #[tf(validate = dns_label("site name", 40, "blog"))]
+    pub site_name: String,
+    /// Public URL of the site (WP_HOME and WP_SITEURL), e.g. `https://blog.example.com`.
+    #[tf(validate = site_url())]
+    pub site_url: String,
+    /// Every member of the site, this one included, by member name, with the addresses other regions reach it at. Identical in every region: it makes PD's `--initial-cluster`.
+    pub members: BTreeMap<String, Member>,
+    /// Image tag of PD, TiKV and TiDB (`pingcap/*`), one for all three.
+    #[tf(default = DEFAULT_TIDB_VERSION, validate = tidb_version())]
+    pub tidb_version: String,
+    /// WordPress image.
+    #[tf(default = DEFAULT_WORDPRESS_IMAGE, validate = image())]
+    pub wordpress_image: String,
+    /// SyncThing image.
+    #[tf(default = DEFAULT_SYNCTHING_IMAGE, validate = image())]
+    pub syncthing_image: String,
+    /// NFS provisioner image.
+    #[tf(default = DEFAULT_NFS_IMAGE, validate = image())]
+    pub nfs_provisioner_image: String,
+    /// Image with the `mysql` client, for the TiDB bootstrap Job.
+    #[tf(default = DEFAULT_MYSQL_CLIENT_IMAGE, validate = image())]
+    pub mysql_client_image: String,
+    /// Small image with a shell, for SyncThing's config copy.
+    #[tf(default = DEFAULT_BUSYBOX_IMAGE, validate = image())]
+    pub busybox_image: String,
+    /// StorageClass of the ReadWriteOnce volumes (PD, TiKV, TiDB, NFS export, SyncThing config). Default: the cluster's default.
+    #[tf(replace, validate = storage_class())]
+    pub storage_class: Option<String>,
+    /// PD volume size.
+    #[tf(default = "10Gi", replace, validate = positive_quantity("10Gi"))]
+    pub pd_storage_size: String,
+    /// TiKV volume size.
+    #[tf(default = "50Gi", replace, validate = positive_quantity("50Gi"))]
+    pub tikv_storage_size: String,
+    /// TiDB server scratch volume size.
+    #[tf(default = "5Gi", replace, validate = positive_quantity("5Gi"))]
+    pub tidb_storage_size: String,
+    /// Size of the NFS server's export volume.
+    #[tf(default = "20Gi", replace, validate = positive_quantity("20Gi"))]
+    pub nfs_storage_size: String,
+    /// Size of the ReadWriteMany `wp-content` claim (can grow in place).
+    #[tf(default = "10Gi", validate = positive_quantity("10Gi"))]
+    pub wp_content_size: String,
+    /// Size of SyncThing's config volume.
+    #[tf(default = "1Gi", validate = positive_quantity("1Gi"))]
+    pub syncthing_config_size: String,
+    /// TiDB server replicas in this region.
+    #[tf(default = 1, validate = int_between(1, 20))]
+    pub tidb_replicas: i32,
+    /// WordPress replicas in this region.
+    #[tf(default = 2, validate = int_between(1, 100))]
+    pub wordpress_replicas: i32,
+    /// Service type of WordPress: `ClusterIP`, `NodePort` or `LoadBalancer` (what the global load balancer targets).
+    #[tf(default = ServiceType::LoadBalancer, validate = one_of(ServiceType::NAMES))]
+    pub wordpress_service_type: ServiceType,
+    /// Fixed node port (30000-32767) of WordPress when `wordpress_service_type` is `NodePort` or `LoadBalancer`, for a global load balancer that targets node ports. Default: one Kubernetes picks.
+    #[tf(validate = int_between(30000, 32767))]
+    pub wordpress_node_port: Option<i32>,
+    /// Service type of the per-pod PD and TiKV Services and SyncThing's, which other regions dial: `ClusterIP`, `NodePort` or `LoadBalancer`.
+    #[tf(default = ServiceType::LoadBalancer, validate = one_of(ServiceType::NAMES))]
+    pub peer_service_type: ServiceType,
+    /// SyncThing folder id of `wp-content`, the same in every region.
+    #[tf(default = "wp-content", validate = folder_id())]
+    pub folder_id: String,
+}
+
+/// Host and port of a URL like `http://host:2379` (scheme optional).
+pub fn host_port_of(url: &str) -> &str {
+    url.split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(url)
+        .trim_end_matches('/')
+}
+
+impl StackSpec {
+    /// The zone label of this region.
+    pub fn zone(&self) -> &str {
+        self.zone.as_deref().unwrap_or(&self.member)
+    }
+    /// `name=peer_url,...` sorted by member name: byte-identical in every region.
+    pub fn initial_cluster(&self) -> String {
+        self.members
+            .iter()
+            .map(|(n, m)| format!("{n}={}", m.pd_peer_url))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    /// PD client addresses as `host:port`, sorted by member name.
+    pub fn pd_addresses(&self) -> String {
+        self.members
+            .values()
+            .map(|m| host_port_of(&m.pd_client_url).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+    /// This member's entry of `members` (validation guarantees it exists).
+    pub fn me(&self) -> Option<&Member> {
+        self.members.get(&self.member)
+    }
+    pub fn storage_class_name(&self) -> String {
+        format!("geowp-{}-nfs", self.namespace)
+    }
+    pub fn provisioner_name(&self) -> String {
+        format!("geowp.dev/{}-nfs", self.namespace)
+    }
+    /// `tidb.NAMESPACE.svc.cluster.local:4000`: TiDB's MySQL endpoint inside the cluster.
+    pub fn tidb_endpoint(&self) -> String {
+        format!("tidb.{}.svc.cluster.local:4000", self.namespace)
+    }
+}

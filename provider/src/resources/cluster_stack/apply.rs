@@ -1,0 +1,327 @@
+//! Create and update: one converge. Server-side apply of every object in
+//! waves (each wave's objects in parallel), deletion of what the stack no
+//! longer has (by uid), then watch-based waits with kubectl's rollout rules,
+//! all bounded by the operation's timeout.
+//!
+//! Even after a failure the returned state is the truth: what was applied
+//! is in the inventory and `objects` says what is not, so the next apply
+//! converges from it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use geowp_common::names::{label, object};
+use geowp_kube::conditions::{is_rolled_out, needs_wait};
+use geowp_kube::{connect, Cluster, ClusterError, Deleted, Obj, ObjRef, Readiness, Wave};
+use kube::api::PatchParams;
+use tfplugin::diag::{AttrPath, Diagnostics};
+use tfplugin::provider::Ctx;
+use tfplugin::Val;
+use tokio::time::Instant;
+
+use super::model::{InventoryItem, StackModel, IN_SYNC};
+use crate::render::{self, SyncthingSecrets, FIELD_MANAGER};
+use crate::resources::cluster::diagnose;
+
+/// What a converge left behind.
+pub enum Outcome {
+    /// Nothing was written (the cluster refused before any write).
+    Nothing,
+    /// The new state, true even after a failure.
+    State(Box<StackModel>),
+}
+
+fn random_key() -> String {
+    let b: [u8; 24] = rand::random();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub(super) fn cluster_path() -> AttrPath {
+    AttrPath::root("cluster")
+}
+
+/// The member's SyncThing identity and API key from its cluster, if there.
+pub(super) async fn load_syncthing(
+    c: &Cluster,
+    ns: &str,
+) -> Result<Option<SyncthingSecrets>, ClusterError> {
+    let st = geowp_syncthing::group::read_syncthing(c, ns).await?;
+    let (Some(cert_pem), Some(key_pem)) = (st.cert_pem, st.key_pem) else {
+        return Ok(None);
+    };
+    let device_id = st.device_id.ok_or_else(|| {
+        ClusterError::Config("the Secret syncthing-identity holds no usable certificate".into())
+    })?;
+    Ok(Some(SyncthingSecrets {
+        cert_pem,
+        key_pem,
+        device_id,
+        api_key: st.api_key.unwrap_or_else(random_key),
+    }))
+}
+
+/// `http://` + the Service's load-balancer address, else its cluster IP.
+pub(super) fn endpoint_of(svc: &serde_json::Value) -> Option<String> {
+    let ing = svc["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .and_then(|a| a.first());
+    ing.and_then(|i| i["ip"].as_str().or(i["hostname"].as_str()))
+        .or(svc["spec"]["clusterIP"].as_str())
+        .map(|h| format!("http://{h}"))
+}
+
+pub async fn converge(
+    ctx: &mut Ctx,
+    prior: Option<&StackModel>,
+    planned: StackModel,
+    diags: &mut Diagnostics,
+) -> Outcome {
+    let creating = prior.is_none();
+    let who = planned.who();
+    let limit = if creating {
+        planned.timeouts.create()
+    } else {
+        planned.timeouts.update()
+    };
+    let deadline = Instant::now() + limit;
+    let params = if planned.force_conflicts {
+        PatchParams::apply(FIELD_MANAGER).force()
+    } else {
+        PatchParams::apply(FIELD_MANAGER)
+    };
+    let cluster = match connect(&planned.cluster.connection(), deadline, ctx.cancel.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            diagnose(&e, &cluster_path(), &who, "connecting", diags);
+            return Outcome::Nothing;
+        }
+    };
+    let spec = &planned.spec;
+    // a namespace we did not make is not ours to fill and later delete
+    match cluster
+        .get(&ObjRef::new("v1", "Namespace", "", &spec.namespace))
+        .await
+    {
+        Ok(Some(ns)) => {
+            let l = &ns["metadata"]["labels"];
+            if l[label::MANAGED_BY] != label::MANAGED_BY_VALUE
+                || l[label::MEMBER] != spec.member.as_str()
+            {
+                diags.error_at(
+                    AttrPath::root("namespace"),
+                    "Namespace not managed by this stack",
+                    format!("namespace {:?} already exists on {} and is not geowp's stack for member {:?}; choose another namespace, or import the stack if it is one.", spec.namespace, cluster.name, spec.member),
+                );
+                return Outcome::Nothing;
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            diagnose(&e, &cluster_path(), &who, "reading the namespace", diags);
+            return Outcome::Nothing;
+        }
+    }
+    let st = match load_syncthing(&cluster, &spec.namespace).await {
+        Ok(Some(st)) => st,
+        Ok(None) => match geowp_syncthing::identity::generate() {
+            Ok(id) => SyncthingSecrets {
+                cert_pem: id.cert_pem,
+                key_pem: id.key_pem,
+                device_id: id.device_id,
+                api_key: random_key(),
+            },
+            Err(e) => {
+                diags.error(
+                    "Cannot make a SyncThing identity",
+                    geowp_common::error_chain(&e),
+                );
+                return Outcome::Nothing;
+            }
+        },
+        Err(e) => {
+            diagnose(
+                &e,
+                &cluster_path(),
+                &who,
+                "reading SyncThing's identity",
+                diags,
+            );
+            return Outcome::Nothing;
+        }
+    };
+    let objs = render::render(spec, &planned.secrets.render(), &st);
+    let mut inventory: BTreeMap<String, InventoryItem> = prior
+        .and_then(|p| p.out.inventory.known().cloned())
+        .unwrap_or_default();
+    let mut objects: BTreeMap<String, String> = objs
+        .iter()
+        .map(|o| (o.key(), "not applied yet".to_string()))
+        .collect();
+    let mut failed = false;
+    for wave in Wave::ALL {
+        let batch: Vec<&Obj> = objs.iter().filter(|o| o.wave() == wave).collect();
+        let results = futures_util::future::join_all(batch.iter().map(|o| {
+            let (c, params) = (cluster.clone(), &params);
+            async move {
+                if o.create_only {
+                    if let Some(live) = c.get(&o.id).await? {
+                        return Ok(live);
+                    }
+                }
+                c.apply(o, params).await
+            }
+        }))
+        .await;
+        for (o, r) in batch.iter().zip(results) {
+            match r {
+                Ok(live) => {
+                    let uid = live["metadata"]["uid"].as_str().unwrap_or("").to_string();
+                    inventory.insert(o.key(), InventoryItem::of(&o.id, Val::Known(uid)));
+                    objects.insert(o.key(), IN_SYNC.to_string());
+                }
+                Err(e) => {
+                    failed = true;
+                    objects.insert(
+                        o.key(),
+                        format!("not applied: {}", geowp_common::error_chain(&e)),
+                    );
+                    diagnose(
+                        &e,
+                        &cluster_path(),
+                        &who,
+                        &format!("applying {}", o.key()),
+                        diags,
+                    );
+                }
+            }
+        }
+        if failed {
+            break; // later waves depend on this one
+        }
+    }
+    if !failed {
+        remove_stale(&cluster, &objs, &mut inventory, &who, diags).await;
+    }
+    if !failed && planned.wait_for_rollout {
+        wait_ready(&cluster, &objs, limit, creating, diags).await;
+    }
+    let endpoint = match cluster
+        .get(&ObjRef::new(
+            "v1",
+            "Service",
+            &spec.namespace,
+            object::WORDPRESS,
+        ))
+        .await
+    {
+        Ok(Some(svc)) => Val::from_option(endpoint_of(&svc)),
+        _ => Val::Null,
+    };
+    let mut state = planned;
+    state.id = Val::Known(StackModel::id_of(&state.spec));
+    state.out.objects = Val::Known(objects);
+    state.out.inventory = Val::Known(inventory);
+    state.out.wordpress_endpoint = endpoint;
+    state.out.syncthing_device_id = Val::Known(st.device_id.clone());
+    tracing::info!(member = %state.spec.member, cluster = %cluster.name, "stack converged");
+    Outcome::State(Box::new(state))
+}
+
+/// Deletes what the stack applied before and no longer renders (a Job
+/// replaced by a new one), each only if it still has the uid we recorded.
+async fn remove_stale(
+    cluster: &Cluster,
+    objs: &[Obj],
+    inventory: &mut BTreeMap<String, InventoryItem>,
+    who: &str,
+    diags: &mut Diagnostics,
+) {
+    let keep: BTreeSet<String> = objs.iter().map(Obj::key).collect();
+    let stale: Vec<(String, InventoryItem)> = inventory
+        .iter()
+        .filter(|(k, _)| !keep.contains(*k))
+        .map(|(k, i)| (k.clone(), i.clone()))
+        .collect();
+    for (key, item) in stale {
+        let uid = item.uid.known().cloned();
+        match cluster.delete(&item.reference(), uid.as_deref()).await {
+            Ok(Deleted::Deleting | Deleted::Absent) => {
+                inventory.remove(&key);
+            }
+            Ok(Deleted::NotOurs { uid: theirs }) => {
+                diags.warning(
+                    "Left an object alone",
+                    format!("{key} on {} is no longer the stack's (it was made anew, uid {theirs}); it was not deleted. Delete it by hand if it should go.", cluster.name),
+                );
+                inventory.remove(&key);
+            }
+            Err(e) => diagnose(
+                &e,
+                &cluster_path(),
+                who,
+                &format!("deleting {key}, which the stack no longer has"),
+                diags,
+            ),
+        }
+    }
+}
+
+async fn wait_ready(
+    cluster: &Cluster,
+    objs: &[Obj],
+    limit: std::time::Duration,
+    creating: bool,
+    diags: &mut Diagnostics,
+) {
+    let waits = objs
+        .iter()
+        .filter(|o| needs_wait(&o.id.kind, &o.body))
+        .map(|o| {
+            let c = cluster.clone();
+            async move { (o, c.wait(&o.id, is_rolled_out(&o.id.kind)).await) }
+        });
+    let results = futures_util::future::join_all(waits).await;
+    let mut not_ready = Vec::new();
+    for (o, r) in results {
+        match r {
+            Ok(Readiness::Ready) => {}
+            Ok(Readiness::Failed(why)) => diags.error(
+                "Rollout failed",
+                format!(
+                    "{} on {}: {why}. Fix the cause (image, resources, storage) and apply again.",
+                    o.key(),
+                    cluster.name
+                ),
+            ),
+            Ok(Readiness::Waiting(last)) => not_ready.push(format!("{}: {last}", o.key())),
+            Err(ClusterError::Cancelled) => {
+                diagnose(
+                    &ClusterError::Cancelled,
+                    &cluster_path(),
+                    "the stack",
+                    "waiting for the rollout",
+                    diags,
+                );
+                return;
+            }
+            Err(e) => diagnose(
+                &e,
+                &cluster_path(),
+                "the stack",
+                &format!("waiting for {}", o.key()),
+                diags,
+            ),
+        }
+    }
+    if !not_ready.is_empty() {
+        diags.error(
+            "Timed out waiting for the stack",
+            format!(
+                "after {}, on {}, not ready:\n  {}\nRaise timeouts.{} if the cluster is slow, or look at these objects (kubectl describe).",
+                geowp_common::duration::format(limit),
+                cluster.name,
+                not_ready.join("\n  "),
+                if creating { "create" } else { "update" }
+            ),
+        );
+    }
+}

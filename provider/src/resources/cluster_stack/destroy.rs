@@ -1,0 +1,182 @@
+//! Destroy: every object of the inventory (and the claims the StatefulSets
+//! made from their templates) deleted in reverse waves, each only if it still
+//! has the uid recorded, waiting for that uid to be gone. A stack that
+//! applied nothing is removed without contacting its cluster.
+
+use geowp_common::names::label;
+use geowp_kube::conditions::is_deleted;
+use geowp_kube::{connect, Cluster, Deleted, ObjRef, Readiness, Wave};
+use tfplugin::diag::Diagnostics;
+use tfplugin::provider::Ctx;
+use tokio::time::Instant;
+
+use super::apply::cluster_path;
+use super::model::StackModel;
+use crate::resources::cluster::diagnose;
+
+/// One object to remove: where it is, and its uid when known.
+struct Doomed {
+    id: ObjRef,
+    uid: Option<String>,
+}
+
+/// Deletion order: workloads first, then their configuration, the
+/// namespace, and cluster-scoped objects last.
+fn step(d: &Doomed) -> u8 {
+    match (
+        Wave::of(&d.id.kind, d.id.namespace.is_empty()),
+        d.id.kind.as_str(),
+    ) {
+        (Wave::Workload, _) => 0,
+        (_, "Namespace") => 2,
+        (Wave::Config, _) => 1,
+        _ => 3,
+    }
+}
+
+pub async fn destroy(ctx: &mut Ctx, prior: StackModel, diags: &mut Diagnostics) {
+    let who = prior.who();
+    let mut items: Vec<Doomed> = prior
+        .out
+        .inventory
+        .known()
+        .map(|inv| {
+            inv.values()
+                .map(|i| Doomed {
+                    id: i.reference(),
+                    uid: i.uid.known().cloned().filter(|u| !u.is_empty()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if items.is_empty() {
+        tracing::info!(member = %prior.spec.member, "the stack applied nothing: nothing to delete");
+        return;
+    }
+    let limit = prior.timeouts.delete();
+    let deadline = Instant::now() + limit;
+    let cluster = match connect(&prior.cluster.connection(), deadline, ctx.cancel.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            return diagnose(
+                &e,
+                &cluster_path(),
+                &who,
+                "connecting to destroy the stack",
+                diags,
+            )
+        }
+    };
+    let ns = prior.spec.namespace.clone();
+    // claims made by the StatefulSets from their templates are the stack's too
+    let selector = format!(
+        "{}={},{}={}",
+        label::MANAGED_BY,
+        label::MANAGED_BY_VALUE,
+        label::MEMBER,
+        prior.spec.member
+    );
+    match cluster
+        .list("v1", "PersistentVolumeClaim", &ns, &selector)
+        .await
+    {
+        Ok(pvcs) => {
+            for p in pvcs {
+                let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
+                if !items
+                    .iter()
+                    .any(|i| i.id.kind == "PersistentVolumeClaim" && i.id.name == name)
+                {
+                    items.push(Doomed {
+                        id: ObjRef::new("v1", "PersistentVolumeClaim", &ns, &name),
+                        uid: p["metadata"]["uid"].as_str().map(String::from),
+                    });
+                }
+            }
+        }
+        Err(e) if e.code() == Some(404) => {}
+        Err(e) => {
+            return diagnose(
+                &e,
+                &cluster_path(),
+                &who,
+                "listing the stack's claims",
+                diags,
+            )
+        }
+    }
+    for s in 0..=3u8 {
+        let batch: Vec<&Doomed> = items.iter().filter(|i| step(i) == s).collect();
+        if !delete_batch(&cluster, &batch, &who, limit, diags).await {
+            return;
+        }
+    }
+}
+
+/// Deletes a batch and waits for it; false when the destroy must stop.
+async fn delete_batch(
+    cluster: &Cluster,
+    batch: &[&Doomed],
+    who: &str,
+    limit: std::time::Duration,
+    diags: &mut Diagnostics,
+) -> bool {
+    let dels = futures_util::future::join_all(batch.iter().map(|i| {
+        let c = cluster.clone();
+        async move { c.delete(&i.id, i.uid.as_deref()).await }
+    }))
+    .await;
+    let mut waiting = Vec::new();
+    for (i, r) in batch.iter().zip(dels) {
+        match r {
+            Ok(Deleted::Deleting) => waiting.push(*i),
+            Ok(Deleted::Absent) => {}
+            Ok(Deleted::NotOurs { uid }) => diags.warning(
+                "Left an object alone",
+                format!("{} on {} was made anew by someone else (uid {uid}, not the one geowp applied); it was not deleted.", i.id.key(), cluster.name),
+            ),
+            Err(e) => {
+                diagnose(&e, &cluster_path(), who, &format!("deleting {}", i.id.key()), diags);
+                return false;
+            }
+        }
+    }
+    let waits = futures_util::future::join_all(waiting.iter().map(|i| {
+        let c = cluster.clone();
+        let uid = i.uid.clone().unwrap_or_default();
+        async move { c.wait(&i.id, is_deleted(&uid)).await }
+    }))
+    .await;
+    let mut blocked = Vec::new();
+    for (i, r) in waiting.iter().zip(waits) {
+        match r {
+            Ok(Readiness::Ready) => {}
+            Ok(Readiness::Waiting(why)) | Ok(Readiness::Failed(why)) => {
+                blocked.push(format!("{}: {why}", i.id.key()))
+            }
+            Err(e) => {
+                diagnose(
+                    &e,
+                    &cluster_path(),
+                    who,
+                    &format!("waiting for {} to go", i.id.key()),
+                    diags,
+                );
+                return false;
+            }
+        }
+    }
+    if !blocked.is_empty() {
+        diags.error(
+            "Destroy blocked",
+            format!(
+                "after {}, on {}, still present:\n  {}\nRemove what holds them (often a finalizer of a controller that is gone), then destroy again.",
+                geowp_common::duration::format(limit),
+                cluster.name,
+                blocked.join("\n  ")
+            ),
+        );
+        return false;
+    }
+    true
+}

@@ -1,0 +1,178 @@
+//! `geowp_cluster_stack`'s attributes: the cluster settings, the rendering
+//! settings ([`StackSpec`], declared with the renderer), the site's secrets,
+//! apply options, and what the stack computes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tfplugin::{Model, Secret, TimeoutDefaults, Timeouts, Val};
+
+use crate::render::{Secrets, StackSpec};
+use crate::resources::cluster::ClusterModel;
+use crate::validators::password;
+
+pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
+    create: Duration::from_secs(1200),
+    update: Duration::from_secs(1200),
+    delete: Duration::from_secs(600),
+};
+
+/// An object's status in `objects` when it is as applied.
+pub const IN_SYNC: &str = "in sync";
+
+fn salts() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::new(
+        "Missing WordPress salts",
+        "the eight WordPress keys and salts",
+        |v| {
+            let missing: Vec<&str> = geowp_common::names::SALT_NAMES
+                .iter()
+                .copied()
+                .filter(|n| match v.get(n) {
+                    tfplugin::Value::Unknown => false,
+                    x => x.as_str().is_none_or(str::is_empty),
+                })
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "wordpress_salts needs non-empty {}; pass geowp_site.<name>.wordpress_salts.",
+                    missing.join(", ")
+                ))
+            }
+        },
+    )
+}
+
+/// The site's shared secrets, as every region receives them.
+#[derive(Model, Clone, Debug, PartialEq)]
+pub struct SiteSecrets {
+    /// TiDB root password, the same in every region (`geowp_site.NAME.tidb_root_password`).
+    #[tf(sensitive, validate = password())]
+    pub tidb_root_password: Secret<String>,
+    /// Password of the `wordpress` database user (`geowp_site.NAME.wordpress_db_password`).
+    #[tf(sensitive, validate = password())]
+    pub wordpress_db_password: Secret<String>,
+    /// The eight WordPress keys and salts (`geowp_site.NAME.wordpress_salts`).
+    #[tf(sensitive, validate = salts())]
+    pub wordpress_salts: Secret<BTreeMap<String, String>>,
+}
+
+impl SiteSecrets {
+    pub fn render(&self) -> Secrets {
+        Secrets {
+            tidb_root_password: self.tidb_root_password.expose().clone(),
+            wordpress_db_password: self.wordpress_db_password.expose().clone(),
+            salts: self.wordpress_salts.expose().clone(),
+        }
+    }
+}
+
+/// One object a stack applied.
+#[derive(Model, Clone, Debug, PartialEq)]
+pub struct InventoryItem {
+    /// The object's apiVersion.
+    pub api_version: String,
+    /// The object's kind.
+    pub kind: String,
+    /// Its namespace (empty for cluster-scoped objects).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The uid the API server gave it: destroy deletes only the object with this uid.
+    pub uid: Val<String>,
+}
+
+impl InventoryItem {
+    pub fn of(id: &geowp_kube::ObjRef, uid: Val<String>) -> InventoryItem {
+        InventoryItem {
+            api_version: id.api_version.clone(),
+            kind: id.kind.clone(),
+            namespace: id.namespace.clone(),
+            name: id.name.clone(),
+            uid,
+        }
+    }
+    pub fn reference(&self) -> geowp_kube::ObjRef {
+        geowp_kube::ObjRef::new(&self.api_version, &self.kind, &self.namespace, &self.name)
+    }
+}
+
+/// What a stack computes.
+#[derive(Model, Clone, Debug, PartialEq, Default)]
+pub struct StackOutputs {
+    /// Where WordPress answers in this region: its load balancer address (or cluster IP).
+    pub wordpress_endpoint: Val<String>,
+    /// Path the global load balancer should health-check: it answers 200 only when WordPress reaches the database.
+    #[tf(keep)]
+    pub health_check_path: Val<String>,
+    /// TiDB's MySQL endpoint inside the cluster.
+    #[tf(keep)]
+    pub tidb_endpoint: Val<String>,
+    /// This member's SyncThing device ID (its key stays in the cluster).
+    #[tf(keep)]
+    pub syncthing_device_id: Val<String>,
+    /// This member's SyncThing peer address, from `members`.
+    pub syncthing_address: Val<String>,
+    /// Every object of the stack (`Kind/name`) and whether it is as applied; drift made outside Terraform shows here in plans.
+    pub objects: Val<BTreeMap<String, String>>,
+    /// What was applied, by `Kind/name`: apiVersion, kind, namespace, name and uid of each object; destroy removes exactly these.
+    #[tf(plain)]
+    pub inventory: Val<BTreeMap<String, InventoryItem>>,
+}
+
+/// `geowp_cluster_stack`'s attributes.
+#[derive(Model, Clone, Debug, PartialEq)]
+pub struct StackModel {
+    /// `NAMESPACE/MEMBER`.
+    #[tf(keep)]
+    pub id: Val<String>,
+    /// How to reach the cluster, usually straight from the resource that creates it. Give `host` with `cluster_ca_certificate` and a `token` or a client certificate and key; or a raw `kubeconfig` (and `context`). Values unknown until apply are fine: plan never contacts the cluster.
+    #[tf(block)]
+    pub cluster: ClusterModel,
+    #[tf(flatten)]
+    pub spec: StackSpec,
+    #[tf(flatten)]
+    pub secrets: SiteSecrets,
+    /// Take back fields another field manager changed (e.g. `kubectl edit`) instead of failing with a conflict.
+    #[tf(default = true)]
+    pub force_conflicts: bool,
+    /// Wait until workloads are rolled out, claims bound and load balancers have addresses.
+    #[tf(default = true)]
+    pub wait_for_rollout: bool,
+    #[tf(flatten)]
+    pub out: StackOutputs,
+    #[tf(timeouts = TIMEOUTS)]
+    pub timeouts: Timeouts,
+}
+
+impl StackModel {
+    /// `NAMESPACE/MEMBER`.
+    pub fn id_of(spec: &StackSpec) -> String {
+        format!("{}/{}", spec.namespace, spec.member)
+    }
+    /// Which stack this is, for messages.
+    pub fn who(&self) -> String {
+        format!(
+            "member {} (namespace {})",
+            self.spec.member, self.spec.namespace
+        )
+    }
+}
+
+/// Schema version 0 kept `inventory` as a list; version 1 keys it by
+/// `Kind/name`.
+pub fn upgrade_v0(mut raw: serde_json::Value) -> serde_json::Value {
+    if let Some(list) = raw.get("inventory").and_then(|i| i.as_array()).cloned() {
+        let map: serde_json::Map<String, serde_json::Value> = list
+            .into_iter()
+            .filter_map(|i| {
+                let key = format!("{}/{}", i["kind"].as_str()?, i["name"].as_str()?);
+                Some((key, i))
+            })
+            .collect();
+        raw["inventory"] = serde_json::Value::Object(map);
+    }
+    raw
+}

@@ -1,0 +1,447 @@
+//! What geowp's attribute values must be, each rule once. Every validator
+//! says what is wrong and what to write instead; the schema walk adds the
+//! attribute path. Rules follow what the consumer of the value accepts:
+//! Kubernetes' name and label grammars (RFC 1123), its quantity grammar,
+//! HTTP header rules for tokens, PHP string rules for the site URL.
+
+use tfplugin::validate::Validator;
+
+/// An RFC 1123 DNS label of at most `max` characters: lowercase letters,
+/// digits and '-', starting and ending with a letter or digit.
+pub fn is_dns_label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// An RFC 1123 DNS subdomain: dot-separated DNS labels, at most 253.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(|l| is_dns_label(l, 63))
+}
+
+/// A DNS label for something that becomes part of object names and label
+/// values in every cluster.
+pub fn dns_label(what: &'static str, max: usize, example: &'static str) -> Validator {
+    Validator::string(
+        &format!("Invalid {what}"),
+        &format!("a DNS label of at most {max} characters"),
+        move |s| {
+            if is_dns_label(s, max) {
+                Ok(())
+            } else {
+                Err(format!("{s:?} is not a DNS label: use 1 to {max} lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. {example:?}."))
+            }
+        },
+    )
+}
+
+/// A Kubernetes label value: at most 63 of letters, digits, '-', '_' and
+/// '.', starting and ending with a letter or digit.
+pub fn label_value(what: &'static str) -> Validator {
+    Validator::string(
+        &format!("Invalid {what}"),
+        "a Kubernetes label value",
+        |s| {
+            let ok = !s.is_empty()
+                && s.len() <= 63
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{s:?} is not a Kubernetes label value: at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, e.g. \"us-east1-b\"."))
+            }
+        },
+    )
+}
+
+/// The name of a StorageClass (a DNS subdomain).
+pub fn storage_class() -> Validator {
+    Validator::string("Invalid storage class", "a DNS subdomain", |s| {
+        if is_dns_subdomain(s) {
+            Ok(())
+        } else {
+            Err(format!("{s:?} is not a StorageClass name: lowercase letters, digits, '-' and '.', e.g. \"premium-rwo\" (see kubectl get storageclass)."))
+        }
+    })
+}
+
+/// Parses a Kubernetes quantity (`10Gi`, `500M`, `1.5`, `2e3`) into its
+/// value in base units; None when it is not one.
+pub fn quantity(s: &str) -> Option<f64> {
+    let num_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(num_end);
+    let num = num.strip_prefix('+').unwrap_or(num);
+    if num.is_empty() || num == "." || num.contains('+') || num.matches('.').count() > 1 {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "Ki" => 1024f64,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        "n" => 1e-9,
+        "u" => 1e-6,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        e if e.starts_with(['e', 'E']) => {
+            let exp: i32 = e[1..].parse().ok()?;
+            10f64.powi(exp)
+        }
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// A Kubernetes quantity greater than zero.
+pub fn positive_quantity(example: &'static str) -> Validator {
+    Validator::string(
+        "Invalid quantity",
+        "a Kubernetes quantity such as 10Gi",
+        move |s| {
+            match quantity(s) {
+            Some(q) if q > 0.0 => Ok(()),
+            Some(_) => Err(format!("{s:?} is zero: give a size greater than zero, e.g. {example:?}.")),
+            None => Err(format!("{s:?} is not a Kubernetes quantity: a number with an optional suffix (Ki, Mi, Gi, Ti or k, M, G, T), no spaces, e.g. {example:?}.")),
+        }
+        },
+    )
+}
+
+fn host_ok(h: &str) -> bool {
+    if let Some(inner) = h.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !h.is_empty()
+        && h.len() <= 253
+        && h.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+}
+
+/// `host:port` with a port from 1 to 65535 (IPv6 hosts in brackets).
+pub fn split_host_port(hp: &str) -> Option<(&str, u16)> {
+    let (h, p) = hp.rsplit_once(':')?;
+    let port: u16 = p.parse().ok().filter(|p| *p > 0)?;
+    host_ok(h).then_some((h, port))
+}
+
+/// `host:port`.
+pub fn host_port(example: &'static str) -> Validator {
+    Validator::string("Invalid address", "host:port", move |s| {
+        if split_host_port(s).is_some() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{s:?} is not host:port with a port from 1 to 65535, e.g. {example:?}."
+            ))
+        }
+    })
+}
+
+/// `SCHEME://host:port` with one of `schemes` and nothing after the port.
+pub fn url_host_port(schemes: &'static [&'static str], example: &'static str) -> Validator {
+    Validator::string(
+        "Invalid address",
+        &format!("{}://host:port", schemes.join("|")),
+        move |s| {
+            let ok = s
+                .split_once("://")
+                .filter(|(sch, _)| schemes.contains(sch))
+                .and_then(|(_, rest)| split_host_port(rest.strip_suffix('/').unwrap_or(rest)))
+                .is_some();
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{s:?} is not of the form {example} ({} with a host and a port, nothing after it).", schemes.join(" or ")))
+            }
+        },
+    )
+}
+
+/// A public http(s) URL WordPress can use as WP_HOME: a host, no spaces,
+/// quotes, backslashes or control characters.
+pub fn site_url() -> Validator {
+    Validator::string("Invalid site URL", "an http or https URL", |s| {
+        let bad = s
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || "'\"\\`<>".contains(*c));
+        if let Some(c) = bad {
+            return Err(format!("{s:?} holds {c:?}, which a URL cannot: write the site's public URL, e.g. \"https://blog.example.com\"."));
+        }
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"));
+        let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+        let host_ok = host.is_some_and(|h| {
+            let h = h
+                .rsplit_once(':')
+                .filter(|(_, p)| p.parse::<u16>().is_ok())
+                .map(|(h, _)| h)
+                .unwrap_or(h);
+            host_ok(h)
+        });
+        if host_ok {
+            Ok(())
+        } else {
+            Err(format!("{s:?} is not an http(s) URL with a host: write the site's public URL, e.g. \"https://blog.example.com\"."))
+        }
+    })
+}
+
+/// A container image with a tag or digest, no spaces.
+pub fn image() -> Validator {
+    Validator::string("Image not pinned", "an image with a tag or digest", |s| {
+        let last = s.rsplit('/').next().unwrap_or("");
+        let ok = !s.is_empty()
+            && !s.contains(|c: char| c.is_whitespace() || c.is_control())
+            && (last.contains(':') || s.contains("@sha256:"));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{s:?} must name an image with a tag or digest and no spaces, e.g. \"repo/name:1.2.3\"."))
+        }
+    })
+}
+
+/// A TiDB release tag such as `v8.5.1`.
+pub fn tidb_version() -> Validator {
+    Validator::string("Invalid TiDB version", "a tag such as v8.5.1", |s| {
+        let core = s.strip_prefix('v').unwrap_or("");
+        let core = core.split_once('-').map(|(c, _)| c).unwrap_or(core);
+        let parts: Vec<&str> = core.split('.').collect();
+        if parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "{s:?} must be a TiDB image tag such as \"v8.5.1\" (PD, TiKV and TiDB share it)."
+            ))
+        }
+    })
+}
+
+/// A database password the bootstrap script and WordPress can carry.
+pub fn password() -> Validator {
+    Validator::string(
+        "Unusable password",
+        "at least 12 characters, no quotes, backslashes, '$', '`' or spaces",
+        |s| {
+            if s.chars().count() < 12 {
+                return Err("use at least 12 characters (geowp_site's passwords qualify).".into());
+            }
+            if s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "'\"\\$`".contains(c))
+            {
+                return Err("use no quotes, backslashes, '$', '`', spaces or control characters (geowp_site's passwords qualify).".into());
+            }
+            Ok(())
+        },
+    )
+}
+
+/// A bearer token: a trailing newline (as `file("token")` gives) is fine and
+/// dropped before use; any other control character is refused.
+pub fn token() -> Validator {
+    Validator::string("Invalid token", "a bearer token", |s| {
+        geowp_kube::clean_token(s)
+            .map(|_| ())
+            .map_err(|e| format!("{e}. Pass the token itself (trimspace(file(\"token\")) if you read it from a file)."))
+    })
+}
+
+/// PEM text holding at least one X.509 certificate.
+pub fn certificate() -> Validator {
+    Validator::string("Invalid certificate", "PEM certificates", |s| {
+        geowp_kube::pem::certificates(s)
+            .map(|_| ())
+            .map_err(|e| format!("{e}."))
+    })
+}
+
+/// PEM text holding a private key.
+pub fn private_key() -> Validator {
+    Validator::string("Invalid private key", "a PEM private key", |s| {
+        geowp_kube::pem::private_key(s).map_err(|e| format!("{e}."))
+    })
+}
+
+/// A kubeconfig that parses.
+pub fn kubeconfig() -> Validator {
+    Validator::string("Invalid kubeconfig", "kubeconfig YAML", |s| {
+        geowp_kubeconfig::parse(s, None)
+            .map(|_| ())
+            .map_err(|e| format!("{e}. Pass the file's contents, e.g. file(\"~/.kube/config\")."))
+    })
+}
+
+/// An API server URL: `https://host[:port][/path]`, or `http://` (checked
+/// against `insecure_skip_tls_verify` elsewhere).
+pub fn api_server() -> Validator {
+    Validator::string("Invalid host", "an https URL", |s| {
+        let rest = s
+            .strip_prefix("https://")
+            .or_else(|| s.strip_prefix("http://"));
+        let ok = rest.is_some_and(|r| {
+            let hp = r.split('/').next().unwrap_or("");
+            let h = hp
+                .rsplit_once(':')
+                .filter(|(_, p)| p.parse::<u16>().is_ok())
+                .map(|(h, _)| h)
+                .unwrap_or(hp);
+            host_ok(h)
+        }) && !s.contains(|c: char| c.is_whitespace() || c.is_control());
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{s:?} must be the API server's URL, e.g. \"https://203.0.113.10\" (with https://)."))
+        }
+    })
+}
+
+/// A SyncThing folder id: 1 to 64 letters, digits, '.', '_' and '-'.
+pub fn folder_id() -> Validator {
+    Validator::string(
+        "Invalid folder id",
+        "1 to 64 letters, digits, '.', '_' and '-'",
+        |s| {
+            if !s.is_empty()
+                && s.len() <= 64
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                Ok(())
+            } else {
+                Err(format!("{s:?} is not a folder id: use 1 to 64 letters, digits, '.', '_' and '-', the same in every member, e.g. \"wp-content\"."))
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tfplugin::Value;
+
+    fn ok(v: &Validator, s: &str) -> bool {
+        v.check(&Value::str(s)).is_ok()
+    }
+
+    #[test]
+    fn kubernetes_names() {
+        assert!(
+            is_dns_label("us-east-1", 63) && !is_dns_label("US", 63) && !is_dns_label("a_b", 63)
+        );
+        assert!(
+            !is_dns_label("-a", 63) && !is_dns_label(&"a".repeat(41), 40) && !is_dns_label("", 9)
+        );
+        assert!(
+            is_dns_subdomain("premium-rwo")
+                && is_dns_subdomain("a.b")
+                && !is_dns_subdomain("Bad Class")
+        );
+        let l = label_value("zone");
+        assert!(
+            ok(&l, "us-east1-b")
+                && ok(&l, "Zone_1.a")
+                && !ok(&l, "-x")
+                && !ok(&l, "a b")
+                && !ok(&l, "")
+        );
+    }
+
+    #[test]
+    fn quantities() {
+        for (s, v) in [
+            ("10Gi", 10.0 * 1024f64.powi(3)),
+            ("500M", 5e8),
+            ("1.5", 1.5),
+            ("2e3", 2000.0),
+            ("+1k", 1000.0),
+        ] {
+            assert_eq!(quantity(s), Some(v), "{s}");
+        }
+        for s in ["10 GB", "Gi", "", "1.2.3Gi", "10GB", "ten"] {
+            assert_eq!(quantity(s), None, "{s}");
+        }
+        assert!(!ok(&positive_quantity("10Gi"), "0Gi"));
+    }
+
+    #[test]
+    fn addresses_and_urls() {
+        let pd = url_host_port(&["http", "https"], "https://10.0.0.5:2379");
+        assert!(
+            ok(&pd, "https://10.0.0.5:2379")
+                && ok(&pd, "http://[::1]:2379")
+                && ok(&pd, "https://pd.example:2379/")
+        );
+        assert!(
+            !ok(&pd, "10.0.0.5:2379")
+                && !ok(&pd, "http://10.0.0.5")
+                && !ok(&pd, "https://h:2379/x")
+                && !ok(&pd, "ftp://h:1")
+        );
+        let hp = host_port("10.0.0.6:20160");
+        assert!(
+            ok(&hp, "tikv.example:20160")
+                && !ok(&hp, "tikv.example")
+                && !ok(&hp, "a b:1")
+                && !ok(&hp, "h:0")
+        );
+        let u = site_url();
+        assert!(ok(&u, "https://blog.example.com") && ok(&u, "http://demo.localhost:8080/wp"));
+        for bad in [
+            "blog.example.com",
+            "https://",
+            "https://blog\n.example.com",
+            "https://a'b.com",
+            "https://x y",
+        ] {
+            assert!(!ok(&u, bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn images_versions_passwords_tokens() {
+        assert!(ok(&image(), "wordpress:6.7.1") && ok(&image(), "reg:5000/a/b@sha256:abc"));
+        assert!(
+            !ok(&image(), "wordpress")
+                && !ok(&image(), "reg:5000/wordpress")
+                && !ok(&image(), "a b:1")
+        );
+        assert!(
+            ok(&tidb_version(), "v8.5.1")
+                && ok(&tidb_version(), "v8.5.1-pre")
+                && !ok(&tidb_version(), "8.5.1")
+                && !ok(&tidb_version(), "v8.5")
+        );
+        assert!(
+            ok(&password(), "abcdefghijkl")
+                && !ok(&password(), "short")
+                && !ok(&password(), "has'quote-and-long")
+        );
+        assert!(ok(&token(), "abc\n") && !ok(&token(), "a\u{7}b") && !ok(&token(), "\n"));
+        assert!(
+            ok(&folder_id(), "wp-content") && !ok(&folder_id(), "") && !ok(&folder_id(), "a b")
+        );
+        assert!(ok(&api_server(), "https://10.0.0.1:6443") && !ok(&api_server(), "10.0.0.1:6443"));
+    }
+}
