@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DEMO=${GEOWP_DEMO_DIR:-$ROOT/.demo}
-TF=$ROOT/.tools/bin/terraform
+# Terraform 1.0.3 from .tools/ unless GEOWP_TERRAFORM names another
+TF=${GEOWP_TERRAFORM:-$ROOT/.tools/bin/terraform}
 BIN=$ROOT/target/debug
 REGIONS=(us-east eu-west ap-south)
 step() { printf '\n==> %s\n' "$*"; }

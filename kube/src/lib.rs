@@ -286,6 +286,7 @@ pub async fn connect(
     deadline: Instant,
     cancel: CancellationToken,
 ) -> Result<Cluster, ClusterError> {
+    let started = Instant::now();
     let mut kc = match &c.kubeconfig {
         Some(text) => kube::config::Kubeconfig::from_yaml(text)
             .map_err(|e| ClusterError::Config(format!("the kubeconfig does not parse: {e}")))?,
@@ -348,7 +349,7 @@ pub async fn connect(
     Ok(Cluster {
         client,
         name,
-        started: Instant::now(),
+        started,
         deadline,
         cancel,
     })
@@ -651,5 +652,46 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(e, ClusterError::Config(_)), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_timeout_says_how_long_it_waited() {
+        // a server that accepts and never answers
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let _held: Vec<_> = l.incoming().take(4).collect();
+            std::thread::sleep(Duration::from_secs(5));
+        });
+        let conn = Connection {
+            host: Some(format!("http://{addr}")),
+            token: Some("t".into()),
+            insecure: true,
+            ..Default::default()
+        };
+        let c = connect(
+            &conn,
+            Instant::now() + Duration::from_millis(400),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let e = c
+            .get(&ObjRef::new("v1", "Namespace", "", "geowp"))
+            .await
+            .unwrap_err();
+        match &e {
+            ClusterError::Timeout { after, .. } => {
+                assert!(*after >= Duration::from_millis(300), "{after:?}");
+                assert!(e.to_string().contains("timed out after"), "{e}");
+                assert!(!e.to_string().contains("after 0"), "{e}");
+            }
+            other => panic!("expected a timeout, got {other}"),
+        }
     }
 }

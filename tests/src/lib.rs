@@ -17,18 +17,113 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// The Terraform binary the tests drive (`.tools/bin/terraform`, pinned 1.0.3).
-pub fn terraform_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("GEOWP_TERRAFORM") {
-        return PathBuf::from(p);
+/// A Terraform binary the tests drive, and the version it reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Terraform {
+    pub path: PathBuf,
+    pub version: String,
+}
+
+/// The version `terraform version -json` reports.
+fn version_of(path: &Path) -> Option<String> {
+    let home = tempfile::tempdir().ok()?;
+    let out = Command::new(path)
+        .args(["version", "-json"])
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    j["terraform_version"].as_str().map(String::from)
+}
+
+impl Terraform {
+    /// The pinned Terraform 1.0.3 (`.tools/bin/terraform`, from PyPI), which
+    /// every test runs with; `GEOWP_TERRAFORM` overrides it.
+    pub fn pinned() -> Terraform {
+        static PINNED: std::sync::OnceLock<Terraform> = std::sync::OnceLock::new();
+        PINNED
+            .get_or_init(|| {
+                let path = std::env::var("GEOWP_TERRAFORM")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|_| repo_root().join(".tools/bin/terraform"));
+                assert!(
+                    path.exists(),
+                    "{} is missing: run `make test` (it installs Terraform) or `make tools`",
+                    path.display()
+                );
+                let version = version_of(&path).unwrap_or_else(|| "unknown".into());
+                Terraform { path, version }
+            })
+            .clone()
     }
-    let p = repo_root().join(".tools/bin/terraform");
-    assert!(
-        p.exists(),
-        "{} is missing: run `make test` (it installs Terraform) or `make tools`",
-        p.display()
-    );
-    p
+
+    /// The `terraform` on PATH, when it reports another version than the
+    /// pinned one (these machines carry 1.11.4); tests run with it too.
+    pub fn on_path() -> Option<Terraform> {
+        static ON_PATH: std::sync::OnceLock<Option<Terraform>> = std::sync::OnceLock::new();
+        ON_PATH
+            .get_or_init(|| {
+                let pinned = Terraform::pinned();
+                let path = std::env::var_os("PATH")?
+                    .to_str()?
+                    .split(':')
+                    .map(|d| Path::new(d).join("terraform"))
+                    .find(|p| p.is_file())?;
+                let version = version_of(&path)?;
+                (version != pinned.version).then_some(Terraform { path, version })
+            })
+            .clone()
+    }
+
+    /// The Terraforms a test runs with: the pinned one, and the one on PATH
+    /// when it is another version.
+    pub fn all() -> Vec<Terraform> {
+        let mut v = vec![Terraform::pinned()];
+        v.extend(Terraform::on_path());
+        v
+    }
+
+    /// Whether this is Terraform 1.0 (the pinned version).
+    pub fn is_1_0(&self) -> bool {
+        self.version.starts_with("1.0.")
+    }
+}
+
+/// Defines a test once and runs it with every Terraform: a module named
+/// after the test, with `terraform_1_0_3` (always) and `terraform_on_path`
+/// (the `terraform` on PATH when it is another version; it says so and
+/// passes when there is none, as on a fresh machine).
+#[macro_export]
+macro_rules! for_each_terraform {
+    ($(#[$meta:meta])* fn $name:ident($tf:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn body($tf: &$crate::Terraform) $body
+
+            #[test]
+            fn terraform_1_0_3() {
+                body(&$crate::Terraform::pinned())
+            }
+
+            #[test]
+            fn terraform_on_path() {
+                match $crate::Terraform::on_path() {
+                    Some(t) => body(&t),
+                    None => eprintln!("no terraform of another version on PATH: ran with the pinned 1.0.3 only"),
+                }
+            }
+        }
+    };
+}
+
+/// The pinned Terraform binary (`.tools/bin/terraform`, 1.0.3).
+pub fn terraform_bin() -> PathBuf {
+    Terraform::pinned().path
 }
 
 /// Directory of the binaries cargo built alongside this test (target/<profile>).
@@ -71,21 +166,23 @@ impl MirroredProvider {
             binary,
         }
     }
+    /// This workspace's provider (`GEOWP_PROVIDER_BIN` names another build,
+    /// for benchmarks against an earlier version).
     pub fn geowp() -> Self {
-        Self::new(
-            "geowp/geowp",
-            "0.1.0",
-            workspace_bin("terraform-provider-geowp"),
-        )
+        let bin = std::env::var("GEOWP_PROVIDER_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace_bin("terraform-provider-geowp"));
+        Self::new("geowp/geowp", "0.1.0", bin)
     }
 }
 
 /// One Terraform working directory with its own CLI config, mirror, plugin
-/// socket directory (TMPDIR) and environment.
+/// socket directory (TMPDIR) and environment, driven by one Terraform.
 pub struct Tf {
     pub root: tempfile::TempDir,
     pub work: PathBuf,
     pub sockets: PathBuf,
+    pub terraform: Terraform,
     env: Vec<(String, String)>,
 }
 
@@ -105,7 +202,13 @@ impl Run {
 }
 
 impl Tf {
+    /// A working directory driven by the pinned Terraform.
     pub fn new(providers: &[MirroredProvider]) -> Tf {
+        Tf::with(&Terraform::pinned(), providers)
+    }
+
+    /// A working directory driven by `terraform`.
+    pub fn with(terraform: &Terraform, providers: &[MirroredProvider]) -> Tf {
         let root = tempfile::Builder::new()
             .prefix("geowp-tf-")
             .tempdir()
@@ -151,6 +254,7 @@ impl Tf {
             root,
             work,
             sockets,
+            terraform: terraform.clone(),
             env,
         }
     }
@@ -160,7 +264,7 @@ impl Tf {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(terraform_bin());
+        let mut c = Command::new(&self.terraform.path);
         c.args(args).current_dir(&self.work).stdin(Stdio::null());
         // Terraform writes ~/.terraform.d even with CHECKPOINT_DISABLE: not in the user's HOME
         c.env("HOME", self.root.path());

@@ -7,11 +7,15 @@ use std::process::{Command, Stdio};
 
 use geowp_tests::repo_root;
 
-fn demo(dir: &std::path::Path, verb: &str) -> (bool, String) {
+/// One demo at a time: two at once would share the machine's two cores.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn demo(terraform: &geowp_tests::Terraform, dir: &std::path::Path, verb: &str) -> (bool, String) {
     let out = Command::new("bash")
         .arg(repo_root().join("scripts/demo.sh"))
         .arg(verb)
         .env("GEOWP_DEMO_DIR", dir)
+        .env("GEOWP_TERRAFORM", &terraform.path)
         .env("CI", "true")
         .stdin(Stdio::null())
         .output()
@@ -39,11 +43,12 @@ fn demo_processes(dir: &std::path::Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn demo_runs_replicates_a_file_and_demo_down_cleans_up() {
+geowp_tests::for_each_terraform! {
+    fn demo_runs_replicates_a_file_and_demo_down_cleans_up(terraform) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let base = tempfile::tempdir().unwrap();
     let dir = base.path().join("demo");
-    let (ok, out) = demo(&dir, "up");
+    let (ok, out) = demo(terraform, &dir, "up");
     assert!(ok, "make demo failed:\n{out}");
     for want in [
         "Apply complete! Resources: 5 added",
@@ -80,13 +85,13 @@ fn demo_runs_replicates_a_file_and_demo_down_cleans_up() {
     assert!(!demo_processes(&dir).is_empty());
 
     // running it again works (it takes the earlier one down first)
-    let (ok, out2) = demo(&dir, "up");
+    let (ok, out2) = demo(terraform, &dir, "up");
     assert!(
         ok && out2.contains("an earlier demo is here") && out2.contains("arrived in ap-south"),
         "{out2}"
     );
 
-    let (ok, down) = demo(&dir, "down");
+    let (ok, down) = demo(terraform, &dir, "down");
     assert!(ok, "{down}");
     assert!(
         down.contains("destroyed") && down.contains("removed"),
@@ -104,5 +109,6 @@ fn demo_runs_replicates_a_file_and_demo_down_cleans_up() {
             std::net::TcpStream::connect(addr).is_err(),
             "{addr} still listening after demo-down"
         );
+    }
     }
 }

@@ -1,11 +1,11 @@
 //! The examples users copy are formatted as `terraform fmt` wants (the GKE
 //! one cannot be applied here: no cloud).
 
-use geowp_tests::{repo_root, terraform_bin};
+use geowp_tests::repo_root;
 
-#[test]
-fn examples_pass_terraform_fmt_check() {
-    let o = std::process::Command::new(terraform_bin())
+geowp_tests::for_each_terraform! {
+    fn examples_pass_terraform_fmt_check(terraform) {
+    let o = std::process::Command::new(&terraform.path)
         .args(["fmt", "-check", "-recursive", "-diff"])
         .arg(repo_root().join("examples/terraform"))
         .output()
@@ -15,6 +15,7 @@ fn examples_pass_terraform_fmt_check() {
         "terraform fmt -check found unformatted files:\n{}",
         String::from_utf8_lossy(&o.stdout)
     );
+    }
 }
 
 #[test]

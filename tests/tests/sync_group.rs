@@ -106,8 +106,8 @@ resource "geowp_sync_group" "files" {{
     )
 }
 
-#[test]
-fn real_syncthing_daemons_replicate_from_what_the_provider_wrote() {
+geowp_tests::for_each_terraform! {
+    fn real_syncthing_daemons_replicate_from_what_the_provider_wrote(terraform) {
     let names = ["us-east", "eu-west", "ap-south"];
     let mut r = Regions::start(
         &names,
@@ -121,7 +121,7 @@ fn real_syncthing_daemons_replicate_from_what_the_provider_wrote() {
         .iter()
         .map(|n| (free_port(), free_port(), root.path().join(n).join("data")))
         .collect();
-    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
     tf.write("main.tf", &config(&r, &sync));
     tf.ok(&["init"]);
     let out = tf.ok(&["apply", "-auto-approve"]);
@@ -297,4 +297,5 @@ fn real_syncthing_daemons_replicate_from_what_the_provider_wrote() {
         "destroying the group touched the data"
     );
     tf.ok(&["destroy", "-auto-approve"]);
+    }
 }

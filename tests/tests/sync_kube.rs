@@ -23,8 +23,8 @@ fn helper(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
-#[test]
-fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would() {
+geowp_tests::for_each_terraform! {
+    fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would(terraform) {
     let names = ["us-east", "eu-west", "ap-south"];
     let r = Regions::start(
         &names,
@@ -33,7 +33,7 @@ fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would() {
             ..Default::default()
         },
     );
-    let tf = Tf::new(&[MirroredProvider::geowp()]);
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
     tf.write("main.tf", &r.module_config("blog", ""));
     tf.ok(&["init"]);
     tf.ok(&["apply", "-auto-approve"]);
@@ -237,4 +237,5 @@ fn the_helper_repairs_a_group_through_the_kubernetes_api_as_terraform_would() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("at least 2 members"), "{err}");
     tf.ok(&["destroy", "-auto-approve"]);
+    }
 }

@@ -61,9 +61,9 @@ fn read_obj(dir: &Path, name: &str) -> serde_json::Value {
         .expect("json")
 }
 
-#[test]
-fn lifecycle_init_validate_plan_apply_noop_refresh_import_update_destroy() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn lifecycle_init_validate_plan_apply_noop_refresh_import_update_destroy(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     let store = tf.root.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
     tf.write("main.tf", &things_config(&store, "one"));
@@ -191,11 +191,12 @@ fn lifecycle_init_validate_plan_apply_noop_refresh_import_update_destroy() {
         "plugin sockets left behind: {:?}",
         tf.leftover_sockets()
     );
+    }
 }
 
-#[test]
-fn config_errors_come_back_with_attribute_paths() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn config_errors_come_back_with_attribute_paths(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     tf.write(
         "main.tf",
         &format!(
@@ -245,11 +246,12 @@ resource "tfcheck_thing" "bad" {{
         !e.contains("rpc error"),
         "a user mistake became a transport error:\n{e}"
     );
+    }
 }
 
-#[test]
-fn trace_logs_carry_our_json_lines_at_their_levels_and_no_secrets() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn trace_logs_carry_our_json_lines_at_their_levels_and_no_secrets(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     let store = tf.root.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
     tf.write("main.tf", &things_config(&store, "one"));
@@ -287,11 +289,12 @@ fn trace_logs_carry_our_json_lines_at_their_levels_and_no_secrets() {
         "level filter not applied"
     );
     tf.ok(&["destroy", "-auto-approve"]);
+    }
 }
 
-#[test]
-fn state_written_by_schema_version_0_is_upgraded() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn state_written_by_schema_version_0_is_upgraded(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     let store = tf.root.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
     tf.write(
@@ -332,11 +335,12 @@ fn state_written_by_schema_version_0_is_upgraded() {
         st["resources"][0]["instances"][0]["attributes"]["value"],
         "v"
     );
+    }
 }
 
-#[test]
-fn create_timeout_is_a_clear_diagnostic() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn create_timeout_is_a_clear_diagnostic(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     let store = tf.root.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
     tf.write(
@@ -371,11 +375,12 @@ fn create_timeout_is_a_clear_diagnostic() {
     tf.ok(&["apply", "-auto-approve"]);
     assert!(store.join("slow.json").exists());
     tf.ok(&["destroy", "-auto-approve"]);
+    }
 }
 
-#[test]
-fn interrupt_calls_stop_provider_which_cancels_work_in_flight() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn interrupt_calls_stop_provider_which_cancels_work_in_flight(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     let store = tf.root.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
     tf.write(
@@ -426,11 +431,12 @@ fn interrupt_calls_stop_provider_which_cancels_work_in_flight() {
         "{all}"
     );
     assert!(tf.leftover_processes().is_empty());
+    }
 }
 
-#[test]
-fn fifty_plans_without_hang_or_leak() {
-    let tf = Tf::new(&[tfcheck(), MirroredProvider::geowp()]);
+geowp_tests::for_each_terraform! {
+    fn fifty_plans_without_hang_or_leak(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck(), MirroredProvider::geowp()]);
     tf.write(
         "main.tf",
         "terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n",
@@ -453,6 +459,7 @@ fn fifty_plans_without_hang_or_leak() {
         tf.leftover_sockets()
     );
     tf.ok(&["destroy", "-auto-approve"]);
+    }
 }
 
 #[test]
@@ -487,9 +494,9 @@ fn run_by_hand_it_explains_itself_and_writes_nothing_to_stdout() {
     assert!(String::from_utf8_lossy(&old.stderr).contains("Upgrade Terraform"));
 }
 
-#[test]
-fn handshake_line_is_the_only_stdout_and_carries_the_tls_cert() {
-    let tf = Tf::new(&[]);
+geowp_tests::for_each_terraform! {
+    fn handshake_line_is_the_only_stdout_and_carries_the_tls_cert(terraform) {
+    let tf = Tf::with(terraform, &[]);
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
     let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
         .unwrap()
@@ -531,11 +538,12 @@ fn handshake_line_is_the_only_stdout_and_carries_the_tls_cert() {
         tf.leftover_sockets().is_empty(),
         "socket not removed on SIGTERM"
     );
+    }
 }
 
-#[test]
-fn debug_mode_prints_reattach_line_that_terraform_can_use() {
-    let tf = Tf::new(&[tfcheck()]);
+geowp_tests::for_each_terraform! {
+    fn debug_mode_prints_reattach_line_that_terraform_can_use(terraform) {
+    let tf = Tf::with(terraform, &[tfcheck()]);
     let store = tf.root.path().join("store");
     std::fs::create_dir_all(&store).unwrap();
     tf.write(
@@ -590,4 +598,5 @@ fn debug_mode_prints_reattach_line_that_terraform_can_use() {
         libc::kill(child.0.id() as i32, libc::SIGINT);
     }
     assert!(child.0.wait().unwrap().success());
+    }
 }

@@ -173,6 +173,11 @@ pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d:
             "Invalid cluster settings",
             format!("{m} ({who}). Fix the cluster settings and apply again."),
         ),
+        ClusterError::Unreachable { .. } if is_tls_trust(&chain) => d.error_at(
+            settings.clone().attr("cluster_ca_certificate"),
+            "Untrusted API server certificate",
+            format!("{chain} ({who}, while {what}). The API server's certificate is not signed by cluster_ca_certificate, or not for this host: pass that cluster's own CA (and the host its certificate names)."),
+        ),
         ClusterError::Unreachable { .. } => d.error(
             "Cluster unreachable",
             format!("{chain} ({who}, while {what}). Check the cluster's host and that the API server is up; state is kept as it was."),
@@ -195,6 +200,20 @@ pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d:
             format!("{chain} ({who}, while {what})."),
         ),
     }
+}
+
+/// Whether a connection failed because the server's certificate is not
+/// trusted (rustls' words, as kube passes them on).
+fn is_tls_trust(chain: &str) -> bool {
+    [
+        "invalid peer certificate",
+        "UnknownIssuer",
+        "NotValidForName",
+        "BadSignature",
+        "certificate verify failed",
+    ]
+    .iter()
+    .any(|w| chain.contains(w))
 }
 
 /// The kubeconfig import reads credentials from: the first file of

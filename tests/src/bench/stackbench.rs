@@ -314,3 +314,70 @@ pub fn stack(_root: &Path) -> String {
         plan30.as_secs_f64()
     )
 }
+
+/// Three stacks written out (not through the module), so one can change alone.
+fn direct_config(r: &Regions, extra_for_first: &str) -> String {
+    let mut s = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n\nlocals {\n  members = {\n");
+    for (i, n) in r.names.iter().enumerate() {
+        s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"http://10.{i}.0.1:2379\", pd_peer_url = \"http://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
+    }
+    s.push_str("  }\n}\n");
+    for (i, n) in r.names.iter().enumerate() {
+        let h = r.handle(i);
+        let extra = if i == 0 { extra_for_first } else { "" };
+        s.push_str(&format!(
+            "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  members = local.members\n{extra}\n}}\n",
+            h.url(),
+            h.ca_pem,
+            h.token()
+        ));
+    }
+    s
+}
+
+/// Lines of `terraform plan` output (with `-no-color`, refresh lines
+/// included) for everyday changes, with each Terraform.
+pub fn plan_sizes(_root: &Path) -> String {
+    let opts = Options {
+        ready_delay: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let mut rows = String::new();
+    for terraform in geowp_tests::Terraform::all() {
+        eprintln!("[bench] plans: sizes with Terraform {}", terraform.version);
+        let r = Regions::start(&["us-east", "eu-west", "ap-south"], opts.clone());
+        let tf = geowp_tests::Tf::with(&terraform, &[MirroredProvider::geowp()]);
+        tf.write("main.tf", &direct_config(&r, ""));
+        tf.ok(&["init"]);
+        tf.ok(&["apply", "-auto-approve"]);
+        let lines = |cfg: &str| {
+            tf.write("main.tf", cfg);
+            tf.ok(&["plan"]).lines().count()
+        };
+        let replicas = lines(&direct_config(&r, "  wordpress_replicas = 3"));
+        let image = lines(&direct_config(
+            &r,
+            "  wordpress_image = \"wordpress:6.7.2-php8.3-apache\"",
+        ));
+        tf.write("main.tf", &direct_config(&r, ""));
+        tf.ok(&["destroy", "-auto-approve"]);
+        drop(r);
+        // the module over three clusters: a TiDB upgrade everywhere
+        let r = Regions::start(&["us-east", "eu-west", "ap-south"], opts.clone());
+        let tfm = geowp_tests::Tf::with(&terraform, &[MirroredProvider::geowp()]);
+        tfm.write("main.tf", &module_config(&r, ""));
+        tfm.ok(&["init"]);
+        tfm.ok(&["apply", "-auto-approve"]);
+        tfm.write("main.tf", &module_config(&r, "  tidb_version = \"v8.5.2\""));
+        let upgrade = tfm.ok(&["plan"]).lines().count();
+        tfm.write("main.tf", &module_config(&r, ""));
+        tfm.ok(&["destroy", "-auto-approve"]);
+        rows.push_str(&format!(
+            "| {} | {replicas} | {image} | {upgrade} |\n",
+            terraform.version
+        ));
+    }
+    format!(
+        "| Terraform | `wordpress_replicas` of one stack of three | `wordpress_image` of one stack of three | `tidb_version` of all three stacks (module) |\n|---|---|---|---|\n{rows}\n(lines of `terraform plan -no-color`, its refresh lines included)\n"
+    )
+}

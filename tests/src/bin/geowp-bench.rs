@@ -151,6 +151,11 @@ fn main() {
         println!("{md}");
         let _ = std::fs::write(out_dir.join("stack.md"), &md);
     }
+    if all || which.iter().any(|w| w == "plans") {
+        let md = stackbench::plan_sizes(&root);
+        println!("{md}");
+        let _ = std::fs::write(out_dir.join("plans.md"), &md);
+    }
     if all || which.iter().any(|w| w == "sync") {
         let md = syncbench::propagation(&root);
         println!("{md}");
