@@ -150,6 +150,68 @@ output "endpoints" {{
         )
     }
 
+    /// The site and one `geowp_cluster_stack` resource per region, written
+    /// out (not through the module) so each can differ: `extra(i)` adds lines
+    /// to region `i`'s stack (timeouts, one changed attribute).
+    pub fn stacks_config(&self, extra: &dyn Fn(usize) -> String) -> String {
+        let mut s = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n\nlocals {\n  members = {\n");
+        for (i, n) in self.names.iter().enumerate() {
+            s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"http://10.{i}.0.1:2379\", pd_peer_url = \"http://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
+        }
+        s.push_str("  }\n}\n");
+        for (i, n) in self.names.iter().enumerate() {
+            let h = self.handle(i);
+            s.push_str(&format!(
+                "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  members = local.members\n{}\n}}\n",
+                h.url(),
+                h.ca_pem,
+                h.token(),
+                extra(i)
+            ));
+        }
+        s
+    }
+
+    /// `local.clusters` (host, cluster_ca_certificate and token of each
+    /// region), the site, and `geowp_cluster_stack.region[NAME]` for each.
+    pub fn stacks_for_each_hcl(&self) -> String {
+        let mut clusters = String::new();
+        for (i, n) in self.names.iter().enumerate() {
+            let h = self.handle(i);
+            clusters.push_str(&format!("    \"{n}\" = {{\n      host = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token = \"{}\"\n    }}\n", h.url(), h.ca_pem, h.token()));
+        }
+        format!(
+            r#"locals {{
+  clusters = {{
+{clusters}  }}
+  members = {{ for i, k in keys(local.clusters) : k => {{
+    pd_client_url = "http://10.${{i}}.0.1:2379", pd_peer_url = "http://10.${{i}}.0.1:2380",
+    tikv_address = "10.${{i}}.0.2:20160", syncthing_address = "tcp://10.${{i}}.0.3:22000" }} }}
+}}
+
+resource "geowp_site" "s" {{
+  name = "blog"
+}}
+
+resource "geowp_cluster_stack" "region" {{
+  for_each = local.clusters
+  cluster {{
+    host                   = each.value.host
+    cluster_ca_certificate = each.value.cluster_ca_certificate
+    token                  = each.value.token
+  }}
+  member                = each.key
+  site_name             = geowp_site.s.name
+  site_url              = "https://blog.example.com"
+  tidb_root_password    = geowp_site.s.tidb_root_password
+  wordpress_db_password = geowp_site.s.wordpress_db_password
+  wordpress_salts       = geowp_site.s.wordpress_salts
+  members               = local.members
+}}
+"#
+        )
+    }
+
     pub fn kubectl(&self, i: usize, args: &[&str]) -> Output {
         Command::new("kubectl")
             .args(args)

@@ -318,22 +318,7 @@ geowp_tests::for_each_terraform! {
 }
 
 fn direct_config(r: &Regions, timeouts: &str) -> String {
-    // the resources written out (not via the module) to set timeouts
-    let mut s = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n\nlocals {\n  members = {\n");
-    for (i, n) in r.names.iter().enumerate() {
-        s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"http://10.{i}.0.1:2379\", pd_peer_url = \"http://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
-    }
-    s.push_str("  }\n}\n");
-    for (i, n) in r.names.iter().enumerate() {
-        let h = r.handle(i);
-        s.push_str(&format!(
-            "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  members = local.members\n{timeouts}\n}}\n",
-            h.url(),
-            h.ca_pem,
-            h.token()
-        ));
-    }
-    s
+    r.stacks_config(&|_| timeouts.to_string())
 }
 
 geowp_tests::for_each_terraform! {
@@ -715,11 +700,7 @@ geowp_tests::for_each_terraform! {
         .collect();
     assert_eq!(refreshed, before, "a refresh right after apply changed values");
     // one attribute of one stack of three
-    let cfg = direct_config(&r, "").replacen(
-        "  members = local.members\n",
-        "  members = local.members\n  wordpress_replicas = 3\n",
-        1,
-    );
+    let cfg = r.stacks_config(&|i| if i == 0 { "  wordpress_replicas = 3".into() } else { String::new() });
     tf.write("main.tf", &cfg);
     let p = tf.ok(&["plan"]);
     let lines = p.lines().count();
@@ -788,7 +769,7 @@ geowp_tests::for_each_terraform! {
         let o = r.kubectl(0, &["-n", "geowp", "delete", "configmap", "pd-config"]);
         assert!(o.status.success());
         // a change that makes the stack apply, planned on stale state
-        let cfg = direct_config(&r, "").replacen("  members = local.members\n", "  members = local.members\n  wordpress_replicas = 3\n", 1);
+        let cfg = r.stacks_config(&|i| if i == 0 { "  wordpress_replicas = 3".into() } else { String::new() });
         tf.write("main.tf", &cfg);
         let a = tf.run(&["apply", "-auto-approve", "-refresh=false"]);
         let back = r.handle(0).object("v1", "ConfigMap", "geowp", "pd-config");

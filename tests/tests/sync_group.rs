@@ -56,12 +56,6 @@ fn config(r: &Regions, sync: &[(u16, u16, PathBuf)]) -> String {
             data.display()
         ));
     }
-    let mut clusters = String::from("{\n");
-    for (i, n) in r.names.iter().enumerate() {
-        let h = r.handle(i);
-        clusters.push_str(&format!("    \"{n}\" = {{\n      host = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token = \"{}\"\n    }}\n", h.url(), h.ca_pem, h.token()));
-    }
-    clusters.push_str("  }");
     format!(
         r#"terraform {{
   required_providers {{
@@ -69,40 +63,15 @@ fn config(r: &Regions, sync: &[(u16, u16, PathBuf)]) -> String {
   }}
 }}
 
-locals {{
-  clusters = {clusters}
-  members = {{ for i, k in keys(local.clusters) : k => {{
-    pd_client_url = "http://10.${{i}}.0.1:2379", pd_peer_url = "http://10.${{i}}.0.1:2380",
-    tikv_address = "10.${{i}}.0.2:20160", syncthing_address = "tcp://10.${{i}}.0.3:22000" }} }}
-}}
-
-resource "geowp_site" "s" {{
-  name = "blog"
-}}
-
-resource "geowp_cluster_stack" "region" {{
-  for_each = local.clusters
-  cluster {{
-    host                   = each.value.host
-    cluster_ca_certificate = each.value.cluster_ca_certificate
-    token                  = each.value.token
-  }}
-  member                = each.key
-  site_name             = geowp_site.s.name
-  site_url              = "https://blog.example.com"
-  tidb_root_password    = geowp_site.s.tidb_root_password
-  wordpress_db_password = geowp_site.s.wordpress_db_password
-  wordpress_salts       = geowp_site.s.wordpress_salts
-  members               = local.members
-}}
-
+{stacks}
 resource "geowp_sync_group" "files" {{
   watcher_delay_seconds   = 1
   rescan_interval_seconds = 10
   members = {{
 {members}  }}
 }}
-"#
+"#,
+        stacks = r.stacks_for_each_hcl()
     )
 }
 

@@ -11,66 +11,21 @@ const NAMES: [&str; 4] = ["r0", "r1", "r2", "r3"];
 
 /// Four stacks, and a group whose members' settings `member_cluster` picks.
 fn config(r: &Regions, member_cluster: &dyn Fn(usize) -> (String, &'static str)) -> String {
-    let mut clusters = String::new();
     let mut group = String::new();
     for (i, n) in NAMES.iter().enumerate() {
-        let h = r.handle(i);
-        clusters.push_str(&format!(
-            "    {n} = {{ host = \"{}\", token = \"{}\", ca = <<-EOT\n{}EOT\n    }}\n",
-            h.url(),
-            h.token(),
-            h.ca_pem
-        ));
         let (cluster, ns) = member_cluster(i);
         group.push_str(&format!(
             "    {n} = {{\n      device_id = geowp_cluster_stack.region[\"{n}\"].syncthing_device_id\n      address   = \"tcp://10.{i}.0.3:22000\"\n      namespace = \"{ns}\"\n      cluster   = {cluster}\n    }}\n"
         ));
     }
     format!(
-        r#"terraform {{
-  required_providers {{
-    geowp = {{ source = "geowp/geowp" }}
-  }}
-}}
-
-locals {{
-  clusters = {{
-{clusters}  }}
-  members = {{ for i, k in keys(local.clusters) : k => {{
-    pd_client_url = "http://10.${{i}}.0.1:2379", pd_peer_url = "http://10.${{i}}.0.1:2380",
-    tikv_address = "10.${{i}}.0.2:20160", syncthing_address = "tcp://10.${{i}}.0.3:22000" }} }}
-}}
-
-resource "geowp_site" "s" {{
-  name = "blog"
-}}
-
-resource "geowp_cluster_stack" "region" {{
-  for_each = local.clusters
-  cluster {{
-    host                   = each.value.host
-    cluster_ca_certificate = each.value.ca
-    token                  = each.value.token
-  }}
-  member                = each.key
-  site_name             = geowp_site.s.name
-  site_url              = "https://blog.example.com"
-  tidb_root_password    = geowp_site.s.tidb_root_password
-  wordpress_db_password = geowp_site.s.wordpress_db_password
-  wordpress_salts       = geowp_site.s.wordpress_salts
-  members               = local.members
-}}
-
-resource "geowp_sync_group" "files" {{
-  members = {{
-{group}  }}
-}}
-"#
+        "terraform {{\n  required_providers {{\n    geowp = {{ source = \"geowp/geowp\" }}\n  }}\n}}\n\n{}\nresource \"geowp_sync_group\" \"files\" {{\n  members = {{\n{group}  }}\n}}\n",
+        r.stacks_for_each_hcl()
     )
 }
 
 fn good(n: &str) -> String {
-    format!("{{ host = local.clusters[\"{n}\"].host, token = local.clusters[\"{n}\"].token, cluster_ca_certificate = local.clusters[\"{n}\"].ca }}")
+    format!("{{ host = local.clusters[\"{n}\"].host, token = local.clusters[\"{n}\"].token, cluster_ca_certificate = local.clusters[\"{n}\"].cluster_ca_certificate }}")
 }
 
 geowp_tests::for_each_terraform! {
@@ -82,8 +37,8 @@ geowp_tests::for_each_terraform! {
         let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
         // r0 is fine; r1 has another cluster's CA; r2 a wrong token; r3 names a namespace with no stack
         let faulty = |i: usize| match i {
-            1 => ("{ host = local.clusters[\"r1\"].host, token = local.clusters[\"r1\"].token, cluster_ca_certificate = local.clusters[\"r3\"].ca }".to_string(), "geowp"),
-            2 => ("{ host = local.clusters[\"r2\"].host, token = \"not-the-token\", cluster_ca_certificate = local.clusters[\"r2\"].ca }".to_string(), "geowp"),
+            1 => ("{ host = local.clusters[\"r1\"].host, token = local.clusters[\"r1\"].token, cluster_ca_certificate = local.clusters[\"r3\"].cluster_ca_certificate }".to_string(), "geowp"),
+            2 => ("{ host = local.clusters[\"r2\"].host, token = \"not-the-token\", cluster_ca_certificate = local.clusters[\"r2\"].cluster_ca_certificate }".to_string(), "geowp"),
             3 => (good("r3"), "nostack"),
             _ => (good("r0"), "geowp"),
         };

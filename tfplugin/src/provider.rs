@@ -113,18 +113,26 @@ pub trait Resource: Send + Sync + 'static {
             );
             return Value::Null;
         }
-        match value::from_json(raw, &schema.cty_type()) {
-            Ok(v) => v,
-            Err(e) => {
-                diags.error(
-                    "Unreadable state",
-                    format!(
-                        "stored state of {} does not fit its schema: {e}",
-                        self.type_name()
-                    ),
-                );
-                Value::Null
-            }
+        state_from_json(self.type_name(), raw, &schema, diags)
+    }
+}
+
+/// Stored state (JSON of the current schema version) as a value; Null with
+/// an error when it does not fit the schema.
+pub fn state_from_json(
+    type_name: &str,
+    raw: &serde_json::Value,
+    schema: &Schema,
+    diags: &mut Diagnostics,
+) -> Value {
+    match value::from_json(raw, &schema.cty_type()) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.error(
+                "Unreadable state",
+                format!("stored state of {type_name} does not fit its schema: {e}"),
+            );
+            Value::Null
         }
     }
 }

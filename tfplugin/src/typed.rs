@@ -248,19 +248,7 @@ impl<R: TypedResource> Resource for Typed<R> {
                 return Value::Null;
             }
         };
-        match crate::value::from_json(&json, &schema.cty_type()) {
-            Ok(v) => v,
-            Err(e) => {
-                diags.error(
-                    "Unreadable state",
-                    format!(
-                        "stored state of {} does not fit its schema: {e}",
-                        R::TYPE_NAME
-                    ),
-                );
-                Value::Null
-            }
-        }
+        crate::provider::state_from_json(R::TYPE_NAME, &json, &schema, diags)
     }
 
     async fn import(&self, ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Value {

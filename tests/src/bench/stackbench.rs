@@ -317,22 +317,13 @@ pub fn stack(_root: &Path) -> String {
 
 /// Three stacks written out (not through the module), so one can change alone.
 fn direct_config(r: &Regions, extra_for_first: &str) -> String {
-    let mut s = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n\nlocals {\n  members = {\n");
-    for (i, n) in r.names.iter().enumerate() {
-        s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"http://10.{i}.0.1:2379\", pd_peer_url = \"http://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
-    }
-    s.push_str("  }\n}\n");
-    for (i, n) in r.names.iter().enumerate() {
-        let h = r.handle(i);
-        let extra = if i == 0 { extra_for_first } else { "" };
-        s.push_str(&format!(
-            "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  members = local.members\n{extra}\n}}\n",
-            h.url(),
-            h.ca_pem,
-            h.token()
-        ));
-    }
-    s
+    r.stacks_config(&|i| {
+        if i == 0 {
+            extra_for_first.to_string()
+        } else {
+            String::new()
+        }
+    })
 }
 
 /// Lines of `terraform plan` output (with `-no-color`, refresh lines
