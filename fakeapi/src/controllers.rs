@@ -72,6 +72,33 @@ fn revision(obj: &Value) -> String {
     )
 }
 
+/// Whether a new status says nothing the current one does not: real
+/// controllers leave condition and Job timestamps alone when nothing
+/// changed, so a no-op write of the object changes nothing.
+pub fn same_status(current: &Value, new: &Value) -> bool {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| {
+                        !matches!(
+                            k.as_str(),
+                            "lastUpdateTime"
+                                | "lastTransitionTime"
+                                | "startTime"
+                                | "completionTime"
+                        )
+                    })
+                    .map(|(k, v)| (k.clone(), strip(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+            x => x.clone(),
+        }
+    }
+    strip(current) == strip(new)
+}
+
 /// The status a controller would write now, or None if it has nothing to say.
 pub fn status_for(kind: &str, obj: &Value, b: Behavior) -> Option<Value> {
     let gen = obj["metadata"]["generation"].clone();

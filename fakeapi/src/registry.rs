@@ -113,6 +113,14 @@ pub static RESOURCES: &[Resource] = &[
         false,
     ),
     r(
+        "networking.k8s.io",
+        "networkpolicies",
+        "NetworkPolicy",
+        true,
+        &["netpol"],
+        false,
+    ),
+    r(
         "policy",
         "poddisruptionbudgets",
         "PodDisruptionBudget",
@@ -127,6 +135,7 @@ pub const GROUPS: &[&str] = &[
     "batch",
     "rbac.authorization.k8s.io",
     "storage.k8s.io",
+    "networking.k8s.io",
     "policy",
 ];
 

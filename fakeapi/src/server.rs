@@ -273,6 +273,9 @@ fn schedule_controller(sh: &Arc<Shared>, res: &'static Resource, obj: &Value) {
             return; // a newer write scheduled its own pass
         }
         if let Some(status) = controllers::status_for(res.kind, &cur, b) {
+            if controllers::same_status(&cur["status"], &status) {
+                return;
+            }
             if s.set_status(res, &ns, &name, status).is_ok() {
                 publish(&sh, &mut s);
             }

@@ -1051,6 +1051,33 @@ impl Store {
                     obj["status"]["phase"] = json!("Pending");
                 }
             }
+            "NetworkPolicy" => {
+                // policyTypes: Ingress always, Egress when egress rules are
+                // given; ports default to TCP
+                if obj["spec"]["policyTypes"].is_null() {
+                    let mut types = vec![json!("Ingress")];
+                    if obj["spec"]["egress"]
+                        .as_array()
+                        .is_some_and(|e| !e.is_empty())
+                    {
+                        types.push(json!("Egress"));
+                    }
+                    obj["spec"]["policyTypes"] = Value::Array(types);
+                }
+                for dir in ["ingress", "egress"] {
+                    if let Some(rules) = obj["spec"][dir].as_array_mut() {
+                        for rule in rules {
+                            if let Some(ports) = rule["ports"].as_array_mut() {
+                                for p in ports {
+                                    if p["protocol"].is_null() {
+                                        p["protocol"] = json!("TCP");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             "StorageClass" => {
                 if obj["reclaimPolicy"].is_null() {
                     obj["reclaimPolicy"] = json!("Delete");

@@ -11,6 +11,7 @@ use tfplugin::{Block, ProviderDef, Schema, Typed};
 
 pub use geowp_kube as cluster;
 pub mod docs;
+pub mod pki;
 pub mod render;
 pub mod resources;
 pub mod validators;

@@ -336,6 +336,68 @@ pub fn folder_id() -> Validator {
     )
 }
 
+/// Parses an IPv4 or IPv6 CIDR (`10.0.0.0/8`); None when it is not one or
+/// has host bits set.
+pub fn cidr(s: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (ip, len) = s.split_once('/')?;
+    let ip: std::net::IpAddr = ip.parse().ok()?;
+    let len: u8 = len.parse().ok()?;
+    let bits = if ip.is_ipv4() { 32 } else { 128 };
+    if len > bits {
+        return None;
+    }
+    let host_bits_clear = match ip {
+        std::net::IpAddr::V4(v) => len == 32 || u32::from(v) & (u32::MAX >> len) == 0,
+        std::net::IpAddr::V6(v) => len == 128 || u128::from(v) & (u128::MAX >> len) == 0,
+    };
+    host_bits_clear.then_some((ip, len))
+}
+
+/// A list of CIDR ranges.
+pub fn cidrs() -> Validator {
+    Validator::new("Invalid CIDR", "CIDR ranges such as 10.0.0.0/8", |v| {
+        for (i, x) in v.as_list().unwrap_or(&[]).iter().enumerate() {
+            if let Some(s) = x.as_str() {
+                if cidr(s).is_none() {
+                    return Err(format!("element {i}, {s:?}, is not a CIDR range with its host bits zero, e.g. \"10.128.0.0/9\"."));
+                }
+                if s == "0.0.0.0/0" || s == "::/0" {
+                    return Err(format!("element {i}, {s:?}, admits everyone: leave peer_source_ranges empty to say so (a plan-time warning), or name the other regions' ranges."));
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Kubernetes annotation keys: an optional DNS-subdomain prefix and `/`,
+/// then a name of at most 63 letters, digits, '-', '_' and '.'.
+pub fn annotation_keys() -> Validator {
+    Validator::new("Invalid annotation", "Kubernetes annotation keys", |v| {
+        for k in v
+            .as_map()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            let (prefix, name) = k
+                .rsplit_once('/')
+                .map(|(p, n)| (Some(p), n))
+                .unwrap_or((None, &k));
+            let name_ok = !name.is_empty()
+                && name.len() <= 63
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+            if !name_ok || prefix.is_some_and(|p| !is_dns_subdomain(p)) {
+                return Err(format!("{k:?} is not an annotation key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.', e.g. \"networking.gke.io/load-balancer-type\"."));
+            }
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,6 +405,38 @@ mod tests {
 
     fn ok(v: &Validator, s: &str) -> bool {
         v.check(&Value::str(s)).is_ok()
+    }
+
+    #[test]
+    fn cidrs_and_annotations() {
+        assert!(
+            cidr("10.0.0.0/8").is_some()
+                && cidr("fd00::/8").is_some()
+                && cidr("10.1.2.3/32").is_some()
+        );
+        assert!(
+            cidr("10.0.0.1/8").is_none()
+                && cidr("10.0.0.0/33").is_none()
+                && cidr("10.0.0.0").is_none()
+        );
+        let c = cidrs();
+        assert!(c
+            .check(&Value::List(vec![Value::str("10.0.0.0/8")]))
+            .is_ok());
+        assert!(c
+            .check(&Value::List(vec![Value::str("0.0.0.0/0")]))
+            .unwrap_err()
+            .contains("everyone"));
+        let a = annotation_keys();
+        assert!(a
+            .check(&Value::object([(
+                "networking.gke.io/load-balancer-type",
+                Value::str("Internal")
+            )]))
+            .is_ok());
+        assert!(a
+            .check(&Value::object([("bad key", Value::str("x"))]))
+            .is_err());
     }
 
     #[test]

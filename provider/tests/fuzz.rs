@@ -170,8 +170,7 @@ fn configs_of_every_shape_never_panic() {
             if let Ok(spec) = <geowp_provider::render::StackSpec as Model>::from_value(&v) {
                 let objs = geowp_provider::render::render(
                     &spec,
-                    &geowp_provider::render::Secrets::placeholder(),
-                    &geowp_provider::render::SyncthingSecrets::placeholder(),
+                    &geowp_provider::render::Inputs::placeholder(),
                 );
                 prop_assert!(!objs.is_empty());
             }
@@ -235,8 +234,7 @@ fn mostly_valid_stacks_render_or_are_refused_without_panicking() {
             if let Ok(spec) = <geowp_provider::render::StackSpec as Model>::from_value(&v) {
                 let _ = geowp_provider::render::render(
                     &spec,
-                    &geowp_provider::render::Secrets::placeholder(),
-                    &geowp_provider::render::SyncthingSecrets::placeholder(),
+                    &geowp_provider::render::Inputs::placeholder(),
                 );
             }
             Ok(())

@@ -28,7 +28,9 @@ pub const DEFAULT_LISTEN: &str = "tcp://0.0.0.0:22000";
 pub const DEFAULT_GUI: &str = "127.0.0.1:8384";
 pub const DEFAULT_FOLDER_PATH: &str = "/var/syncthing/data";
 pub const DEFAULT_FOLDER: &str = "wp-content";
-pub const DEFAULT_RESCAN_S: u32 = 60;
+/// The full rescan: a safety net, since SyncThing watches the disk the NFS
+/// server writes to and inotify sees every write.
+pub const DEFAULT_RESCAN_S: u32 = 3600;
 pub const DEFAULT_WATCHER_DELAY_S: u32 = 1;
 
 /// One member as the group sees it.

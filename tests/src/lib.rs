@@ -408,3 +408,22 @@ pub fn run_with_timeout(mut c: Command, limit: Duration) -> Output {
         stderr: t_err.join().unwrap_or_default(),
     }
 }
+
+/// Terraform state (`terraform state pull`) without the site CA's private
+/// key, and how many resource instances held it. That key is the one secret
+/// Terraform keeps (sensitive, as hashicorp/tls keeps its keys): geowp_site
+/// makes it and each stack takes it to sign its region's certificate. Every
+/// other key (SyncThing's, each region's TLS key) stays in the clusters, so
+/// the rest of the state must hold no `PRIVATE KEY`.
+pub fn state_without_ca_key(state: &str) -> (String, usize) {
+    let mut st: serde_json::Value = serde_json::from_str(state).expect("state is JSON");
+    let mut n = 0;
+    for r in st["resources"].as_array_mut().into_iter().flatten() {
+        for inst in r["instances"].as_array_mut().into_iter().flatten() {
+            if let Some(a) = inst["attributes"].as_object_mut() {
+                n += a.remove("tls_ca_private_key").is_some() as usize;
+            }
+        }
+    }
+    (st.to_string(), n)
+}

@@ -128,10 +128,11 @@ impl Regions {
 }}
 
 module "site" {{
-  source    = "{module}"
-  site_name = "{site}"
-  site_url  = "https://blog.example.com"
-  clusters  = {clusters}
+  source             = "{module}"
+  site_name          = "{site}"
+  site_url           = "https://blog.example.com"
+  clusters           = {clusters}
+  peer_source_ranges = ["10.0.0.0/8"]
 {extra}
 }}
 
@@ -156,13 +157,13 @@ output "endpoints" {{
     pub fn stacks_config(&self, extra: &dyn Fn(usize) -> String) -> String {
         let mut s = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\nresource \"geowp_site\" \"s\" {\n  name = \"blog\"\n}\n\nlocals {\n  members = {\n");
         for (i, n) in self.names.iter().enumerate() {
-            s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"http://10.{i}.0.1:2379\", pd_peer_url = \"http://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
+            s.push_str(&format!("    \"{n}\" = {{ pd_client_url = \"https://10.{i}.0.1:2379\", pd_peer_url = \"https://10.{i}.0.1:2380\", tikv_address = \"10.{i}.0.2:20160\", syncthing_address = \"tcp://10.{i}.0.3:22000\" }}\n"));
         }
         s.push_str("  }\n}\n");
         for (i, n) in self.names.iter().enumerate() {
             let h = self.handle(i);
             s.push_str(&format!(
-                "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  members = local.members\n{}\n}}\n",
+                "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  tls_ca_certificate = geowp_site.s.tls_ca_certificate\n  tls_ca_private_key = geowp_site.s.tls_ca_private_key\n  peer_source_ranges = [\"10.0.0.0/8\"]\n  members = local.members\n{}\n}}\n",
                 h.url(),
                 h.ca_pem,
                 h.token(),
@@ -185,7 +186,7 @@ output "endpoints" {{
   clusters = {{
 {clusters}  }}
   members = {{ for i, k in keys(local.clusters) : k => {{
-    pd_client_url = "http://10.${{i}}.0.1:2379", pd_peer_url = "http://10.${{i}}.0.1:2380",
+    pd_client_url = "https://10.${{i}}.0.1:2379", pd_peer_url = "https://10.${{i}}.0.1:2380",
     tikv_address = "10.${{i}}.0.2:20160", syncthing_address = "tcp://10.${{i}}.0.3:22000" }} }}
 }}
 
@@ -206,6 +207,9 @@ resource "geowp_cluster_stack" "region" {{
   tidb_root_password    = geowp_site.s.tidb_root_password
   wordpress_db_password = geowp_site.s.wordpress_db_password
   wordpress_salts       = geowp_site.s.wordpress_salts
+  tls_ca_certificate    = geowp_site.s.tls_ca_certificate
+  tls_ca_private_key    = geowp_site.s.tls_ca_private_key
+  peer_source_ranges    = ["10.0.0.0/8"]
   members               = local.members
 }}
 "#

@@ -23,6 +23,8 @@ struct Pems {
     ca: String,
     cert: String,
     key: String,
+    site_ca: geowp_provider::pki::Pair,
+    other_ca: geowp_provider::pki::Pair,
 }
 
 fn pems() -> Pems {
@@ -35,6 +37,8 @@ fn pems() -> Pems {
         ca: cert.pem(),
         cert: cert.pem(),
         key: key.serialize_pem(),
+        site_ca: geowp_provider::pki::new_ca("blog").expect("site CA"),
+        other_ca: geowp_provider::pki::new_ca("blog").expect("another CA"),
     }
 }
 
@@ -44,7 +48,7 @@ fn device(n: u8) -> String {
 }
 
 fn member(i: u8) -> String {
-    format!("{{ pd_client_url = \"http://10.0.{i}.1:2379\", pd_peer_url = \"http://10.0.{i}.1:2380\", tikv_address = \"10.0.{i}.2:20160\", syncthing_address = \"tcp://10.0.{i}.3:22000\" }}")
+    format!("{{ pd_client_url = \"https://10.0.{i}.1:2379\", pd_peer_url = \"https://10.0.{i}.1:2380\", tikv_address = \"10.0.{i}.2:20160\", syncthing_address = \"tcp://10.0.{i}.3:22000\" }}")
 }
 
 fn members(entries: &[(&str, String)]) -> String {
@@ -124,6 +128,9 @@ fn resource(kind: &str, name: &str, p: &Pems, set: &[(&'static str, String)]) ->
             ("wordpress_db_password".into(), q("wppassword-0123456789")),
             ("wordpress_salts".into(), format!("{{ {salts} }}")),
             ("members".into(), members(&three())),
+            ("tls_ca_certificate".into(), heredoc(&p.site_ca.cert_pem)),
+            ("tls_ca_private_key".into(), heredoc(&p.site_ca.key_pem)),
+            ("peer_source_ranges".into(), "[\"10.0.0.0/8\"]".into()),
             ("cluster".into(), cluster_block(p, &[])),
         ],
         "geowp_sync_group" => vec![(
@@ -401,10 +408,10 @@ fn cases(p: &Pems) -> Vec<Case> {
     }
     for (field, bad) in [
         ("pd_client_url", "10.0.0.1:2379"),
-        ("pd_client_url", "http://10.0.0.1"),
-        ("pd_client_url", "http://10.0.0.1:2379/pd"),
+        ("pd_client_url", "https://10.0.0.1"),
+        ("pd_client_url", "https://10.0.0.1:2379/pd"),
         ("pd_peer_url", "grpc://10.0.0.1:2380"),
-        ("pd_peer_url", "http://10.0.0.1:99999"),
+        ("pd_peer_url", "https://10.0.0.1:99999"),
         ("tikv_address", "10.0.0.2"),
         ("tikv_address", "tikv:0"),
         ("tikv_address", "http://10.0.0.2:20160"),
@@ -440,13 +447,107 @@ fn cases(p: &Pems) -> Vec<Case> {
         ));
     }
     let mut ms = three();
-    ms[2].1 = set_field(&ms[2].1, "pd_peer_url", "https://10.0.2.1:2379");
+    ms[2].1 = set_field(&ms[2].1, "pd_peer_url", "https://10.0.2.1:2379/");
     v.push(c(
         STACK,
         vec![("members", members(&ms))],
         "Duplicate address",
         "members[\"ap-south\"].pd_peer_url",
     ));
+    // TLS among PD, TiKV and TiDB
+    let mut ms = three();
+    ms[0].1 = set_field(&ms[0].1, "pd_client_url", "http://10.0.0.1:2379");
+    v.push(c(
+        STACK,
+        vec![("members", members(&ms))],
+        "PD speaks https",
+        "members[\"us-east\"].pd_client_url",
+    ));
+    v.push(c(
+        STACK,
+        vec![("tls_ca_certificate", String::new())],
+        "Site CA missing",
+        "tls_ca_certificate",
+    ));
+    v.push(c(
+        STACK,
+        vec![("tls_ca_private_key", String::new())],
+        "Site CA missing",
+        "tls_ca_private_key",
+    ));
+    v.push(c(
+        STACK,
+        vec![("tls_ca_private_key", heredoc(&p.other_ca.key_pem))],
+        "CA key does not match",
+        "tls_ca_private_key",
+    ));
+    v.push(c(
+        STACK,
+        vec![("tls_ca_certificate", s("MIIB"))],
+        "Invalid certificate",
+        "tls_ca_certificate",
+    ));
+    v.push(c(
+        STACK,
+        vec![("tls_ca_private_key", s("not a key"))],
+        "Invalid private key",
+        "tls_ca_private_key",
+    ));
+    // who may reach what
+    for bad in ["[\"10.0.0.1/8\"]", "[\"0.0.0.0/0\"]", "[\"not-a-cidr\"]"] {
+        v.push(c(
+            STACK,
+            vec![("peer_source_ranges", bad.into())],
+            "Invalid CIDR",
+            "peer_source_ranges",
+        ));
+    }
+    v.push(c(
+        STACK,
+        vec![("node_source_ranges", "[\"10.0.0.0/33\"]".into())],
+        "Invalid CIDR",
+        "node_source_ranges",
+    ));
+    v.push(c(
+        STACK,
+        vec![("peer_service_annotations", "{ \"bad key\" = \"x\" }".into())],
+        "Invalid annotation",
+        "peer_service_annotations",
+    ));
+    v.push(c(
+        STACK,
+        vec![("primary_member", s("nowhere"))],
+        "Unknown primary member",
+        "primary_member",
+    ));
+    v.push(c(
+        STACK,
+        vec![("primary_member", s("Bad_Name"))],
+        "Invalid member name",
+        "primary_member",
+    ));
+    for bad in ["0", "6000"] {
+        v.push(c(
+            STACK,
+            vec![("max_rtt_ms", bad.into())],
+            "Out of range",
+            "max_rtt_ms",
+        ));
+    }
+    for r in [
+        "{ tikv = { memory = \"lots\" } }",
+        "{ pd = { cpu = \"0\" } }",
+        "{ wordpress = { memory_limit = \"1 Gi\" } }",
+        "{ tikv = { cores = \"2\" } }",
+        "{ mysql = { cpu = \"1\" } }",
+    ] {
+        v.push(c(
+            STACK,
+            vec![("resources", r.into())],
+            "Invalid resources",
+            "resources",
+        ));
+    }
     // the cluster block
     let cl = |attrs: &[(&str, Option<String>)]| ("cluster", cluster_block(p, attrs));
     v.push(c(
@@ -884,6 +985,30 @@ geowp_tests::for_each_terraform! {
         }
         assert!(problems.is_empty(), "{} of {} cases not refused as expected:\n{}", problems.len(), corpus.len(), problems.join("\n"));
         eprintln!("{} cases refused at plan with their paths (Terraform {})", corpus.len(), terraform.version);
+    }
+}
+
+geowp_tests::for_each_terraform! {
+    /// Settings that are allowed but risky plan with a warning that names
+    /// the risk: TLS among PD, TiKV and TiDB turned off, and peer load
+    /// balancers with neither source ranges nor annotations.
+    fn risky_settings_plan_with_a_warning_that_names_the_risk(terraform) {
+        let p = pems();
+        let mut ms = three();
+        for m in ms.iter_mut() {
+            m.1 = m.1.replace("https://", "http://");
+        }
+        let mut config = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\n");
+        config.push_str(&resource("geowp_cluster_stack", "no_tls", &p, &[("tidb_tls", "false".into()), ("members", members(&ms))]));
+        config.push_str(&resource("geowp_cluster_stack", "open", &p, &[("peer_source_ranges", String::new())]));
+        let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+        tf.write("main.tf", &config);
+        tf.ok(&["init"]);
+        let r = tf.run(&["plan"]);
+        assert!(r.status.success(), "{}", r.all());
+        let out = r.all();
+        assert!(out.contains("Warning: TLS among PD, TiKV and TiDB is off") && out.contains("read or rewrite the whole database"), "{out}");
+        assert!(out.contains("Warning: Peer ports open to whoever reaches them") && out.contains("peer_source_ranges"), "{out}");
     }
 }
 

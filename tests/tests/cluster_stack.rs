@@ -96,10 +96,11 @@ geowp_tests::for_each_terraform! {
     assert!(initial.windows(2).all(|w| w[0] == w[1]), "{initial:?}");
     // secrets went to the clusters, not to the plan output or log
     assert!(!out.contains("TIDB_ROOT_PASSWORD") && !out.contains("PRIVATE KEY"));
-    let st = tf.ok(&["state", "pull"]);
+    let (st, ca_keys) = geowp_tests::state_without_ca_key(&tf.ok(&["state", "pull"]));
+    assert_eq!(ca_keys, 4, "the site and its three stacks hold the CA key");
     assert!(
         !st.contains("PRIVATE KEY"),
-        "a SyncThing private key reached Terraform state"
+        "a SyncThing or region private key reached Terraform state"
     );
 
     // a second plan is empty
@@ -635,10 +636,13 @@ resource "geowp_cluster_stack" "r" {{
   tidb_root_password    = geowp_site.s.tidb_root_password
   wordpress_db_password = geowp_site.s.wordpress_db_password
   wordpress_salts       = geowp_site.s.wordpress_salts
+  tls_ca_certificate    = geowp_site.s.tls_ca_certificate
+  tls_ca_private_key    = geowp_site.s.tls_ca_private_key
+  peer_source_ranges    = ["10.0.0.0/8"]
   members = {{
-    "us-east"  = {{ pd_client_url = "http://10.0.0.1:2379", pd_peer_url = "http://10.0.0.1:2380", tikv_address = "10.0.0.2:20160", syncthing_address = "tcp://10.0.0.3:22000" }}
-    "eu-west"  = {{ pd_client_url = "http://10.1.0.1:2379", pd_peer_url = "http://10.1.0.1:2380", tikv_address = "10.1.0.2:20160", syncthing_address = "tcp://10.1.0.3:22000" }}
-    "ap-south" = {{ pd_client_url = "http://10.2.0.1:2379", pd_peer_url = "http://10.2.0.1:2380", tikv_address = "10.2.0.2:20160", syncthing_address = "tcp://10.2.0.3:22000" }}
+    "us-east"  = {{ pd_client_url = "https://10.0.0.1:2379", pd_peer_url = "https://10.0.0.1:2380", tikv_address = "10.0.0.2:20160", syncthing_address = "tcp://10.0.0.3:22000" }}
+    "eu-west"  = {{ pd_client_url = "https://10.1.0.1:2379", pd_peer_url = "https://10.1.0.1:2380", tikv_address = "10.1.0.2:20160", syncthing_address = "tcp://10.1.0.3:22000" }}
+    "ap-south" = {{ pd_client_url = "https://10.2.0.1:2379", pd_peer_url = "https://10.2.0.1:2380", tikv_address = "10.2.0.2:20160", syncthing_address = "tcp://10.2.0.3:22000" }}
   }}
 }}
 "#,

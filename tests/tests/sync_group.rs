@@ -100,7 +100,7 @@ geowp_tests::for_each_terraform! {
         0,
         "second plan not empty"
     );
-    let st = tf.ok(&["state", "pull"]);
+    let (st, _) = geowp_tests::state_without_ca_key(&tf.ok(&["state", "pull"]));
     assert!(
         !st.contains("PRIVATE KEY") && !st.contains("<apikey>"),
         "secrets reached the state"

@@ -300,6 +300,10 @@ impl<T> Val<T> {
     pub fn is_unknown(&self) -> bool {
         matches!(self, Val::Unknown)
     }
+    /// Known and not null.
+    pub fn is_known_value(&self) -> bool {
+        matches!(self, Val::Known(_))
+    }
     /// Known(t) for Some(t), Null for None.
     pub fn from_option(o: Option<T>) -> Val<T> {
         o.map(Val::Known).unwrap_or(Val::Null)

@@ -9,11 +9,13 @@ use geowp_common::names::{secret, SALT_NAMES};
 use k8s_openapi::api::core::v1::Secret;
 
 pub mod build;
+pub mod harden;
 mod namespace;
 mod nfs;
+mod policy;
 pub mod spec;
 mod syncthing;
-mod tidb;
+pub mod tidb;
 mod wordpress;
 
 #[cfg(test)]
@@ -21,9 +23,9 @@ pub(crate) mod tests;
 
 pub use geowp_kube::{Obj, FIELD_MANAGER};
 pub use spec::{
-    host_port_of, Member, ServiceType, StackSpec, DEFAULT_BUSYBOX_IMAGE,
-    DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE, DEFAULT_SYNCTHING_IMAGE, DEFAULT_TIDB_VERSION,
-    DEFAULT_WORDPRESS_IMAGE,
+    host_port_of, Component, ComponentResources, Member, ServiceType, StackSpec,
+    DEFAULT_BUSYBOX_IMAGE, DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE, DEFAULT_SYNCTHING_IMAGE,
+    DEFAULT_TIDB_VERSION, DEFAULT_WORDPRESS_IMAGE,
 };
 
 /// Secrets the objects carry (never logged, never in non-sensitive state).
@@ -81,6 +83,60 @@ impl SyncthingSecrets {
     }
 }
 
+/// This region's TLS certificate for PD, TiKV and TiDB, and the site CA's
+/// certificate (never its key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsMaterial {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsMaterial(<certificates>, <redacted key>)")
+    }
+}
+
+impl TlsMaterial {
+    /// Stand-ins of the right shape, for rendering only the object set.
+    pub fn placeholder() -> TlsMaterial {
+        TlsMaterial {
+            ca_pem: String::new(),
+            cert_pem: String::new(),
+            key_pem: String::new(),
+        }
+    }
+}
+
+/// What rendering needs besides the settings: secrets, identities, and
+/// facts of the live cluster (placeholders when only the object set matters).
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    pub secrets: Secrets,
+    pub syncthing: SyncthingSecrets,
+    pub tls: TlsMaterial,
+    /// The uid of the `wp-content` claim once it exists: the NFS server
+    /// keeps its files in the export directory `pvc-UID`.
+    pub wp_content_uid: Option<String>,
+}
+
+impl Inputs {
+    pub fn placeholder() -> Inputs {
+        Inputs {
+            secrets: Secrets::placeholder(),
+            syncthing: SyncthingSecrets::placeholder(),
+            tls: TlsMaterial::placeholder(),
+            wp_content_uid: None,
+        }
+    }
+}
+
+/// The name of the ReadWriteMany `wp-content` claim.
+pub fn nfs_claim() -> &'static str {
+    nfs::WP_CONTENT_CLAIM
+}
+
 /// The env var WordPress reads a salt from.
 pub fn salt_env(name: &str) -> String {
     format!("WORDPRESS_{name}")
@@ -110,25 +166,26 @@ fn site_secret(spec: &StackSpec, secrets: &Secrets) -> Obj {
 }
 
 /// Every object of one region.
-pub fn render(spec: &StackSpec, secrets: &Secrets, st: &SyncthingSecrets) -> Vec<Obj> {
+pub fn render(spec: &StackSpec, inputs: &Inputs) -> Vec<Obj> {
     let mut objs = namespace::objects(spec);
-    objs.push(site_secret(spec, secrets));
+    objs.push(site_secret(spec, &inputs.secrets));
+    objs.extend(policy::objects(spec));
     objs.extend(nfs::objects(spec));
-    objs.extend(tidb::objects(spec));
+    objs.extend(tidb::objects(spec, &inputs.tls));
     objs.extend(wordpress::objects(spec));
-    objs.extend(syncthing::objects(spec, st));
+    objs.extend(syncthing::objects(
+        spec,
+        &inputs.syncthing,
+        inputs.wp_content_uid.as_deref(),
+    ));
     objs
 }
 
-/// The keys (`Kind/name`) of the objects a configuration renders: secrets
-/// and identities do not change the set.
+/// The keys (`Kind/name`) of the objects a configuration renders: secrets,
+/// identities and live facts do not change the set.
 pub fn object_keys(spec: &StackSpec) -> Vec<String> {
-    render(
-        spec,
-        &Secrets::placeholder(),
-        &SyncthingSecrets::placeholder(),
-    )
-    .iter()
-    .map(Obj::key)
-    .collect()
+    render(spec, &Inputs::placeholder())
+        .iter()
+        .map(Obj::key)
+        .collect()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use geowp_kube::Obj;
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EnvVar, PodSpec, SecurityContext, Service, ServiceAccount, ServiceSpec,
+    Container, EnvVar, PodSpec, Service, ServiceAccount, ServiceSpec,
 };
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -17,7 +17,31 @@ use super::build::{
     claim, claim_template, cluster_meta, env, env_field, meta, mount, port, selector, statefulset,
     svc_port,
 };
+use super::harden::{self, RunAs};
+use super::spec::Component;
 use super::StackSpec;
+
+/// What the NFS server adds back after dropping every capability: it serves
+/// files on behalf of clients of any user, so it must read and search any
+/// directory (DAC_READ_SEARCH, DAC_OVERRIDE), create files as their owners
+/// (CHOWN, FOWNER, FSETID, SETUID, SETGID), raise its file limits
+/// (SYS_RESOURCE, as upstream's manifest asks) and bind rpcbind's port 111
+/// (NET_BIND_SERVICE).
+const NFS_CAPABILITIES: [&str; 9] = [
+    "DAC_READ_SEARCH",
+    "DAC_OVERRIDE",
+    "CHOWN",
+    "FOWNER",
+    "FSETID",
+    "SETUID",
+    "SETGID",
+    "SYS_RESOURCE",
+    "NET_BIND_SERVICE",
+];
+
+/// The claim the NFS StatefulSet makes from its `export` template: the disk
+/// the server writes to, which SyncThing watches too.
+pub const EXPORT_CLAIM: &str = "export-nfs-0";
 
 const COMPONENT: &str = "nfs";
 const ACCOUNT: &str = "nfs-provisioner";
@@ -130,6 +154,9 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
     };
     let pod = PodSpec {
         service_account_name: Some(ACCOUNT.into()),
+        // the provisioner watches claims and makes volumes through the API
+        automount_service_account_token: Some(true),
+        security_context: Some(harden::pod(RunAs::Root)),
         containers: vec![Container {
             name: ACCOUNT.into(),
             image: Some(spec.nfs_provisioner_image.clone()),
@@ -146,13 +173,10 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                 port("mountd", 20048),
                 port("rpcbind", 111),
             ]),
-            security_context: Some(SecurityContext {
-                capabilities: Some(Capabilities {
-                    add: Some(vec!["DAC_READ_SEARCH".into(), "SYS_RESOURCE".into()]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
+            security_context: Some(harden::container(&NFS_CAPABILITIES)),
+            resources: Some(harden::resources(&spec.resources_of(Component::Nfs))),
+            readiness_probe: Some(harden::tcp(2049, 10, 0, 3)),
+            liveness_probe: Some(harden::tcp(2049, 20, 30, 6)),
             volume_mounts: Some(vec![mount("export", "/export")]),
             ..Default::default()
         }],
@@ -171,6 +195,8 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         Obj::new(&class),
         Obj::new(&ServiceAccount {
             metadata: meta(spec, ACCOUNT, COMPONENT),
+            // only the provisioner's pod mounts a token (it asks for one)
+            automount_service_account_token: Some(false),
             ..Default::default()
         }),
         Obj::new(&role),

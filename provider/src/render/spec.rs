@@ -12,8 +12,8 @@ use tfplugin::validate::{int_between, one_of};
 use tfplugin::Model;
 
 use crate::validators::{
-    dns_label, folder_id, host_port, image, label_value, positive_quantity, site_url,
-    storage_class, tidb_version, url_host_port,
+    annotation_keys, cidrs, dns_label, folder_id, host_port, image, label_value, positive_quantity,
+    site_url, storage_class, tidb_version, url_host_port,
 };
 
 /// Pinned default images: one tag for PD, TiKV and TiDB (v8.5 LTS).
@@ -87,6 +87,50 @@ pub struct Member {
     pub syncthing_address: String,
 }
 
+/// CPU and memory of one component's main container (None: its default).
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ComponentResources {
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub memory_limit: Option<String>,
+}
+
+/// The keys `resources` takes, and what each sets.
+pub const RESOURCE_COMPONENTS: [&str; 6] = ["pd", "tikv", "tidb", "wordpress", "syncthing", "nfs"];
+pub const RESOURCE_KEYS: [&str; 3] = ["cpu", "memory", "memory_limit"];
+
+fn resources_check() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::new(
+        "Invalid resources",
+        "component => { cpu, memory, memory_limit }",
+        |v| {
+            let Some(m) = v.as_map() else { return Ok(()) };
+            for (component, inner) in m {
+                if !RESOURCE_COMPONENTS.contains(&component.as_str()) {
+                    return Err(format!(
+                        "{component:?} is not a component: use {}.",
+                        RESOURCE_COMPONENTS.join(", ")
+                    ));
+                }
+                for (key, q) in inner.as_map().into_iter().flatten() {
+                    if !RESOURCE_KEYS.contains(&key.as_str()) {
+                        return Err(format!(
+                            "resources.{component}.{key}: use {}.",
+                            RESOURCE_KEYS.join(", ")
+                        ));
+                    }
+                    if let Some(q) = q.as_str() {
+                        if crate::validators::quantity(q).is_none_or(|x| x <= 0.0) {
+                            return Err(format!("resources.{component}.{key}: {q:?} is not a Kubernetes quantity greater than zero, such as \"500m\", \"2\" or \"4Gi\"."));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
 /// Everything a region's objects are made from, except secrets.
 #[derive(Model, Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StackSpec {
@@ -143,9 +187,9 @@ pub struct StackSpec {
     /// Size of the ReadWriteMany `wp-content` claim (can grow in place).
     #[tf(default = "10Gi", validate = positive_quantity("10Gi"))]
     pub wp_content_size: String,
-    /// Size of SyncThing's config volume.
-    #[tf(default = "1Gi", validate = positive_quantity("1Gi"))]
-    pub syncthing_config_size: String,
+    /// No longer used: SyncThing keeps its config on the NFS server's export disk, beside the folder it watches.
+    #[tf(deprecated, validate = positive_quantity("1Gi"))]
+    pub syncthing_config_size: Option<String>,
     /// TiDB server replicas in this region.
     #[tf(default = 1, validate = int_between(1, 20))]
     pub tidb_replicas: i32,
@@ -164,6 +208,27 @@ pub struct StackSpec {
     /// SyncThing folder id of `wp-content`, the same in every region.
     #[tf(default = "wp-content", validate = folder_id())]
     pub folder_id: String,
+    /// TLS among PD, TiKV and TiDB, with certificates from the site's CA (`tls_ca_certificate`): every connection between them is encrypted and both ends must hold a certificate of this site. Turning it off plans a warning: PD and TiKV have no other authentication.
+    #[tf(default = true)]
+    pub tidb_tls: bool,
+    /// CIDR ranges allowed to reach this region's peer Services (PD, TiKV, SyncThing): the other regions' node and pod ranges. They become the load balancers' `loadBalancerSourceRanges` and the NetworkPolicies' ip blocks. Empty: anyone who reaches the load balancer may connect (a plan-time warning for LoadBalancer peer Services without `peer_service_annotations`).
+    #[tf(default = Vec::<String>::new(), validate = cidrs())]
+    pub peer_source_ranges: Vec<String>,
+    /// CIDR ranges of this cluster's nodes. NFS volumes are mounted by the kubelet of the node a WordPress pod runs on, so the NFS server's NetworkPolicy admits these ranges. Empty: any source in the cluster may reach the NFS ports (its Service is cluster-internal).
+    #[tf(default = Vec::<String>::new(), validate = cidrs())]
+    pub node_source_ranges: Vec<String>,
+    /// Annotations of the peer Services, e.g. an internal load balancer reachable from other regions: `networking.gke.io/load-balancer-type = "Internal"` with `networking.gke.io/internal-load-balancer-allow-global-access = "true"` on GKE, `service.beta.kubernetes.io/aws-load-balancer-scheme = "internal"` on EKS, `service.beta.kubernetes.io/azure-load-balancer-internal = "true"` on AKS.
+    #[tf(default = BTreeMap::<String, String>::new(), validate = annotation_keys())]
+    pub peer_service_annotations: BTreeMap<String, String>,
+    /// The member whose PD should lead while it is up (the region closest to most writers): its PD gets the highest leader priority. Default: none preferred.
+    #[tf(validate = dns_label("member name", 40, "us-east"))]
+    pub primary_member: Option<String>,
+    /// The largest round-trip time between any two regions, in milliseconds. PD's heartbeat and election timings and TiKV's Raft election timeout are sized from it (see the docs for the arithmetic).
+    #[tf(default = 150u32, validate = int_between(1, 5000))]
+    pub max_rtt_ms: u32,
+    /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing` and `nfs`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the request). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi); lower them for test clusters.
+    #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = resources_check())]
+    pub resources: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Host and port of a URL like `http://host:2379` (scheme optional).
@@ -208,5 +273,69 @@ impl StackSpec {
     /// `tidb.NAMESPACE.svc.cluster.local:4000`: TiDB's MySQL endpoint inside the cluster.
     pub fn tidb_endpoint(&self) -> String {
         format!("tidb.{}.svc.cluster.local:4000", self.namespace)
+    }
+    /// `https` when TiDB's components talk TLS, else `http`.
+    pub fn pd_scheme(&self) -> &'static str {
+        if self.tidb_tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+    /// The resources a component's main container asks for.
+    pub fn resources_of(&self, c: Component) -> ComponentResources {
+        let m = self.resources.get(c.name()).cloned().unwrap_or_default();
+        let given = ComponentResources {
+            cpu: m.get("cpu").cloned(),
+            memory: m.get("memory").cloned(),
+            memory_limit: m.get("memory_limit").cloned(),
+        };
+        let (cpu, memory, limit) = c.default_resources();
+        let memory = given.memory.unwrap_or_else(|| memory.to_string());
+        ComponentResources {
+            cpu: Some(given.cpu.unwrap_or_else(|| cpu.to_string())),
+            memory_limit: Some(
+                given
+                    .memory_limit
+                    .unwrap_or_else(|| limit.map(String::from).unwrap_or_else(|| memory.clone())),
+            ),
+            memory: Some(memory),
+        }
+    }
+}
+
+/// The components whose main containers take `resources`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Pd,
+    Tikv,
+    Tidb,
+    Wordpress,
+    Syncthing,
+    Nfs,
+}
+
+impl Component {
+    /// Its key in `resources`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Component::Pd => "pd",
+            Component::Tikv => "tikv",
+            Component::Tidb => "tidb",
+            Component::Wordpress => "wordpress",
+            Component::Syncthing => "syncthing",
+            Component::Nfs => "nfs",
+        }
+    }
+    /// (CPU request, memory request, memory limit when not the request).
+    fn default_resources(self) -> (&'static str, &'static str, Option<&'static str>) {
+        match self {
+            Component::Pd => ("4", "8Gi", None),
+            Component::Tikv => ("8", "32Gi", None),
+            Component::Tidb => ("8", "16Gi", None),
+            Component::Wordpress => ("500m", "512Mi", Some("1Gi")),
+            Component::Syncthing => ("100m", "128Mi", Some("512Mi")),
+            Component::Nfs => ("100m", "256Mi", Some("1Gi")),
+        }
     }
 }

@@ -1,28 +1,45 @@
 //! SyncThing for `wp-content`: this member's identity (made once, never
 //! regenerated), its own config with no peers (the sync group adds them),
-//! its config claim, its Deployment (one replica: an identity must never run
-//! twice) and the Service other regions dial.
+//! its Deployment and the Service other regions dial.
+//!
+//! SyncThing watches the disk the NFS server writes to, not an NFS client
+//! mount: inotify on a client never sees what WordPress pods on other nodes
+//! write (fsnotify#306), so an upload would wait for the next full rescan.
+//! Its pod runs on the NFS server's node (required pod affinity) and mounts
+//! the server's ReadWriteOnce export claim: the folder is that export's
+//! `pvc-UID` directory (UID: the `wp-content` claim's), mounted at the same
+//! path in every region, and its config lives beside it. One replica with
+//! the Recreate strategy: an identity never runs twice.
 
 use std::collections::BTreeMap;
 
-use geowp_common::names::{annotation, object, secret};
+use geowp_common::names::{annotation, label, object, secret};
 use geowp_kube::Obj;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy};
 use k8s_openapi::api::core::v1::{
-    Container, ExecAction, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe,
-    Secret, SecretVolumeSource, Service, ServiceSpec, Volume,
+    Affinity, Container, PersistentVolumeClaimVolumeSource, PodAffinity, PodAffinityTerm, PodSpec,
+    PodTemplateSpec, Secret, SecretVolumeSource, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::build::{bytes, claim, env, labels, meta, mount, port, selector, svc_port};
-use super::nfs::WP_CONTENT_CLAIM;
-use super::tidb::lb_ip;
+use super::build::{bytes, env, labels, meta, mount, port, selector, svc_port};
+use super::harden::{self, RunAs};
+use super::nfs::EXPORT_CLAIM;
+use super::spec::Component;
+use super::tidb::peer_service;
 use super::{StackSpec, SyncthingSecrets};
 
-const CONFIG_CLAIM: &str = "syncthing-config";
+/// The full rescan of the folder: only a safety net, inotify sees writes.
+pub const RESCAN_S: u32 = 3600;
+/// The export subdirectory SyncThing keeps its config in (beside the
+/// provisioner's `pvc-*` directories, never exported).
+pub const CONFIG_DIR: &str = ".geowp-syncthing";
+/// www-data: WordPress writes through NFS as 33, and SyncThing runs as it.
+const WWW_DATA: i64 = 33;
 
-/// Copy, never template: what runs is exactly what was rendered.
-const COPY_SH: &str = "set -e\nif [ -f /group/config.xml ]; then cp /group/config.xml /var/syncthing/config/config.xml; else cp /base/config.xml /var/syncthing/config/config.xml; fi\ncp /identity/cert.pem /identity/key.pem /var/syncthing/config/\nmkdir -p /var/syncthing/data/.stfolder\n";
+/// Copy, never template: what runs is exactly what was rendered. Runs as
+/// root with CHOWN only, to hand the folder and config to www-data.
+const COPY_SH: &str = "set -e\nif [ -f /group/config.xml ]; then cp /group/config.xml /var/syncthing/config/config.xml; else cp /base/config.xml /var/syncthing/config/config.xml; fi\ncp /identity/cert.pem /identity/key.pem /var/syncthing/config/\nmkdir -p /var/syncthing/data/.stfolder\nchown -R 33:33 /var/syncthing/config /var/syncthing/data/.stfolder\nchown 33:33 /var/syncthing/data\nchmod 600 /var/syncthing/config/key.pem\n";
 
 fn secret_volume(name: &str, secret: &str, optional: bool) -> Volume {
     Volume {
@@ -30,24 +47,28 @@ fn secret_volume(name: &str, secret: &str, optional: bool) -> Volume {
         secret: Some(SecretVolumeSource {
             secret_name: Some(secret.into()),
             optional: Some(optional),
+            default_mode: Some(0o440),
             ..Default::default()
         }),
         ..Default::default()
     }
 }
 
-fn claim_volume(name: &str, claim: &str) -> Volume {
-    Volume {
-        name: name.into(),
-        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-            claim_name: claim.into(),
-            ..Default::default()
-        }),
-        ..Default::default()
+/// The directory of `wp-content`'s volume on the export disk: the NFS
+/// provisioner names it after the claim (`pvc-UID`). Before the claim exists,
+/// a placeholder (only the object set is rendered then).
+pub fn folder_dir(wp_content_uid: Option<&str>) -> String {
+    format!("pvc-{}", wp_content_uid.unwrap_or("pending"))
+}
+
+fn export_mount(name: &str, path: &str, sub_path: &str) -> VolumeMount {
+    VolumeMount {
+        sub_path: Some(sub_path.into()),
+        ..mount(name, path)
     }
 }
 
-pub fn objects(spec: &StackSpec, st: &SyncthingSecrets) -> Vec<Obj> {
+pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&str>) -> Vec<Obj> {
     let identity = Secret {
         metadata: ObjectMeta {
             annotations: Some(BTreeMap::from([(
@@ -73,7 +94,7 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets) -> Vec<Obj> {
         listen_address: "tcp://0.0.0.0:22000".into(),
         gui_address: "127.0.0.1:8384".into(),
         api_key: st.api_key.clone(),
-        rescan_interval_s: 60,
+        rescan_interval_s: RESCAN_S,
         watcher_delay_s: 1,
     });
     let config = Secret {
@@ -85,43 +106,72 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets) -> Vec<Obj> {
         type_: Some("Opaque".into()),
         ..Default::default()
     };
+    let folder = folder_dir(wp_content_uid);
+    let disk_mounts = || {
+        vec![
+            export_mount("export", "/var/syncthing/config", CONFIG_DIR),
+            export_mount("export", "/var/syncthing/data", &folder),
+        ]
+    };
+    let mut init_mounts = vec![
+        VolumeMount {
+            read_only: Some(true),
+            ..mount("identity", "/identity")
+        },
+        VolumeMount {
+            read_only: Some(true),
+            ..mount("base", "/base")
+        },
+        VolumeMount {
+            read_only: Some(true),
+            ..mount("group", "/group")
+        },
+    ];
+    init_mounts.extend(disk_mounts());
     let pod = PodSpec {
+        automount_service_account_token: Some(false),
+        // the init container chowns as root; SyncThing itself runs as www-data
+        security_context: Some(harden::pod(RunAs::Root)),
+        affinity: Some(Affinity {
+            pod_affinity: Some(PodAffinity {
+                required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(BTreeMap::from([(
+                            label::COMPONENT.to_string(),
+                            "nfs".to_string(),
+                        )])),
+                        ..Default::default()
+                    }),
+                    topology_key: "kubernetes.io/hostname".into(),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         init_containers: Some(vec![Container {
             name: "config".into(),
             image: Some(spec.busybox_image.clone()),
             command: Some(vec!["sh".into(), "-c".into(), COPY_SH.into()]),
-            volume_mounts: Some(vec![
-                mount("identity", "/identity"),
-                mount("base", "/base"),
-                mount("group", "/group"),
-                mount("config", "/var/syncthing/config"),
-                mount("data", "/var/syncthing/data"),
-            ]),
+            volume_mounts: Some(init_mounts),
+            resources: Some(harden::small()),
+            security_context: Some(harden::container(&["CHOWN", "DAC_OVERRIDE", "FOWNER"])),
             ..Default::default()
         }]),
         containers: vec![Container {
             name: object::SYNCTHING.into(),
             image: Some(spec.syncthing_image.clone()),
-            env: Some(vec![
-                env("PUID", "33"),
-                env("PGID", "33"),
-                env("STNOUPGRADE", "1"),
-            ]),
+            env: Some(vec![env("STNOUPGRADE", "1")]),
             ports: Some(vec![port("sync", 22000)]),
-            volume_mounts: Some(vec![
-                mount("config", "/var/syncthing/config"),
-                mount("data", "/var/syncthing/data"),
-            ]),
-            readiness_probe: Some(Probe {
-                exec: Some(ExecAction {
-                    command: Some(vec![
-                        "sh".into(),
-                        "-c".into(),
-                        "nc -z 127.0.0.1 22000".into(),
-                    ]),
-                }),
-                period_seconds: Some(10),
-                ..Default::default()
+            volume_mounts: Some(disk_mounts()),
+            readiness_probe: Some(harden::tcp(22000, 10, 0, 3)),
+            liveness_probe: Some(harden::tcp(22000, 20, 30, 6)),
+            resources: Some(harden::resources(&spec.resources_of(Component::Syncthing))),
+            security_context: Some(k8s_openapi::api::core::v1::SecurityContext {
+                run_as_user: Some(WWW_DATA),
+                run_as_group: Some(WWW_DATA),
+                run_as_non_root: Some(true),
+                ..harden::container(&[])
             }),
             ..Default::default()
         }],
@@ -130,8 +180,14 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets) -> Vec<Obj> {
             secret_volume("base", secret::SYNCTHING_CONFIG, false),
             // written by geowp_sync_group: the config with every peer
             secret_volume("group", secret::SYNCTHING_GROUP, true),
-            claim_volume("config", CONFIG_CLAIM),
-            claim_volume("data", WP_CONTENT_CLAIM),
+            Volume {
+                name: "export".into(),
+                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                    claim_name: EXPORT_CLAIM.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
         ]),
         ..Default::default()
     };
@@ -163,28 +219,18 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets) -> Vec<Obj> {
         .me()
         .map(|m| m.syncthing_address.clone())
         .unwrap_or_default();
-    let service = Service {
-        metadata: meta(spec, object::SYNCTHING, object::SYNCTHING),
-        spec: Some(ServiceSpec {
-            type_: Some(spec.peer_service_type.as_str().into()),
-            load_balancer_ip: lb_ip(spec, &advertised),
-            selector: Some(selector(object::SYNCTHING)),
-            ports: Some(vec![svc_port("sync", 22000, "TCP")]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let service = peer_service(
+        spec,
+        object::SYNCTHING,
+        object::SYNCTHING,
+        &advertised,
+        selector(object::SYNCTHING),
+        vec![svc_port("sync", 22000, "TCP")],
+    );
     vec![
         Obj::new(&identity).create_only(),
         Obj::new(&config),
         Obj::new(&service),
-        Obj::new(&claim(
-            spec,
-            CONFIG_CLAIM,
-            spec.storage_class.clone(),
-            "ReadWriteOnce",
-            &spec.syncthing_config_size,
-        )),
         Obj::new(&deployment),
     ]
 }

@@ -1,10 +1,11 @@
 //! Rendering tests: what a region's objects say, read back from the JSON
 //! that would be applied.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
 
 use super::*;
-use serde_json::json;
 
 pub fn members() -> BTreeMap<String, Member> {
     ["us-east", "eu-west", "ap-south"]
@@ -14,8 +15,8 @@ pub fn members() -> BTreeMap<String, Member> {
             (
                 n.to_string(),
                 Member {
-                    pd_client_url: format!("http://10.0.{i}.1:2379"),
-                    pd_peer_url: format!("http://10.0.{i}.1:2380"),
+                    pd_client_url: format!("https://10.0.{i}.1:2379"),
+                    pd_peer_url: format!("https://10.0.{i}.1:2380"),
                     tikv_address: format!("10.0.{i}.2:20160"),
                     syncthing_address: format!("tcp://10.0.{i}.3:22000"),
                 },
@@ -44,13 +45,23 @@ pub fn spec(member: &str) -> StackSpec {
         tidb_storage_size: "5Gi".into(),
         nfs_storage_size: "20Gi".into(),
         wp_content_size: "10Gi".into(),
-        syncthing_config_size: "1Gi".into(),
+        syncthing_config_size: None,
         tidb_replicas: 1,
         wordpress_replicas: 2,
         wordpress_service_type: ServiceType::LoadBalancer,
         wordpress_node_port: None,
         peer_service_type: ServiceType::LoadBalancer,
         folder_id: "wp-content".into(),
+        tidb_tls: true,
+        peer_source_ranges: vec!["10.0.0.0/16".into(), "10.1.0.0/16".into()],
+        node_source_ranges: vec!["10.128.0.0/20".into()],
+        peer_service_annotations: BTreeMap::from([(
+            "networking.gke.io/load-balancer-type".to_string(),
+            "Internal".to_string(),
+        )]),
+        primary_member: Some("us-east".into()),
+        max_rtt_ms: 150,
+        resources: BTreeMap::new(),
     }
 }
 
@@ -74,15 +85,35 @@ pub fn st() -> SyncthingSecrets {
     }
 }
 
+pub fn inputs() -> Inputs {
+    Inputs {
+        secrets: secrets(),
+        syncthing: st(),
+        tls: TlsMaterial {
+            ca_pem: "CA".into(),
+            cert_pem: "REGION-CERT".into(),
+            key_pem: "REGION-KEY".into(),
+        },
+        wp_content_uid: Some("u-1".into()),
+    }
+}
+
+fn all(member: &str) -> Vec<Obj> {
+    render(&spec(member), &inputs())
+}
+
 fn find<'a>(objs: &'a [Obj], kind: &str, name: &str) -> &'a Obj {
     objs.iter()
         .find(|o| o.id.kind == kind && o.id.name == name)
         .unwrap_or_else(|| panic!("no {kind}/{name}"))
 }
 
+fn pod(o: &Obj) -> &Value {
+    &o.body["spec"]["template"]["spec"]
+}
+
 fn args(o: &Obj) -> Vec<String> {
-    serde_json::from_value(o.body["spec"]["template"]["spec"]["containers"][0]["args"].clone())
-        .unwrap()
+    serde_json::from_value(pod(o)["containers"][0]["args"].clone()).unwrap()
 }
 
 fn arg<'a>(a: &'a [String], flag: &str) -> &'a str {
@@ -91,12 +122,19 @@ fn arg<'a>(a: &'a [String], flag: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {flag} in {a:?}"))
 }
 
+fn data(o: &Obj, key: &str) -> String {
+    o.body["data"][key].as_str().unwrap_or_default().to_string()
+}
+
+fn workloads(objs: &[Obj]) -> Vec<&Obj> {
+    objs.iter()
+        .filter(|o| matches!(o.id.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
+        .collect()
+}
+
 #[test]
 fn pd_topology_is_identical_in_every_region_and_each_member_is_itself() {
-    let regions: Vec<(String, Vec<Obj>)> = members()
-        .keys()
-        .map(|m| (m.clone(), render(&spec(m), &secrets(), &st())))
-        .collect();
+    let regions: Vec<(String, Vec<Obj>)> = members().keys().map(|m| (m.clone(), all(m))).collect();
     let clusters: Vec<String> = regions
         .iter()
         .map(|(_, o)| arg(&args(find(o, "StatefulSet", "pd")), "--initial-cluster=").to_string())
@@ -107,7 +145,7 @@ fn pd_topology_is_identical_in_every_region_and_each_member_is_itself() {
     );
     assert_eq!(
         clusters[0],
-        "ap-south=http://10.0.2.1:2380,eu-west=http://10.0.1.1:2380,us-east=http://10.0.0.1:2380"
+        "ap-south=https://10.0.2.1:2380,eu-west=https://10.0.1.1:2380,us-east=https://10.0.0.1:2380"
     );
     for (m, objs) in &regions {
         let a = args(find(objs, "StatefulSet", "pd"));
@@ -117,6 +155,8 @@ fn pd_topology_is_identical_in_every_region_and_each_member_is_itself() {
             arg(&a, "--advertise-client-urls="),
             members()[m].pd_client_url
         );
+        assert_eq!(arg(&a, "--client-urls="), "https://0.0.0.0:2379");
+        assert_eq!(arg(&a, "--peer-urls="), "https://0.0.0.0:2380");
         assert!(
             !a.iter().any(|x| x.starts_with("--join")),
             "--join must not be used with --initial-cluster"
@@ -126,7 +166,7 @@ fn pd_topology_is_identical_in_every_region_and_each_member_is_itself() {
 
 #[test]
 fn tikv_and_tidb_list_exactly_the_pd_client_addresses() {
-    let objs = render(&spec("us-east"), &secrets(), &st());
+    let objs = all("us-east");
     let want = "10.0.2.1:2379,10.0.1.1:2379,10.0.0.1:2379";
     assert_eq!(
         arg(&args(find(&objs, "StatefulSet", "tikv")), "--pd="),
@@ -146,34 +186,27 @@ fn tikv_and_tidb_list_exactly_the_pd_client_addresses() {
 }
 
 #[test]
-fn zones_differ_replication_is_three_and_one_tag_for_tidb_components() {
-    let zones: std::collections::BTreeSet<String> = members()
+fn zones_label_tikv_and_tidb_and_one_tag_serves_all_three() {
+    let zones: BTreeSet<String> = members()
         .keys()
         .map(|m| {
-            arg(
-                &args(find(
-                    &render(&spec(m), &secrets(), &st()),
-                    "StatefulSet",
-                    "tikv",
-                )),
-                "--labels=",
-            )
-            .to_string()
+            let t = data(find(&all(m), "ConfigMap", "tikv-config"), "tikv.toml");
+            t.lines()
+                .find(|l| l.starts_with("zone = "))
+                .unwrap()
+                .to_string()
         })
         .collect();
     assert_eq!(zones.len(), 3, "{zones:?}");
-    let objs = render(&spec("eu-west"), &secrets(), &st());
-    let pd_toml = find(&objs, "ConfigMap", "pd-config").body["data"]["pd.toml"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        pd_toml.contains("max-replicas = 3") && pd_toml.contains("location-labels = [\"zone\"]")
-    );
-    let tags: std::collections::BTreeSet<String> = ["pd", "tikv", "tidb"]
+    let objs = all("eu-west");
+    assert!(data(find(&objs, "ConfigMap", "tidb-config"), "tidb.toml")
+        .contains("[labels]\nzone = \"zone-eu-west\""));
+    let pd = data(find(&objs, "ConfigMap", "pd-config"), "pd.toml");
+    assert!(pd.contains("max-replicas = 3") && pd.contains("location-labels = [\"zone\"]"));
+    let tags: BTreeSet<String> = ["pd", "tikv", "tidb"]
         .iter()
         .map(|n| {
-            find(&objs, "StatefulSet", n).body["spec"]["template"]["spec"]["containers"][0]["image"]
+            pod(find(&objs, "StatefulSet", n))["containers"][0]["image"]
                 .as_str()
                 .unwrap()
                 .rsplit(':')
@@ -189,79 +222,131 @@ fn zones_differ_replication_is_three_and_one_tag_for_tidb_components() {
 }
 
 #[test]
-fn salts_are_identical_across_regions_and_no_secret_is_empty() {
-    let datas: Vec<serde_json::Value> = members()
-        .keys()
-        .map(|m| {
-            find(
-                &render(&spec(m), &secrets(), &st()),
-                "Secret",
-                "site-secrets",
-            )
-            .body["data"]
-                .clone()
-        })
-        .collect();
-    assert!(datas.windows(2).all(|w| w[0] == w[1]));
-    let d = datas[0].as_object().unwrap();
-    assert_eq!(d.len(), 10);
-    assert!(d.values().all(|v| !v.as_str().unwrap().is_empty()));
-    // WordPress reads each of the eight salts from that Secret
-    let objs = render(&spec("us-east"), &secrets(), &st());
-    let env = find(&objs, "Deployment", "wordpress").body["spec"]["template"]["spec"]["containers"]
-        [0]["env"]
-        .clone();
-    let salt_envs = env
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["valueFrom"]["secretKeyRef"]["name"] == "site-secrets")
-        .count();
-    assert_eq!(salt_envs, 9, "8 salts + the DB password");
-    assert!(env
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["name"] == "WORDPRESS_DB_COLLATE" && e["value"] == "utf8mb4_general_ci"));
+fn tls_among_pd_tikv_and_tidb_with_the_site_common_name() {
+    let objs = all("us-east");
+    let pd = data(find(&objs, "ConfigMap", "pd-config"), "pd.toml");
+    let tikv = data(find(&objs, "ConfigMap", "tikv-config"), "tikv.toml");
+    let tidb = data(find(&objs, "ConfigMap", "tidb-config"), "tidb.toml");
+    assert!(
+        pd.contains("cacert-path = \"/var/lib/tidb-tls/ca.crt\"")
+            && pd.contains("cert-allowed-cn = [\"geowp-blog\"]"),
+        "{pd}"
+    );
+    assert!(
+        tikv.contains("ca-path = \"/var/lib/tidb-tls/ca.crt\"")
+            && tikv.contains("cert-allowed-cn = [\"geowp-blog\"]"),
+        "{tikv}"
+    );
+    assert!(
+        tidb.contains("cluster-ssl-key = \"/var/lib/tidb-tls/tls.key\"")
+            && tidb.contains("cluster-verify-cn = [\"geowp-blog\"]"),
+        "{tidb}"
+    );
+    let secret = find(&objs, "Secret", "tidb-tls");
+    assert_eq!(secret.body["type"], "kubernetes.io/tls");
+    assert!(
+        secret.secret,
+        "the certificate's key is a secret: drift never shows it"
+    );
+    for c in ["pd", "tikv", "tidb"] {
+        let p = pod(find(&objs, "StatefulSet", c));
+        let mounts = p["containers"][0]["volumeMounts"].as_array().unwrap();
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m["mountPath"] == "/var/lib/tidb-tls" && m["readOnly"] == true),
+            "{c}"
+        );
+        // ports that want client certificates are probed with TCP
+        assert!(
+            p["containers"][0]["readinessProbe"]["tcpSocket"].is_object(),
+            "{c}"
+        );
+    }
+    // turned off: plain http and no certificate
+    let mut off = spec("us-east");
+    off.tidb_tls = false;
+    let objs = render(&off, &inputs());
+    assert!(!objs.iter().any(|o| o.id.name == "tidb-tls"));
+    assert!(!data(find(&objs, "ConfigMap", "pd-config"), "pd.toml").contains("[security]"));
+    assert_eq!(
+        arg(&args(find(&objs, "StatefulSet", "pd")), "--client-urls="),
+        "http://0.0.0.0:2379"
+    );
 }
 
 #[test]
-fn no_host_paths_no_pod_security_policies_and_sane_layout() {
-    let objs = render(&spec("us-east"), &secrets(), &st());
-    let text = serde_json::to_string(&objs.iter().map(|o| &o.body).collect::<Vec<_>>()).unwrap();
-    assert!(!text.contains("hostPath"));
-    assert!(!objs.iter().any(|o| o.id.kind == "PodSecurityPolicy"));
-    // wp-content only is on the ReadWriteMany claim
-    let wp = find(&objs, "Deployment", "wordpress");
-    let mounts = &wp.body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"];
+fn cross_region_timings_follow_the_round_trip_time() {
+    use super::tidb::{pd_timings, tikv_election_ticks};
     assert_eq!(
-        mounts[0],
-        json!({"name": "wp-content", "mountPath": "/var/www/html/wp-content"})
+        pd_timings(150),
+        (500, 3000, 3),
+        "PD's defaults for a 150 ms site"
     );
-    assert_eq!(
-        find(&objs, "PersistentVolumeClaim", "wp-content").body["spec"]["accessModes"],
-        json!(["ReadWriteMany"])
+    assert_eq!(pd_timings(400), (600, 4000, 4));
+    assert_eq!(pd_timings(1000), (1500, 10000, 10));
+    assert_eq!(tikv_election_ticks(150), 10);
+    assert_eq!(tikv_election_ticks(1000), 20);
+    let mut far = spec("us-east");
+    far.max_rtt_ms = 400;
+    let objs = render(&far, &inputs());
+    let pd = data(find(&objs, "ConfigMap", "pd-config"), "pd.toml");
+    assert!(
+        pd.starts_with("lease = 4\ntick-interval = \"600ms\"\nelection-interval = \"4000ms\""),
+        "{pd}"
     );
-    assert_eq!(
-        find(&objs, "StorageClass", "geowp-geowp-nfs").body["parameters"]["gid"],
-        "33"
-    );
-    let st = find(&objs, "Deployment", "syncthing");
-    assert_eq!(st.body["spec"]["replicas"], 1);
-    assert_eq!(st.body["spec"]["strategy"]["type"], "Recreate");
-    assert!(find(&objs, "Secret", "syncthing-identity").create_only);
-    let ns = find(&objs, "Namespace", "geowp");
-    assert_eq!(
-        ns.body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
-        "privileged"
-    );
-    // waves: namespace first, workloads last
-    assert_eq!(ns.wave(), geowp_kube::Wave::Cluster);
-    assert!(objs
+    assert!(data(find(&objs, "ConfigMap", "tikv-config"), "tikv.toml")
+        .contains("grpc-compression-type = \"gzip\""));
+}
+
+#[test]
+fn the_primary_member_gets_pd_leadership_by_priority() {
+    let job = |m: &str| {
+        let objs = all(m);
+        objs.iter()
+            .find(|o| o.id.kind == "Job" && o.id.name.starts_with("pd-leader-priority-"))
+            .map(|o| pod(o)["containers"][0]["command"].clone())
+            .unwrap()
+    };
+    let us = job("us-east");
+    assert_eq!(us[0], "/pd-ctl");
+    let words: Vec<&str> = us
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|o| matches!(o.id.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
-        .all(|o| o.wave() == geowp_kube::Wave::Workload));
-    // peer load balancers ask for the advertised static IPs
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        words.ends_with(&["member", "leader_priority", "us-east", "5"]),
+        "{words:?}"
+    );
+    assert!(words.contains(&"--cert=/var/lib/tidb-tls/tls.crt"));
+    assert_eq!(job("eu-west").as_array().unwrap().last().unwrap(), "1");
+    let mut none = spec("us-east");
+    none.primary_member = None;
+    assert!(!render(&none, &inputs())
+        .iter()
+        .any(|o| o.id.name.starts_with("pd-leader-priority-")));
+}
+
+#[test]
+fn peer_services_are_internal_and_limited_to_the_peers() {
+    let objs = all("us-east");
+    for name in ["pd-0", "tikv-0", "syncthing"] {
+        let s = find(&objs, "Service", name);
+        assert_eq!(
+            s.body["spec"]["loadBalancerSourceRanges"],
+            json!(["10.0.0.0/16", "10.1.0.0/16"]),
+            "{name}"
+        );
+        assert_eq!(
+            s.body["metadata"]["annotations"]["networking.gke.io/load-balancer-type"], "Internal",
+            "{name}"
+        );
+    }
+    // WordPress is the public one
+    assert!(find(&objs, "Service", "wordpress").body["spec"]["loadBalancerSourceRanges"].is_null());
+    // the advertised static IPs are still asked for
     assert_eq!(
         find(&objs, "Service", "pd-0").body["spec"]["loadBalancerIP"],
         "10.0.0.1"
@@ -274,16 +359,286 @@ fn no_host_paths_no_pod_security_policies_and_sane_layout() {
         find(&objs, "Service", "syncthing").body["spec"]["loadBalancerIP"],
         "10.0.0.3"
     );
+}
+
+#[test]
+fn network_policies_deny_everything_but_what_each_port_needs() {
+    let objs = all("us-east");
+    let np = |n: &str| find(&objs, "NetworkPolicy", n).body["spec"].clone();
+    assert_eq!(np("default-deny-ingress")["podSelector"], json!({}));
+    assert!(
+        np("default-deny-ingress")["ingress"].is_null(),
+        "deny all: no rule"
+    );
+    let sql = np("tidb-sql");
+    assert_eq!(
+        sql["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "tidb"
+    );
+    assert_eq!(
+        sql["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"],
+        json!(["wordpress", "tidb-bootstrap"])
+    );
+    assert_eq!(
+        sql["ingress"][0]["ports"],
+        json!([{"port": 4000, "protocol": "TCP"}])
+    );
+    let pd = np("pd");
+    let from = pd["ingress"][0]["from"].as_array().unwrap();
+    assert!(from.iter().any(|f| f["ipBlock"]["cidr"] == "10.1.0.0/16"));
+    assert!(from.iter().any(|f| f["podSelector"].is_object()));
+    let nfs = np("nfs");
+    assert_eq!(
+        nfs["ingress"][0]["from"],
+        json!([{"ipBlock": {"cidr": "10.128.0.0/20"}}])
+    );
+    assert!(
+        np("wordpress")["ingress"][0]["from"].is_null(),
+        "anyone reaches WordPress"
+    );
+    // without ranges, the peer ports admit any source (and the plan warns)
+    let mut open = spec("us-east");
+    open.peer_source_ranges.clear();
+    let objs = render(&open, &inputs());
+    assert!(find(&objs, "NetworkPolicy", "pd").body["spec"]["ingress"][0]["from"].is_null());
+}
+
+#[test]
+fn every_pod_and_container_is_hardened() {
+    for o in workloads(&all("us-east")) {
+        let p = pod(o);
+        assert_eq!(
+            p["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault",
+            "{}",
+            o.key()
+        );
+        let token = p["automountServiceAccountToken"].as_bool();
+        if o.id.name == "nfs" {
+            assert_eq!(token, Some(true), "the provisioner talks to the API");
+        } else {
+            assert_eq!(token, Some(false), "{}", o.key());
+        }
+        let containers: Vec<&Value> = p["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(p["initContainers"].as_array().into_iter().flatten())
+            .collect();
+        for c in containers {
+            let at = format!("{}[{}]", o.key(), c["name"]);
+            let sc = &c["securityContext"];
+            assert_eq!(sc["allowPrivilegeEscalation"], false, "{at}");
+            assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{at}");
+            let r = &c["resources"];
+            assert!(
+                r["requests"]["cpu"].is_string()
+                    && r["requests"]["memory"].is_string()
+                    && r["limits"]["memory"].is_string(),
+                "{at}: {r}"
+            );
+            if o.id.kind != "Job"
+                && !p["initContainers"]
+                    .as_array()
+                    .is_some_and(|i| i.iter().any(|x| x == c))
+            {
+                assert!(
+                    c["livenessProbe"].is_object() && c["readinessProbe"].is_object(),
+                    "{at}"
+                );
+            }
+        }
+    }
+    let objs = all("us-east");
+    for c in ["pd", "tikv", "tidb"] {
+        let sc = &pod(find(&objs, "StatefulSet", c))["securityContext"];
+        assert_eq!(sc["runAsNonRoot"], true, "{c}");
+    }
+    assert_eq!(
+        pod(find(&objs, "Deployment", "syncthing"))["containers"][0]["securityContext"]
+            ["runAsUser"],
+        33
+    );
+    // TiDB's documented minimums by default, and overridable per component
+    let tikv = &pod(find(&objs, "StatefulSet", "tikv"))["containers"][0]["resources"];
+    assert_eq!(tikv["requests"], json!({"cpu": "8", "memory": "32Gi"}));
+    let mut small = spec("us-east");
+    small.resources = BTreeMap::from([(
+        "tikv".to_string(),
+        BTreeMap::from([
+            ("cpu".to_string(), "1".to_string()),
+            ("memory".to_string(), "2Gi".to_string()),
+        ]),
+    )]);
+    let objs = render(&small, &inputs());
+    let tikv = &pod(find(&objs, "StatefulSet", "tikv"))["containers"][0]["resources"];
+    assert_eq!(tikv["requests"], json!({"cpu": "1", "memory": "2Gi"}));
+    assert_eq!(tikv["limits"], json!({"memory": "2Gi"}));
+    // a WordPress disruption budget
+    assert_eq!(
+        find(&objs, "PodDisruptionBudget", "wordpress").body["spec"]["maxUnavailable"],
+        1
+    );
+}
+
+#[test]
+fn wordpress_reads_its_secrets_from_files_and_never_gets_the_root_password() {
+    let objs = all("us-east");
+    let wp = find(&objs, "Deployment", "wordpress");
+    let env = pod(wp)["containers"][0]["env"].as_array().unwrap().clone();
+    assert!(
+        env.iter().all(|e| e["valueFrom"].is_null()),
+        "no secret in env: {env:?}"
+    );
+    assert!(env.iter().any(|e| e["name"] == "WORDPRESS_DB_PASSWORD_FILE"
+        && e["value"] == "/run/secrets/geowp/WORDPRESS_DB_PASSWORD"));
+    assert_eq!(
+        env.iter()
+            .filter(|e| e["name"].as_str().unwrap().ends_with("_FILE"))
+            .count(),
+        9,
+        "8 salts + the DB password"
+    );
+    assert!(env
+        .iter()
+        .any(|e| e["name"] == "WORDPRESS_DB_COLLATE" && e["value"] == "utf8mb4_general_ci"));
+    let vol = pod(wp)["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "secrets")
+        .unwrap()
+        .clone();
+    let keys: Vec<&str> = vol["secret"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        !keys.contains(&"TIDB_ROOT_PASSWORD")
+            && keys.contains(&"WORDPRESS_DB_PASSWORD")
+            && keys.len() == 9,
+        "{keys:?}"
+    );
+    // the found-rows plugin is a must-use plugin
+    let mounts = pod(wp)["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(mounts.iter().any(|m| m["mountPath"]
+        == "/var/www/html/wp-content/mu-plugins/geowp-found-rows.php"
+        && m["subPath"] == "geowp-found-rows.php"));
+    assert!(data(
+        find(&objs, "ConfigMap", "wordpress-mu-plugins"),
+        "geowp-found-rows.php"
+    )
+    .contains("add_filter('query'"));
+    // the bootstrap never turns on TiDB's no-op functions
+    let boot = data(find(&objs, "ConfigMap", "tidb-bootstrap"), "bootstrap.sh");
+    assert!(!boot.contains("noop"), "{boot}");
+    assert!(boot.contains("closest-adaptive"));
+}
+
+#[test]
+fn salts_are_identical_across_regions_and_no_secret_is_empty() {
+    let datas: Vec<Value> = members()
+        .keys()
+        .map(|m| find(&all(m), "Secret", "site-secrets").body["data"].clone())
+        .collect();
+    assert!(datas.windows(2).all(|w| w[0] == w[1]));
+    let d = datas[0].as_object().unwrap();
+    assert_eq!(d.len(), 10);
+    assert!(d.values().all(|v| !v.as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn syncthing_watches_the_disk_the_nfs_server_writes() {
+    let objs = all("us-east");
+    let st = find(&objs, "Deployment", "syncthing");
+    let p = pod(st);
+    let term = &p["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0];
+    assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        term["labelSelector"]["matchLabels"]["app.kubernetes.io/component"],
+        "nfs"
+    );
+    let export = p["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "export")
+        .unwrap()
+        .clone();
+    assert_eq!(export["persistentVolumeClaim"]["claimName"], "export-nfs-0");
+    let mounts = p["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["mountPath"] == "/var/syncthing/data" && m["subPath"] == "pvc-u-1"),
+        "{mounts:?}"
+    );
+    assert_eq!(st.body["spec"]["replicas"], 1);
+    assert_eq!(st.body["spec"]["strategy"]["type"], "Recreate");
+    // the full rescan is a safety net only
+    let cfg = geowp_common::b64::decode_text(&data(
+        find(&objs, "Secret", "syncthing-config"),
+        "config.xml",
+    ))
+    .unwrap();
+    assert!(
+        cfg.contains("rescanIntervalS=\"3600\"") && cfg.contains("fsWatcherEnabled=\"true\""),
+        "{cfg}"
+    );
+}
+
+#[test]
+fn no_host_paths_no_pod_security_policies_and_sane_layout() {
+    let objs = all("us-east");
+    let text = serde_json::to_string(&objs.iter().map(|o| &o.body).collect::<Vec<_>>()).unwrap();
+    assert!(!text.contains("hostPath"));
+    assert!(!objs.iter().any(|o| o.id.kind == "PodSecurityPolicy"));
+    let wp = find(&objs, "Deployment", "wordpress");
+    assert_eq!(
+        pod(wp)["containers"][0]["volumeMounts"][0],
+        json!({"name": "wp-content", "mountPath": "/var/www/html/wp-content"})
+    );
+    assert_eq!(
+        find(&objs, "PersistentVolumeClaim", "wp-content").body["spec"]["accessModes"],
+        json!(["ReadWriteMany"])
+    );
+    assert_eq!(
+        find(&objs, "StorageClass", "geowp-geowp-nfs").body["parameters"]["gid"],
+        "33"
+    );
+    assert!(find(&objs, "Secret", "syncthing-identity").create_only);
+    let ns = find(&objs, "Namespace", "geowp");
+    assert_eq!(
+        ns.body["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "privileged"
+    );
+    assert_eq!(ns.wave(), geowp_kube::Wave::Cluster);
+    assert!(workloads(&objs)
+        .iter()
+        .all(|o| o.wave() == geowp_kube::Wave::Workload));
     // a fixed WordPress node port reaches the Service
     let mut np = spec("us-east");
     np.wordpress_service_type = ServiceType::NodePort;
     np.wordpress_node_port = Some(30080);
-    let o = render(&np, &secrets(), &self::st());
+    let o = render(&np, &inputs());
     assert_eq!(
         find(&o, "Service", "wordpress").body["spec"]["ports"][0]["nodePort"],
         30080
     );
     // every object name is unique per kind
-    let keys: std::collections::BTreeSet<String> = objs.iter().map(Obj::key).collect();
+    let keys: BTreeSet<String> = objs.iter().map(Obj::key).collect();
     assert_eq!(keys.len(), objs.len());
+    // the object set does not depend on secrets or live facts
+    assert_eq!(
+        object_keys(&spec("us-east")),
+        objs.iter().map(Obj::key).collect::<Vec<_>>()
+    );
 }

@@ -1,7 +1,14 @@
 //! This region's TiDB member: PD, TiKV and the TiDB server as StatefulSets on
-//! claims (one component function for all three), their headless Services,
-//! the per-pod Services other regions dial, PD's config, and the bootstrap
-//! Job that creates WordPress's database and user.
+//! claims (one component function for all three), their configuration files,
+//! their headless Services, the per-pod Services other regions dial, the
+//! region's TLS certificate Secret, the bootstrap Job that creates
+//! WordPress's database and user, and the Job that sets PD's leader
+//! priority.
+//!
+//! With `tidb_tls` every PD, TiKV and TiDB connection is mutual TLS with the
+//! site's certificates (one common name for the site, checked by
+//! `cert-allowed-cn` / `cluster-verify-cn`); probes are TCP connects, which
+//! work on ports that require client certificates.
 
 use std::collections::BTreeMap;
 
@@ -9,61 +16,186 @@ use geowp_common::names::{object, secret};
 use geowp_kube::Obj;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, PodSpec, PodTemplateSpec,
-    Probe, Service, ServicePort, ServiceSpec, TCPSocketAction, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, PodSpec,
+    PodTemplateSpec, Secret, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::build::{
-    claim_template, config_map, env_secret, headless, labels, meta, mount, port, selector,
+    bytes, claim_template, config_map, env, headless, labels, meta, mount, port, selector,
     short_hash, statefulset, svc_port,
 };
-use super::spec::ServiceType;
-use super::{host_port_of, StackSpec};
+use super::harden::{self, RunAs};
+use super::spec::{Component, ServiceType};
+use super::{host_port_of, StackSpec, TlsMaterial};
 
-const PD_CONFIG: &str = "[replication]\nmax-replicas = 3\nlocation-labels = [\"zone\"]\n";
+/// Where PD, TiKV, TiDB and their Jobs find the region's certificate.
+pub const TLS_DIR: &str = "/var/lib/tidb-tls";
+/// The Secret holding `ca.crt`, `tls.crt` and `tls.key`.
+pub const TLS_SECRET: &str = "tidb-tls";
+/// Where the site Secret's files are mounted for the Jobs.
+pub const SECRETS_DIR: &str = "/run/secrets/geowp";
+/// PD, TiKV and TiDB run as this user (the images run as root unless told).
+const TIDB_USER: RunAs = RunAs::User {
+    uid: 10001,
+    gid: 10001,
+};
 
-/// Runs in the bootstrap Job: sets the root password (first run: root has
-/// none), creates the WordPress database and its least-privileged user, and
-/// turns on what WordPress needs from TiDB (SQL_CALC_FOUND_ROWS is a no-op
-/// function there). Idempotent; passwords come from the environment.
+/// Runs in the bootstrap Job: sets the root password (on a fresh TiDB root
+/// has none), creates the WordPress database and its least-privileged user,
+/// and, on TiDB, reads from the closest replica for large reads. It never
+/// turns on TiDB's no-op functions: WordPress's SQL_CALC_FOUND_ROWS is
+/// answered by the geowp-found-rows must-use plugin instead. Passwords come
+/// from the mounted site Secret and go to mysql through an option file, so
+/// they are in no argument list and no environment. Idempotent.
 const BOOTSTRAP_SH: &str = r#"set -eu
-q() { mysql -h tidb -P 4000 -u root "$@"; }
-if q -p"$TIDB_ROOT_PASSWORD" -e 'SELECT 1' >/dev/null 2>&1; then
-  auth="-p$TIDB_ROOT_PASSWORD"
-else
-  q -e "ALTER USER 'root'@'%' IDENTIFIED BY '$TIDB_ROOT_PASSWORD'"
-  auth="-p$TIDB_ROOT_PASSWORD"
+umask 077
+secrets=/run/secrets/geowp
+root_pw=$(cat "$secrets/TIDB_ROOT_PASSWORD")
+wp_pw=$(cat "$secrets/WORDPRESS_DB_PASSWORD")
+cnf=/tmp/root.cnf
+write_cnf() { printf '[client]\nhost=%s\nport=%s\nuser=root\npassword=%s\n' "$TIDB_HOST" "$TIDB_PORT" "$1" >"$cnf"; }
+q() { mysql --defaults-extra-file="$cnf" "$@"; }
+write_cnf "$root_pw"
+if ! q -e 'SELECT 1' >/dev/null 2>&1; then
+  write_cnf ""
+  q -e "ALTER USER 'root'@'%' IDENTIFIED BY '$root_pw'"
+  write_cnf "$root_pw"
 fi
-q "$auth" -e "
-SET GLOBAL tidb_enable_noop_functions = ON;
+q -e "
 CREATE DATABASE IF NOT EXISTS wordpress CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-CREATE USER IF NOT EXISTS 'wordpress'@'%' IDENTIFIED BY '$WORDPRESS_DB_PASSWORD';
-ALTER USER 'wordpress'@'%' IDENTIFIED BY '$WORDPRESS_DB_PASSWORD';
+CREATE USER IF NOT EXISTS 'wordpress'@'%' IDENTIFIED BY '$wp_pw';
+ALTER USER 'wordpress'@'%' IDENTIFIED BY '$wp_pw';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, CREATE TEMPORARY TABLES, LOCK TABLES ON wordpress.* TO 'wordpress'@'%';
 "
+if q -N -e 'SELECT VERSION()' | grep -q TiDB; then
+  q -e "SET GLOBAL tidb_replica_read = 'closest-adaptive'"
+fi
+rm -f "$cnf"
 echo bootstrap done
 "#;
 
+/// PD's heartbeat and election timings from the largest round-trip time
+/// `rtt` (ms), following etcd's tuning guidance (PD embeds etcd): the tick at
+/// least 1.5 RTT, the election timeout at least ten RTT and six ticks; PD's
+/// defaults (500 ms, 3 s, lease 3 s) are the floor.
+pub fn pd_timings(rtt: u32) -> (u32, u32, u32) {
+    let tick = 500.max((rtt * 3).div_ceil(2));
+    let election = 3000.max(rtt * 10).max(tick * 6);
+    let lease = 3.max(election.div_ceil(1000));
+    (tick, election, lease)
+}
+
+/// TiKV's Raft election timeout in ticks of 1 s: at least twenty RTT,
+/// TiKV's default of 10 the floor.
+pub fn tikv_election_ticks(rtt: u32) -> u32 {
+    10.max((rtt * 20).div_ceil(1000))
+}
+
+fn security(spec: &StackSpec, keys: [&str; 3], cn_key: &str) -> String {
+    if !spec.tidb_tls {
+        return String::new();
+    }
+    format!(
+        "\n[security]\n{} = \"{TLS_DIR}/ca.crt\"\n{} = \"{TLS_DIR}/tls.crt\"\n{} = \"{TLS_DIR}/tls.key\"\n{cn_key} = [\"{}\"]\n",
+        keys[0],
+        keys[1],
+        keys[2],
+        crate::pki::common_name(&spec.site_name)
+    )
+}
+
+pub fn pd_toml(spec: &StackSpec) -> String {
+    let (tick, election, lease) = pd_timings(spec.max_rtt_ms);
+    format!(
+        "lease = {lease}\ntick-interval = \"{tick}ms\"\nelection-interval = \"{election}ms\"\n\n[replication]\nmax-replicas = 3\nlocation-labels = [\"zone\"]\n{}",
+        security(spec, ["cacert-path", "cert-path", "key-path"], "cert-allowed-cn")
+    )
+}
+
+pub fn tikv_toml(spec: &StackSpec) -> String {
+    format!(
+        "[server]\ngrpc-compression-type = \"gzip\"\n\n[server.labels]\nzone = \"{}\"\n\n[raftstore]\nraft-base-tick-interval = \"1s\"\nraft-heartbeat-ticks = 2\nraft-election-timeout-ticks = {}\n{}",
+        spec.zone(),
+        tikv_election_ticks(spec.max_rtt_ms),
+        security(spec, ["ca-path", "cert-path", "key-path"], "cert-allowed-cn")
+    )
+}
+
+pub fn tidb_toml(spec: &StackSpec) -> String {
+    format!(
+        "[labels]\nzone = \"{}\"\n{}",
+        spec.zone(),
+        security(
+            spec,
+            ["cluster-ssl-ca", "cluster-ssl-cert", "cluster-ssl-key"],
+            "cluster-verify-cn"
+        )
+    )
+}
+
 /// One of the three TiDB components, as a StatefulSet.
-struct Component<'a> {
+struct Part<'a> {
     name: &'static str,
+    component: Component,
     binary: &'static str,
     args: Vec<String>,
     ports: Vec<ContainerPort>,
-    probe: Probe,
+    probe_port: i32,
     replicas: i32,
     data: &'static str,
     data_size: &'a str,
-    extra_mounts: Vec<VolumeMount>,
-    volumes: Vec<Volume>,
+    config: &'static str,
 }
 
-fn component(spec: &StackSpec, c: Component) -> Obj {
-    let mut mounts = vec![mount(&format!("{}-data", c.name), c.data)];
-    mounts.extend(c.extra_mounts);
+fn config_volume(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: name.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn tls_volume() -> Volume {
+    Volume {
+        name: "tls".into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(TLS_SECRET.into()),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn tls_mount() -> VolumeMount {
+    VolumeMount {
+        read_only: Some(true),
+        ..mount("tls", TLS_DIR)
+    }
+}
+
+fn component(spec: &StackSpec, c: Part) -> Obj {
+    let config_name = format!("{}-config", c.name);
+    let mut mounts = vec![
+        mount(&format!("{}-data", c.name), c.data),
+        VolumeMount {
+            read_only: Some(true),
+            ..mount(&config_name, c.config)
+        },
+    ];
+    let mut volumes = vec![config_volume(&config_name)];
+    if spec.tidb_tls {
+        mounts.push(tls_mount());
+        volumes.push(tls_volume());
+    }
     let pod = PodSpec {
+        automount_service_account_token: Some(false),
+        security_context: Some(harden::pod(TIDB_USER)),
         containers: vec![Container {
             name: c.name.into(),
             image: Some(format!("pingcap/{}:{}", c.name, spec.tidb_version)),
@@ -71,10 +203,14 @@ fn component(spec: &StackSpec, c: Component) -> Obj {
             args: Some(c.args),
             ports: Some(c.ports),
             volume_mounts: Some(mounts),
-            readiness_probe: Some(c.probe),
+            readiness_probe: Some(harden::tcp(c.probe_port, 10, 0, 3)),
+            // generous: a PD or TiKV catching up on its log must not be killed
+            liveness_probe: Some(harden::tcp(c.probe_port, 20, 60, 6)),
+            resources: Some(harden::resources(&spec.resources_of(c.component))),
+            security_context: Some(harden::container(&[])),
             ..Default::default()
         }],
-        volumes: (!c.volumes.is_empty()).then_some(c.volumes),
+        volumes: Some(volumes),
         ..Default::default()
     };
     let claims = vec![claim_template(
@@ -83,18 +219,6 @@ fn component(spec: &StackSpec, c: Component) -> Obj {
         c.data_size,
     )];
     Obj::new(&statefulset(spec, c.name, c.replicas, pod, claims))
-}
-
-fn http_probe(path: &str, port: i32) -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.into()),
-            port: IntOrString::Int(port),
-            ..Default::default()
-        }),
-        period_seconds: Some(10),
-        ..Default::default()
-    }
 }
 
 /// The static IP to ask the cloud for: the advertised host, when the peer
@@ -109,19 +233,30 @@ pub(super) fn lb_ip(spec: &StackSpec, advertised: &str) -> Option<String> {
     .then(|| host.to_string())
 }
 
-/// A Service for one pod of a StatefulSet: what another region dials.
-pub fn per_pod(spec: &StackSpec, sts: &str, advertised: &str, ports: Vec<ServicePort>) -> Service {
-    let pod = format!("{sts}-0");
+/// A peer Service: what other regions dial. Load balancers take the
+/// configured source ranges and annotations (an internal load balancer).
+pub(super) fn peer_service(
+    spec: &StackSpec,
+    name: &str,
+    component: &str,
+    advertised: &str,
+    selector: BTreeMap<String, String>,
+    ports: Vec<ServicePort>,
+) -> Service {
+    let lb = spec.peer_service_type == ServiceType::LoadBalancer;
+    let mut m = meta(spec, name, component);
+    if !spec.peer_service_annotations.is_empty() {
+        m.annotations = Some(spec.peer_service_annotations.clone());
+    }
     Service {
-        metadata: meta(spec, &pod, sts),
+        metadata: m,
         spec: Some(ServiceSpec {
             type_: Some(spec.peer_service_type.as_str().into()),
             load_balancer_ip: lb_ip(spec, advertised),
+            load_balancer_source_ranges: (lb && !spec.peer_source_ranges.is_empty())
+                .then(|| spec.peer_source_ranges.clone()),
             publish_not_ready_addresses: Some(true),
-            selector: Some(BTreeMap::from([(
-                geowp_common::names::label::POD_NAME.to_string(),
-                pod.clone(),
-            )])),
+            selector: Some(selector),
             ports: Some(ports),
             ..Default::default()
         }),
@@ -129,7 +264,31 @@ pub fn per_pod(spec: &StackSpec, sts: &str, advertised: &str, ports: Vec<Service
     }
 }
 
-pub fn objects(spec: &StackSpec) -> Vec<Obj> {
+/// A Service for one pod of a StatefulSet.
+fn per_pod(spec: &StackSpec, sts: &str, advertised: &str, ports: Vec<ServicePort>) -> Service {
+    let pod = format!("{sts}-0");
+    let sel = BTreeMap::from([(
+        geowp_common::names::label::POD_NAME.to_string(),
+        pod.clone(),
+    )]);
+    peer_service(spec, &pod, sts, advertised, sel, ports)
+}
+
+/// The region's certificate, as the TiDB components mount it.
+fn tls_secret(spec: &StackSpec, tls: &TlsMaterial) -> Obj {
+    Obj::new(&Secret {
+        metadata: meta(spec, TLS_SECRET, "tidb"),
+        data: Some(BTreeMap::from([
+            ("ca.crt".to_string(), bytes(&tls.ca_pem)),
+            ("tls.crt".to_string(), bytes(&tls.cert_pem)),
+            ("tls.key".to_string(), bytes(&tls.key_pem)),
+        ])),
+        type_: Some("kubernetes.io/tls".into()),
+        ..Default::default()
+    })
+}
+
+pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
     let me = spec.me().cloned();
     let (my_client, my_peer, my_tikv) = me
         .as_ref()
@@ -141,6 +300,7 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             )
         })
         .unwrap_or_default();
+    let scheme = spec.pd_scheme();
     let pd_ports = || {
         vec![
             svc_port("client", 2379, "TCP"),
@@ -153,7 +313,21 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             "pd-config",
             object::PD,
             "pd.toml",
-            PD_CONFIG,
+            &pd_toml(spec),
+        )),
+        Obj::new(&config_map(
+            spec,
+            "tikv-config",
+            object::TIKV,
+            "tikv.toml",
+            &tikv_toml(spec),
+        )),
+        Obj::new(&config_map(
+            spec,
+            "tidb-config",
+            object::TIDB,
+            "tidb.toml",
+            &tidb_toml(spec),
         )),
         Obj::new(&config_map(
             spec,
@@ -191,41 +365,38 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             ..Default::default()
         }),
     ];
+    if spec.tidb_tls {
+        out.push(tls_secret(spec, tls));
+    }
     out.push(component(
         spec,
-        Component {
+        Part {
             name: object::PD,
+            component: Component::Pd,
             binary: "/pd-server",
             args: vec![
                 format!("--name={}", spec.member),
                 "--data-dir=/var/lib/pd".into(),
-                "--client-urls=http://0.0.0.0:2379".into(),
+                format!("--client-urls={scheme}://0.0.0.0:2379"),
                 format!("--advertise-client-urls={my_client}"),
-                "--peer-urls=http://0.0.0.0:2380".into(),
+                format!("--peer-urls={scheme}://0.0.0.0:2380"),
                 format!("--advertise-peer-urls={my_peer}"),
                 format!("--initial-cluster={}", spec.initial_cluster()),
                 "--config=/etc/pd/pd.toml".into(),
             ],
             ports: vec![port("client", 2379), port("peer", 2380)],
-            probe: http_probe("/pd/api/v1/health", 2379),
+            probe_port: 2379,
             replicas: 1,
             data: "/var/lib/pd",
             data_size: &spec.pd_storage_size,
-            extra_mounts: vec![mount("pd-config", "/etc/pd")],
-            volumes: vec![Volume {
-                name: "pd-config".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: "pd-config".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
+            config: "/etc/pd",
         },
     ));
     out.push(component(
         spec,
-        Component {
+        Part {
             name: object::TIKV,
+            component: Component::Tikv,
             binary: "/tikv-server",
             args: vec![
                 format!("--pd={}", spec.pd_addresses()),
@@ -233,28 +404,21 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                 format!("--advertise-addr={my_tikv}"),
                 "--status-addr=0.0.0.0:20180".into(),
                 "--data-dir=/var/lib/tikv".into(),
-                format!("--labels=zone={}", spec.zone()),
+                "--config=/etc/tikv/tikv.toml".into(),
             ],
             ports: vec![port("server", 20160), port("status", 20180)],
-            probe: Probe {
-                tcp_socket: Some(TCPSocketAction {
-                    port: IntOrString::Int(20160),
-                    ..Default::default()
-                }),
-                period_seconds: Some(10),
-                ..Default::default()
-            },
+            probe_port: 20160,
             replicas: 1,
             data: "/var/lib/tikv",
             data_size: &spec.tikv_storage_size,
-            extra_mounts: vec![],
-            volumes: vec![],
+            config: "/etc/tikv",
         },
     ));
     out.push(component(
         spec,
-        Component {
+        Part {
             name: object::TIDB,
+            component: Component::Tidb,
             binary: "/tidb-server",
             args: vec![
                 "--store=tikv".into(),
@@ -263,64 +427,58 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                 "4000".into(),
                 "--status=10080".into(),
                 "--tmp-storage-path=/var/lib/tidb/tmp".into(),
+                "--config=/etc/tidb/tidb.toml".into(),
             ],
             ports: vec![port("mysql", 4000), port("status", 10080)],
-            probe: http_probe("/status", 10080),
+            probe_port: 4000,
             replicas: spec.tidb_replicas,
             data: "/var/lib/tidb",
             data_size: &spec.tidb_storage_size,
-            extra_mounts: vec![],
-            volumes: vec![],
+            config: "/etc/tidb",
         },
     ));
     out.push(bootstrap_job(spec));
+    if let Some(j) = leader_priority_job(spec) {
+        out.push(j);
+    }
     out
 }
 
-/// A Job's template is immutable: a new script or image is a new Job.
-fn bootstrap_job(spec: &StackSpec) -> Obj {
+/// A one-shot Job: its template is immutable, so its name carries a hash of
+/// what it runs, and a new script or image is a new Job.
+pub(super) fn job(
+    spec: &StackSpec,
+    base: &str,
+    component: &str,
+    container: Container,
+    volumes: Vec<Volume>,
+    content: &str,
+) -> Obj {
+    let name = format!(
+        "{base}-{}",
+        short_hash(&format!(
+            "{}{content}",
+            serde_json::to_string(&container).unwrap_or_default()
+        ))
+    );
     let pod = PodSpec {
         restart_policy: Some("OnFailure".into()),
-        containers: vec![Container {
-            name: "bootstrap".into(),
-            image: Some(spec.mysql_client_image.clone()),
-            command: Some(vec!["sh".into(), "/bootstrap/bootstrap.sh".into()]),
-            env: Some(vec![
-                env_secret(
-                    secret::TIDB_ROOT_PASSWORD,
-                    secret::SITE,
-                    secret::TIDB_ROOT_PASSWORD,
-                ),
-                env_secret(
-                    secret::WORDPRESS_DB_PASSWORD,
-                    secret::SITE,
-                    secret::WORDPRESS_DB_PASSWORD,
-                ),
-            ]),
-            volume_mounts: Some(vec![mount("bootstrap", "/bootstrap")]),
-            ..Default::default()
-        }],
-        volumes: Some(vec![Volume {
-            name: "bootstrap".into(),
-            config_map: Some(ConfigMapVolumeSource {
-                name: "tidb-bootstrap".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }]),
+        automount_service_account_token: Some(false),
+        security_context: Some(harden::pod(RunAs::User {
+            uid: 10001,
+            gid: 10001,
+        })),
+        containers: vec![container],
+        volumes: Some(volumes),
         ..Default::default()
     };
-    let name = format!(
-        "tidb-bootstrap-{}",
-        short_hash(&format!("{BOOTSTRAP_SH}{}", spec.mysql_client_image))
-    );
     Obj::new(&Job {
-        metadata: meta(spec, &name, "tidb-bootstrap"),
+        metadata: meta(spec, &name, component),
         spec: Some(JobSpec {
             backoff_limit: Some(30),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels(spec, "tidb-bootstrap")),
+                    labels: Some(labels(spec, component)),
                     ..Default::default()
                 }),
                 spec: Some(pod),
@@ -329,4 +487,124 @@ fn bootstrap_job(spec: &StackSpec) -> Obj {
         }),
         ..Default::default()
     })
+}
+
+fn site_secret_volume() -> Volume {
+    Volume {
+        name: "site".into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret::SITE.into()),
+            default_mode: Some(0o440),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn tmp_volume() -> Volume {
+    Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Default::default()
+    }
+}
+
+fn bootstrap_job(spec: &StackSpec) -> Obj {
+    let container = Container {
+        name: "bootstrap".into(),
+        image: Some(spec.mysql_client_image.clone()),
+        command: Some(vec!["sh".into(), "/bootstrap/bootstrap.sh".into()]),
+        env: Some(vec![env("TIDB_HOST", object::TIDB), env("TIDB_PORT", "4000")] as Vec<EnvVar>),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                read_only: Some(true),
+                ..mount("bootstrap", "/bootstrap")
+            },
+            VolumeMount {
+                read_only: Some(true),
+                ..mount("site", SECRETS_DIR)
+            },
+            mount("tmp", "/tmp"),
+        ]),
+        resources: Some(harden::small()),
+        security_context: Some(harden::container(&[])),
+        ..Default::default()
+    };
+    job(
+        spec,
+        "tidb-bootstrap",
+        "tidb-bootstrap",
+        container,
+        vec![
+            config_volume_named("bootstrap", "tidb-bootstrap"),
+            site_secret_volume(),
+            tmp_volume(),
+        ],
+        BOOTSTRAP_SH,
+    )
+}
+
+fn config_volume_named(volume: &str, config_map: &str) -> Volume {
+    Volume {
+        name: volume.into(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: config_map.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The leader priority of this member's PD: 5 for the primary member, 1 for
+/// the others (PD's default is 0 for all).
+pub fn leader_priority(spec: &StackSpec) -> Option<u32> {
+    let primary = spec.primary_member.as_deref()?;
+    Some(if primary == spec.member { 5 } else { 1 })
+}
+
+/// Sets this member's PD leader priority with pd-ctl (from the PD image),
+/// when a primary member is named.
+fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
+    let priority = leader_priority(spec)?;
+    let mut cmd = vec![
+        "/pd-ctl".to_string(),
+        "-u".into(),
+        format!("{}://{}:2379", spec.pd_scheme(), object::PD),
+    ];
+    if spec.tidb_tls {
+        cmd.extend([
+            format!("--cacert={TLS_DIR}/ca.crt"),
+            format!("--cert={TLS_DIR}/tls.crt"),
+            format!("--key={TLS_DIR}/tls.key"),
+        ]);
+    }
+    cmd.extend([
+        "member".into(),
+        "leader_priority".into(),
+        spec.member.clone(),
+        priority.to_string(),
+    ]);
+    let mut mounts = vec![];
+    let mut volumes = vec![];
+    if spec.tidb_tls {
+        mounts.push(tls_mount());
+        volumes.push(tls_volume());
+    }
+    let container = Container {
+        name: "pd-ctl".into(),
+        image: Some(format!("pingcap/pd:{}", spec.tidb_version)),
+        command: Some(cmd),
+        volume_mounts: Some(mounts),
+        resources: Some(harden::small()),
+        security_context: Some(harden::container(&[])),
+        ..Default::default()
+    };
+    Some(job(
+        spec,
+        "pd-leader-priority",
+        "pd-ctl",
+        container,
+        volumes,
+        "",
+    ))
 }

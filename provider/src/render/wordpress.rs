@@ -1,27 +1,47 @@
 //! WordPress: a Deployment on the region's `wp-content` claim, its Service
-//! (what the global load balancer targets) and the health page it answers
-//! on only while it reaches the database.
+//! (what the global load balancer targets), a PodDisruptionBudget, the health
+//! page it answers on only while it reaches the database, and the must-use
+//! plugin that answers SQL_CALC_FOUND_ROWS on TiDB.
+//!
+//! Secrets reach WordPress as files (`WORDPRESS_*_FILE`, which the official
+//! image reads): only its own database password and the salts are projected,
+//! never TiDB's root password.
 
-use geowp_common::names::{object, secret, HEALTH_PATH};
+use std::collections::BTreeMap;
+
+use geowp_common::names::{object, secret, HEALTH_PATH, SALT_NAMES};
 use geowp_kube::Obj;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, HTTPGetAction, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, Probe, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, HTTPGetAction, KeyToPath, PersistentVolumeClaimVolumeSource,
+    PodSpec, PodTemplateSpec, Probe, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
+    VolumeMount,
 };
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::build::{config_map, env, env_secret, labels, meta, mount, port, selector, svc_port};
+use super::build::{config_map, env, labels, meta, mount, port, selector, svc_port};
+use super::harden::{self, RunAs};
 use super::nfs::WP_CONTENT_CLAIM;
+use super::spec::Component;
 use super::{salt_env, StackSpec};
 
+/// Ready only when the database answers within a second (below the load
+/// balancer's health check timeout, so a region whose database is gone
+/// drops out at once).
 const HEALTH_PHP: &str = r#"<?php
 // geowp health check: ready only when the database answers.
-$host = explode(':', getenv('WORDPRESS_DB_HOST'));
+function geowp_env($name) {
+    $file = getenv($name . '_FILE');
+    return $file ? rtrim(file_get_contents($file), "\r\n") : getenv($name);
+}
+$host = explode(':', geowp_env('WORDPRESS_DB_HOST'));
 mysqli_report(MYSQLI_REPORT_OFF);
-$db = @new mysqli($host[0], getenv('WORDPRESS_DB_USER'), getenv('WORDPRESS_DB_PASSWORD'), getenv('WORDPRESS_DB_NAME'), isset($host[1]) ? (int)$host[1] : 3306);
-if ($db->connect_errno || !$db->query('SELECT 1')) {
+$db = mysqli_init();
+$db->options(MYSQLI_OPT_CONNECT_TIMEOUT, 1);
+$ok = @$db->real_connect($host[0], geowp_env('WORDPRESS_DB_USER'), geowp_env('WORDPRESS_DB_PASSWORD'), geowp_env('WORDPRESS_DB_NAME'), isset($host[1]) ? (int)$host[1] : 3306);
+if (!$ok || !$db->query('SELECT 1')) {
     http_response_code(503);
     echo "database unavailable\n";
     exit;
@@ -29,17 +49,43 @@ if ($db->connect_errno || !$db->query('SELECT 1')) {
 echo "ok\n";
 "#;
 
+/// The must-use plugin: SQL_CALC_FOUND_ROWS / FOUND_ROWS() as COUNT(*).
+pub const FOUND_ROWS_PHP: &str = include_str!("geowp-found-rows.php");
+pub const FOUND_ROWS_FILE: &str = "geowp-found-rows.php";
 const HEALTH_FILE: &str = "geowp-health.php";
+const DOCROOT: &str = "/var/www/html";
+const SECRETS_DIR: &str = "/run/secrets/geowp";
+
+/// What WordPress adds back after dropping every capability: the image starts
+/// Apache as root to bind port 80 (NET_BIND_SERVICE), which then runs its
+/// workers as www-data (SETUID, SETGID); the entrypoint puts WordPress's files
+/// in place owned by www-data (CHOWN, DAC_OVERRIDE, FOWNER).
+const WORDPRESS_CAPABILITIES: [&str; 6] = [
+    "NET_BIND_SERVICE",
+    "SETUID",
+    "SETGID",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+];
+
+fn read_only(name: &str, path: &str, sub_path: Option<&str>) -> VolumeMount {
+    VolumeMount {
+        read_only: Some(true),
+        sub_path: sub_path.map(String::from),
+        ..mount(name, path)
+    }
+}
 
 pub fn objects(spec: &StackSpec) -> Vec<Obj> {
+    let file = |key: &str| format!("{SECRETS_DIR}/{key}");
     let mut env_vars = vec![
         env("WORDPRESS_DB_HOST", "tidb:4000"),
         env("WORDPRESS_DB_USER", "wordpress"),
         env("WORDPRESS_DB_NAME", "wordpress"),
-        env_secret(
-            "WORDPRESS_DB_PASSWORD",
-            secret::SITE,
-            secret::WORDPRESS_DB_PASSWORD,
+        env(
+            "WORDPRESS_DB_PASSWORD_FILE",
+            &file(secret::WORDPRESS_DB_PASSWORD),
         ),
         env("WORDPRESS_DB_CHARSET", "utf8mb4"),
         // TiDB has no utf8mb4_unicode_520_ci, WordPress' default
@@ -52,37 +98,58 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             ),
         ),
     ];
-    let mut salts = geowp_common::names::SALT_NAMES;
+    let mut salts = SALT_NAMES;
     salts.sort_unstable();
     for k in salts {
-        env_vars.push(env_secret(&salt_env(k), secret::SITE, k));
+        env_vars.push(env(&format!("{}_FILE", salt_env(k)), &file(k)));
     }
+    let projected: Vec<KeyToPath> = std::iter::once(secret::WORDPRESS_DB_PASSWORD)
+        .chain(salts)
+        .map(|k| KeyToPath {
+            key: k.into(),
+            path: k.into(),
+            mode: None,
+        })
+        .collect();
+    let health = Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(HEALTH_PATH.into()),
+            port: IntOrString::Int(80),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(3),
+        ..Default::default()
+    };
     let pod = PodSpec {
+        automount_service_account_token: Some(false),
+        security_context: Some(harden::pod(RunAs::Root)),
         containers: vec![Container {
             name: object::WORDPRESS.into(),
             image: Some(spec.wordpress_image.clone()),
             env: Some(env_vars),
             ports: Some(vec![port("http", 80)]),
             volume_mounts: Some(vec![
-                mount("wp-content", "/var/www/html/wp-content"),
-                VolumeMount {
-                    name: "health".into(),
-                    mount_path: format!("/var/www/html/{HEALTH_FILE}"),
-                    sub_path: Some(HEALTH_FILE.into()),
-                    read_only: Some(true),
-                    ..Default::default()
-                },
+                mount("wp-content", &format!("{DOCROOT}/wp-content")),
+                read_only(
+                    "health",
+                    &format!("{DOCROOT}/{HEALTH_FILE}"),
+                    Some(HEALTH_FILE),
+                ),
+                read_only(
+                    "mu-plugins",
+                    &format!("{DOCROOT}/wp-content/mu-plugins/{FOUND_ROWS_FILE}"),
+                    Some(FOUND_ROWS_FILE),
+                ),
+                read_only("secrets", SECRETS_DIR, None),
             ]),
-            readiness_probe: Some(Probe {
-                http_get: Some(HTTPGetAction {
-                    path: Some(HEALTH_PATH.into()),
-                    port: IntOrString::Int(80),
-                    ..Default::default()
-                }),
-                period_seconds: Some(10),
-                failure_threshold: Some(3),
-                ..Default::default()
-            }),
+            readiness_probe: Some(health),
+            // alive while Apache accepts connections (the database's health
+            // is readiness, not liveness: a restart would not bring it back)
+            liveness_probe: Some(harden::tcp(80, 20, 30, 6)),
+            resources: Some(harden::resources(&spec.resources_of(Component::Wordpress))),
+            security_context: Some(harden::container(&WORDPRESS_CAPABILITIES)),
             ..Default::default()
         }],
         volumes: Some(vec![
@@ -98,6 +165,24 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                 name: "health".into(),
                 config_map: Some(ConfigMapVolumeSource {
                     name: "wordpress-health".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Volume {
+                name: "mu-plugins".into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: "wordpress-mu-plugins".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            Volume {
+                name: "secrets".into(),
+                secret: Some(SecretVolumeSource {
+                    secret_name: Some(secret::SITE.into()),
+                    items: Some(projected),
+                    default_mode: Some(0o440),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -137,6 +222,22 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         }),
         ..Default::default()
     };
+    // a node drain takes one WordPress pod at a time
+    let pdb = PodDisruptionBudget {
+        metadata: meta(spec, object::WORDPRESS, object::WORDPRESS),
+        spec: Some(PodDisruptionBudgetSpec {
+            max_unavailable: Some(IntOrString::Int(1)),
+            selector: Some(LabelSelector {
+                match_labels: Some(BTreeMap::from([(
+                    geowp_common::names::label::COMPONENT.to_string(),
+                    object::WORDPRESS.to_string(),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     vec![
         Obj::new(&config_map(
             spec,
@@ -145,7 +246,15 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             HEALTH_FILE,
             HEALTH_PHP,
         )),
+        Obj::new(&config_map(
+            spec,
+            "wordpress-mu-plugins",
+            object::WORDPRESS,
+            FOUND_ROWS_FILE,
+            FOUND_ROWS_PHP,
+        )),
         Obj::new(&service),
+        Obj::new(&pdb),
         Obj::new(&deployment),
     ]
 }

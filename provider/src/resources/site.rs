@@ -54,6 +54,23 @@ pub struct SiteModel {
     /// The eight WordPress keys and salts (`AUTH_KEY` ... `NONCE_SALT`), identical in every region.
     #[tf(keep, sensitive)]
     pub wordpress_salts: Val<Secret<BTreeMap<String, String>>>,
+    /// The site's CA certificate (PEM, RSA-2048, ten years) for TLS among PD, TiKV and TiDB in every region: pass it to each stack's `tls_ca_certificate`.
+    #[tf(keep)]
+    pub tls_ca_certificate: Val<String>,
+    /// The CA's private key (PEM). It stays in Terraform state (sensitive): stacks use it to issue their region's certificate and never write it to a cluster.
+    #[tf(keep, sensitive)]
+    pub tls_ca_private_key: Val<Secret<String>>,
+}
+
+/// The site CA, as the model holds it.
+fn new_ca(name: &str, diags: &mut Diagnostics) -> Option<(Val<String>, Val<Secret<String>>)> {
+    match crate::pki::new_ca(name) {
+        Ok(ca) => Some((Val::Known(ca.cert_pem), Val::Known(Secret::new(ca.key_pem)))),
+        Err(e) => {
+            diags.error("Cannot make the site CA", geowp_common::error_chain(&e));
+            None
+        }
+    }
 }
 
 fn random_string(len: usize, alphabet: &[u8], diags: &mut Diagnostics) -> Option<String> {
@@ -98,12 +115,15 @@ impl TypedResource for Site {
                 random_string(SALT_LENGTH, SALT_CHARS, diags)?,
             );
         }
-        tracing::info!(site = %planned.name, "generated site secrets");
+        let (ca_cert, ca_key) = new_ca(&planned.name, diags)?;
+        tracing::info!(site = %planned.name, "generated site secrets and CA");
         Some(SiteModel {
             id: Val::Known(planned.name.clone()),
             tidb_root_password: Val::Known(Secret::new(root)),
             wordpress_db_password: Val::Known(Secret::new(wp)),
             wordpress_salts: Val::Known(Secret::new(salts)),
+            tls_ca_certificate: ca_cert,
+            tls_ca_private_key: ca_key,
             ..planned
         })
     }

@@ -94,7 +94,21 @@ fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
         device_id: id.device_id,
         api_key: "k".repeat(32),
     };
-    render::render(&spec, &secrets, &st)
+    let ca = geowp_provider::pki::new_ca("bench").expect("CA");
+    let tls = render::TlsMaterial {
+        cert_pem: ca.cert_pem.clone(),
+        key_pem: ca.key_pem,
+        ca_pem: ca.cert_pem,
+    };
+    render::render(
+        &spec,
+        &render::Inputs {
+            secrets,
+            syncthing: st,
+            tls,
+            wp_content_uid: Some("bench".into()),
+        },
+    )
 }
 
 fn rss_kb(pid: u32, field: &str) -> u64 {

@@ -6,10 +6,12 @@ resource "geowp_site" "this" {
 }
 
 locals {
+  # PD speaks TLS unless tidb_tls is off
+  pd_scheme = var.tidb_tls ? "https" : "http"
   members = {
     for name, c in var.clusters : name => {
-      pd_client_url     = "http://${c.pd_ip}:2379"
-      pd_peer_url       = "http://${c.pd_ip}:2380"
+      pd_client_url     = "${local.pd_scheme}://${c.pd_ip}:2379"
+      pd_peer_url       = "${local.pd_scheme}://${c.pd_ip}:2380"
       tikv_address      = "${c.tikv_ip}:20160"
       syncthing_address = "tcp://${c.syncthing_ip}:22000"
     }
@@ -34,6 +36,16 @@ resource "geowp_cluster_stack" "region" {
   tidb_root_password    = geowp_site.this.tidb_root_password
   wordpress_db_password = geowp_site.this.wordpress_db_password
   wordpress_salts       = geowp_site.this.wordpress_salts
+  tls_ca_certificate    = geowp_site.this.tls_ca_certificate
+  tls_ca_private_key    = geowp_site.this.tls_ca_private_key
+  tidb_tls              = var.tidb_tls
+
+  peer_source_ranges       = var.peer_source_ranges
+  peer_service_annotations = var.peer_service_annotations
+  node_source_ranges       = lookup(var.node_source_ranges, each.key, [])
+  primary_member           = var.primary_member
+  max_rtt_ms               = var.max_rtt_ms
+  resources                = var.resources
 
   tidb_version           = var.tidb_version
   wordpress_image        = var.wordpress_image

@@ -99,7 +99,7 @@ variable "wordpress_node_port" {
 }
 
 variable "sync_rescan_interval_seconds" {
-  description = "How often each SyncThing rescans wp-content in full, which catches writes made through other NFS clients (inotify does not see them); null keeps the provider's default (60)."
+  description = "How often each SyncThing rescans wp-content in full, a safety net (SyncThing watches the NFS server's disk, so it sees every write at once); null keeps the provider's default (3600)."
   type        = number
   default     = null
 }
@@ -108,4 +108,46 @@ variable "sync_watcher_delay_seconds" {
   description = "Delay after a file change before SyncThing sends it; null keeps the provider's default (1)."
   type        = number
   default     = null
+}
+
+variable "tidb_tls" {
+  description = "TLS among PD, TiKV and TiDB with the site's CA (geowp_site makes it). Turning it off plans a warning."
+  type        = bool
+  default     = true
+}
+
+variable "peer_source_ranges" {
+  description = "CIDR ranges allowed to reach every region's peer Services (PD, TiKV, SyncThing): the clusters' node and pod ranges. Empty leaves them open to whoever reaches the load balancers (a plan-time warning)."
+  type        = list(string)
+  default     = []
+}
+
+variable "peer_service_annotations" {
+  description = "Annotations of the peer Services in every region, e.g. an internal load balancer with global access on GKE."
+  type        = map(string)
+  default     = {}
+}
+
+variable "primary_member" {
+  description = "The region whose PD should lead while it is up; null prefers none."
+  type        = string
+  default     = null
+}
+
+variable "max_rtt_ms" {
+  description = "The largest round-trip time between regions, in milliseconds; PD's and TiKV's election timings are sized from it. null keeps the provider's default (150)."
+  type        = number
+  default     = null
+}
+
+variable "resources" {
+  description = "CPU and memory per component, e.g. { tikv = { cpu = \"2\", memory = \"8Gi\" } }: components pd, tikv, tidb, wordpress, syncthing and nfs, keys cpu, memory and memory_limit. Left out: the provider's defaults (TiDB's documented minimums)."
+  type        = map(map(string))
+  default     = {}
+}
+
+variable "node_source_ranges" {
+  description = "Per region (by the keys of clusters), the cluster's node CIDR ranges: NFS mounts come from the nodes, and the NFS NetworkPolicy admits them. Regions left out admit any source in their cluster on the NFS ports."
+  type        = map(list(string))
+  default     = {}
 }

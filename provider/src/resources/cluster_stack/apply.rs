@@ -19,7 +19,7 @@ use tfplugin::Val;
 use tokio::time::Instant;
 
 use super::model::{InventoryItem, StackModel, IN_SYNC};
-use crate::render::{self, SyncthingSecrets, FIELD_MANAGER};
+use crate::render::{self, Inputs, SyncthingSecrets, TlsMaterial, FIELD_MANAGER};
 use crate::resources::cluster::diagnose;
 
 /// What a converge left behind.
@@ -57,6 +57,79 @@ pub(super) async fn load_syncthing(
         device_id,
         api_key: st.api_key.unwrap_or_else(random_key),
     }))
+}
+
+/// The uid of the `wp-content` claim, once it exists.
+pub(super) async fn wp_content_uid(c: &Cluster, ns: &str) -> Result<Option<String>, ClusterError> {
+    let claim = c
+        .get(&ObjRef::new(
+            "v1",
+            "PersistentVolumeClaim",
+            ns,
+            crate::render::nfs_claim(),
+        ))
+        .await?;
+    Ok(claim.and_then(|x| x["metadata"]["uid"].as_str().map(String::from)))
+}
+
+/// The region's certificate: the cluster's, unless it must be issued anew.
+async fn region_certificate(
+    c: &Cluster,
+    planned: &StackModel,
+    who: &str,
+    diags: &mut Diagnostics,
+) -> Option<TlsMaterial> {
+    let spec = &planned.spec;
+    if !spec.tidb_tls {
+        return Some(TlsMaterial::placeholder());
+    }
+    let (Some(ca_cert), Some(ca_key)) = (
+        &planned.secrets.tls_ca_certificate,
+        &planned.secrets.tls_ca_private_key,
+    ) else {
+        diags.error_at(
+            AttrPath::root("tls_ca_certificate"),
+            "Site CA missing",
+            "with tidb_tls, pass geowp_site.NAME.tls_ca_certificate and tls_ca_private_key.",
+        );
+        return None;
+    };
+    let live = match c
+        .get(&ObjRef::new(
+            "v1",
+            "Secret",
+            &spec.namespace,
+            crate::render::tidb::TLS_SECRET,
+        ))
+        .await
+    {
+        Ok(s) => s.as_ref().and_then(super::tls::from_secret),
+        Err(e) => {
+            diagnose(
+                &e,
+                &cluster_path(),
+                who,
+                "reading the region's certificate",
+                diags,
+            );
+            return None;
+        }
+    };
+    match super::tls::need(
+        live.as_ref(),
+        ca_cert,
+        &super::tls::names(spec),
+        super::tls::now(),
+    ) {
+        super::tls::Need::Keep => live.map(|l| TlsMaterial {
+            ca_pem: ca_cert.clone(),
+            ..l
+        }),
+        super::tls::Need::Issue(why) => {
+            tracing::info!(member = %spec.member, %why, "issuing the region's certificate");
+            super::tls::issue(spec, ca_cert, ca_key.expose(), diags)
+        }
+    }
 }
 
 /// `http://` + the Service's load-balancer address, else its cluster IP.
@@ -148,7 +221,30 @@ pub async fn converge(
             return Outcome::Nothing;
         }
     };
-    let objs = render::render(spec, &planned.secrets.render(), &st);
+    let tls = match region_certificate(&cluster, &planned, &who, diags).await {
+        Some(t) => t,
+        None => return Outcome::Nothing,
+    };
+    let claim_uid = match wp_content_uid(&cluster, &spec.namespace).await {
+        Ok(u) => u,
+        Err(e) => {
+            diagnose(
+                &e,
+                &cluster_path(),
+                &who,
+                "reading the wp-content claim",
+                diags,
+            );
+            return Outcome::Nothing;
+        }
+    };
+    let mut inputs = Inputs {
+        secrets: planned.secrets.render(),
+        syncthing: st.clone(),
+        tls: tls.clone(),
+        wp_content_uid: claim_uid,
+    };
+    let mut objs = render::render(spec, &inputs);
     let mut inventory: BTreeMap<String, InventoryItem> = prior
         .and_then(|p| p.out.inventory.known().cloned())
         .unwrap_or_default();
@@ -158,6 +254,24 @@ pub async fn converge(
         .collect();
     let mut failed = false;
     for wave in Wave::ALL {
+        if wave == Wave::Workload && inputs.wp_content_uid.is_none() {
+            // the workloads name the claim's directory on the export disk
+            match wp_content_uid(&cluster, &spec.namespace).await {
+                Ok(u) => inputs.wp_content_uid = u,
+                Err(e) => {
+                    diagnose(
+                        &e,
+                        &cluster_path(),
+                        &who,
+                        "reading the wp-content claim",
+                        diags,
+                    );
+                    failed = true;
+                    break;
+                }
+            }
+            objs = render::render(spec, &inputs);
+        }
         let batch: Vec<&Obj> = objs.iter().filter(|o| o.wave() == wave).collect();
         let results = futures_util::future::join_all(batch.iter().map(|o| {
             let (c, params) = (cluster.clone(), &params);
@@ -222,6 +336,11 @@ pub async fn converge(
     state.out.inventory = Val::Known(inventory);
     state.out.wordpress_endpoint = endpoint;
     state.out.syncthing_device_id = Val::Known(st.device_id.clone());
+    state.out.tls_certificate_expires = if state.spec.tidb_tls {
+        Val::from_option(crate::pki::facts(&tls.cert_pem).map(|f| super::tls::rfc3339(f.not_after)))
+    } else {
+        Val::Null
+    };
     tracing::info!(member = %state.spec.member, cluster = %cluster.name, "stack converged");
     Outcome::State(Box::new(state))
 }

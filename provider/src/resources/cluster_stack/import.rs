@@ -88,6 +88,17 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
         .iter()
         .map(|n| (n.to_string(), text_of(n)))
         .collect();
+    let tls_ca_certificate = cluster
+        .get(&ObjRef::new(
+            "v1",
+            "Secret",
+            ns,
+            crate::render::tidb::TLS_SECRET,
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| b64d(&s["data"]["ca.crt"]));
     Some(StackModel {
         id: Val::Known(StackModel::id_of(&spec)),
         cluster: cluster_settings,
@@ -95,6 +106,9 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
             tidb_root_password: Secret::new(text_of(secret::TIDB_ROOT_PASSWORD)),
             wordpress_db_password: Secret::new(text_of(secret::WORDPRESS_DB_PASSWORD)),
             wordpress_salts: Secret::new(salts),
+            // the CA's certificate is in the cluster (its key never is)
+            tls_ca_certificate,
+            tls_ca_private_key: None,
         },
         force_conflicts: true,
         wait_for_rollout: true,
@@ -106,6 +120,7 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
             syncthing_address: Val::from_option(spec.me().map(|m| m.syncthing_address.clone())),
             objects: Val::Known(BTreeMap::new()),
             inventory: Val::Known(BTreeMap::new()),
+            tls_certificate_expires: Val::Null,
         },
         spec,
         timeouts: Timeouts::defaults(TIMEOUTS),

@@ -10,6 +10,7 @@ pub mod import;
 pub mod model;
 pub mod plan;
 pub mod read;
+pub mod tls;
 pub mod validate;
 
 use tfplugin::diag::Diagnostics;

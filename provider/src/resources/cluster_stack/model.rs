@@ -9,7 +9,7 @@ use tfplugin::{Model, Secret, TimeoutDefaults, Timeouts, Val};
 
 use crate::render::{Secrets, StackSpec};
 use crate::resources::cluster::ClusterModel;
-use crate::validators::password;
+use crate::validators::{certificate, password, private_key};
 
 pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
     create: Duration::from_secs(1200),
@@ -57,6 +57,12 @@ pub struct SiteSecrets {
     /// The eight WordPress keys and salts (`geowp_site.NAME.wordpress_salts`).
     #[tf(sensitive, validate = salts())]
     pub wordpress_salts: Secret<BTreeMap<String, String>>,
+    /// The site's CA certificate (`geowp_site.NAME.tls_ca_certificate`), which signs this region's certificate for PD, TiKV and TiDB. Needed with `tidb_tls`.
+    #[tf(validate = certificate())]
+    pub tls_ca_certificate: Option<String>,
+    /// The site CA's private key (`geowp_site.NAME.tls_ca_private_key`), used here to issue this region's certificate; it is never written to the cluster. Needed with `tidb_tls`.
+    #[tf(sensitive, validate = private_key())]
+    pub tls_ca_private_key: Option<Secret<String>>,
 }
 
 impl SiteSecrets {
@@ -120,6 +126,8 @@ pub struct StackOutputs {
     /// What was applied, by `Kind/name`: apiVersion, kind, namespace, name and uid of each object; destroy removes exactly these.
     #[tf(plain)]
     pub inventory: Val<BTreeMap<String, InventoryItem>>,
+    /// When this region's certificate for PD, TiKV and TiDB expires (RFC 3339); an apply within 30 days of it issues a new one, and the plan says so. Null without `tidb_tls`.
+    pub tls_certificate_expires: Val<String>,
 }
 
 /// `geowp_cluster_stack`'s attributes.

@@ -14,8 +14,9 @@ use tfplugin::{Model, Val, Value};
 use super::model::{InventoryItem, StackModel, StackOutputs, IN_SYNC};
 use crate::render::{self, StackSpec};
 
-pub fn modify(prior: Option<&StackModel>, planned: &mut Value, _d: &mut Diagnostics) {
+pub fn modify(prior: Option<&StackModel>, planned: &mut Value, d: &mut Diagnostics) {
     let spec = StackSpec::decode_object(planned, &AttrPath::default()).ok();
+    let ca = planned.get("tls_ca_certificate").clone();
     let mut out = StackOutputs::decode_object(planned, &AttrPath::default()).unwrap_or_default();
     out.health_check_path = Val::Known(HEALTH_PATH.into());
     let id = match &spec {
@@ -23,6 +24,7 @@ pub fn modify(prior: Option<&StackModel>, planned: &mut Value, _d: &mut Diagnost
             out.tidb_endpoint = Val::Known(s.tidb_endpoint());
             out.syncthing_address = Val::from_option(s.me().map(|m| m.syncthing_address.clone()));
             plan_objects(prior, s, &mut out);
+            plan_certificate(prior, s, &ca, &mut out, d);
             Val::Known(StackModel::id_of(s))
         }
         None => {
@@ -31,6 +33,7 @@ pub fn modify(prior: Option<&StackModel>, planned: &mut Value, _d: &mut Diagnost
             out.objects = Val::Unknown;
             out.inventory = Val::Unknown;
             out.wordpress_endpoint = Val::Unknown;
+            out.tls_certificate_expires = Val::Unknown;
             if prior.is_none() {
                 out.syncthing_device_id = Val::Unknown;
             }
@@ -54,11 +57,7 @@ fn in_sync(prior: &StackModel, key: &str) -> bool {
 }
 
 fn plan_objects(prior: Option<&StackModel>, spec: &StackSpec, out: &mut StackOutputs) {
-    let objs = render::render(
-        spec,
-        &render::Secrets::placeholder(),
-        &render::SyncthingSecrets::placeholder(),
-    );
+    let objs = render::render(spec, &render::Inputs::placeholder());
     out.objects = Val::Known(
         objs.iter()
             .map(|o| (o.key(), IN_SYNC.to_string()))
@@ -102,4 +101,63 @@ fn plan_objects(prior: Option<&StackModel>, spec: &StackSpec, out: &mut StackOut
     } else {
         Val::Unknown
     };
+}
+
+/// The certificate's expiry stays as it is unless this apply issues a new
+/// one (and then the plan says why).
+fn plan_certificate(
+    prior: Option<&StackModel>,
+    spec: &StackSpec,
+    ca: &Value,
+    out: &mut StackOutputs,
+    d: &mut Diagnostics,
+) {
+    use super::tls;
+    if !spec.tidb_tls {
+        out.tls_certificate_expires = Val::Null;
+        return;
+    }
+    let Some(prior) = prior.filter(|p| p.spec.tidb_tls) else {
+        out.tls_certificate_expires = Val::Unknown;
+        return;
+    };
+    let why = match (&prior.out.tls_certificate_expires, ca.as_str()) {
+        (_, None) if !ca.is_known() => Some("the site CA is known only at apply".to_string()),
+        (Val::Known(when), _) if expires_soon(when) => Some(format!("it expires on {when}")),
+        (Val::Known(_), Some(ca)) if prior.secrets.tls_ca_certificate.as_deref() != Some(ca) => {
+            Some("the site CA changed".to_string())
+        }
+        (Val::Known(_), _) if tls::names(&prior.spec) != tls::names(spec) => {
+            Some("the names it must carry changed".to_string())
+        }
+        (Val::Known(_), _)
+            if !in_sync(
+                prior,
+                &format!("Secret/{}", crate::render::tidb::TLS_SECRET),
+            ) =>
+        {
+            Some("the cluster's copy is not as applied".to_string())
+        }
+        (Val::Known(_), _) => None,
+        _ => Some("the cluster has none yet".to_string()),
+    };
+    match why {
+        None => out.tls_certificate_expires = prior.out.tls_certificate_expires.clone(),
+        Some(why) => {
+            out.tls_certificate_expires = Val::Unknown;
+            if prior.out.tls_certificate_expires.is_known_value() {
+                d.warning_at(
+                    AttrPath::root("tls_certificate_expires"),
+                    "Certificate reissued",
+                    format!("member {}: this apply issues a new certificate for PD, TiKV and TiDB because {why}; they reload it without a restart.", spec.member),
+                );
+            }
+        }
+    }
+}
+
+fn expires_soon(rfc3339: &str) -> bool {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp() - super::tls::now()) / 86400 < crate::pki::REISSUE_BEFORE_DAYS)
+        .unwrap_or(true)
 }

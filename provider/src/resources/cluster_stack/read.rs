@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::apply::{cluster_path, endpoint_of, load_syncthing};
 use super::model::{InventoryItem, StackModel, IN_SYNC};
-use crate::render::{self, SyncthingSecrets};
+use crate::render::{self, Inputs, SyncthingSecrets, TlsMaterial};
 use crate::resources::cluster::diagnose;
 
 /// The refreshed state; None when the stack is gone.
@@ -64,11 +64,39 @@ pub async fn read(ctx: &mut Ctx, state: StackModel, diags: &mut Diagnostics) -> 
             return Some(state);
         }
     };
-    let objs = render::render(
-        spec,
-        &state.secrets.render(),
-        st.as_ref().unwrap_or(&SyncthingSecrets::placeholder()),
+    let tls_ref = ObjRef::new(
+        "v1",
+        "Secret",
+        &spec.namespace,
+        crate::render::tidb::TLS_SECRET,
     );
+    let (wp_content_uid, live_tls) = match futures_util::try_join!(
+        super::apply::wp_content_uid(&cluster, &spec.namespace),
+        cluster.get(&tls_ref),
+    ) {
+        Ok((u, t)) => (u, t.as_ref().and_then(super::tls::from_secret)),
+        Err(e) => {
+            diagnose(&e, &cluster_path(), &who, "refreshing the stack", diags);
+            return Some(state);
+        }
+    };
+    // what an apply would do with the certificate now
+    let tls_need = match (&state.secrets.tls_ca_certificate, spec.tidb_tls) {
+        (Some(ca), true) => Some(super::tls::need(
+            live_tls.as_ref(),
+            ca,
+            &super::tls::names(spec),
+            super::tls::now(),
+        )),
+        _ => None,
+    };
+    let inputs = Inputs {
+        secrets: state.secrets.render(),
+        syncthing: st.clone().unwrap_or_else(SyncthingSecrets::placeholder),
+        tls: live_tls.clone().unwrap_or_else(TlsMaterial::placeholder),
+        wp_content_uid,
+    };
+    let objs = render::render(spec, &inputs);
     let lives = futures_util::future::join_all(objs.iter().map(|o| {
         let c = cluster.clone();
         async move { c.get(&o.id).await }
@@ -98,12 +126,17 @@ pub async fn read(ctx: &mut Ctx, state: StackModel, diags: &mut Diagnostics) -> 
                     || (o.id.kind == "Secret"
                         && o.id.name == secret::SYNCTHING_CONFIG
                         && st.is_none());
-                match (!unknowable)
-                    .then(|| drift(&o.body, &l, o.secret))
-                    .flatten()
-                {
-                    None => IN_SYNC.to_string(),
-                    Some(d) => format!("changed outside Terraform: {d}"),
+                let certificate =
+                    o.id.kind == "Secret" && o.id.name == crate::render::tidb::TLS_SECRET;
+                match (&tls_need, certificate) {
+                    (Some(super::tls::Need::Issue(why)), true) => format!("to be reissued: {why}"),
+                    _ => match (!unknowable)
+                        .then(|| drift(&o.body, &l, o.secret))
+                        .flatten()
+                    {
+                        None => IN_SYNC.to_string(),
+                        Some(d) => format!("changed outside Terraform: {d}"),
+                    },
                 }
             }
         };
@@ -114,6 +147,13 @@ pub async fn read(ctx: &mut Ctx, state: StackModel, diags: &mut Diagnostics) -> 
     new.out.inventory = Val::Known(inventory);
     if let Some(st) = st {
         new.out.syncthing_device_id = Val::Known(st.device_id);
+    }
+    if spec.tidb_tls {
+        new.out.tls_certificate_expires = Val::from_option(
+            live_tls
+                .and_then(|t| crate::pki::facts(&t.cert_pem))
+                .map(|f| super::tls::rfc3339(f.not_after)),
+        );
     }
     if let Ok(Some(svc)) = cluster
         .get(&ObjRef::new(

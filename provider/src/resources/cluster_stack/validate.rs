@@ -32,6 +32,20 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
     if let Some(members) = &spec.members {
         check_members(members, spec.member.as_deref(), d);
     }
+    check_tls(&c, d);
+    check_exposure(&c, d);
+    if let (Some(Some(primary)), Some(members)) = (&spec.primary_member, &spec.members) {
+        if !members.contains_key(primary) {
+            d.error_at(
+                p("primary_member"),
+                "Unknown primary member",
+                format!(
+                    "{primary:?} is not in members ({}).",
+                    members.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
     if let (Some(Some(_)), Some(t)) = (&spec.wordpress_node_port, spec.wordpress_service_type) {
         if !t.has_node_port() {
             d.error_at(
@@ -40,6 +54,74 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
                 format!("wordpress_node_port needs wordpress_service_type = \"NodePort\" or \"LoadBalancer\"; it is {:?}. Set the service type, or remove the node port.", t.as_str()),
             );
         }
+    }
+}
+
+/// TLS among PD, TiKV and TiDB needs the site CA and https PD URLs; turning
+/// it off is allowed, with a warning.
+fn check_tls(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
+    let p = AttrPath::root;
+    match c.spec.tidb_tls {
+        Some(false) => d.warning_at(
+            p("tidb_tls"),
+            "TLS among PD, TiKV and TiDB is off",
+            "PD's API and TiKV's key-value port have no authentication of their own: without TLS, whoever reaches them can read or rewrite the whole database, and everything between regions travels in clear. Keep tidb_tls on unless every peer path is private.",
+        ),
+        Some(true) => {
+            for (attr, known_absent) in [
+                ("tls_ca_certificate", c.secrets.tls_ca_certificate.as_ref().map(Option::is_none)),
+                ("tls_ca_private_key", c.secrets.tls_ca_private_key.as_ref().map(Option::is_none)),
+            ] {
+                if known_absent == Some(true) {
+                    d.error_at(
+                        p(attr),
+                        "Site CA missing",
+                        format!("with tidb_tls (the default), this region's certificate is issued from the site CA: pass geowp_site.NAME.{attr}."),
+                    );
+                }
+            }
+            if let (Some(Some(cert)), Some(Some(key))) = (&c.secrets.tls_ca_certificate, &c.secrets.tls_ca_private_key) {
+                let pair = crate::pki::Pair {
+                    cert_pem: cert.clone(),
+                    key_pem: key.expose().clone(),
+                };
+                if geowp_kube::pem::certificates(cert).is_ok() && geowp_kube::pem::private_key(key.expose()).is_ok() && !crate::pki::ca_matches(&pair) {
+                    d.error_at(p("tls_ca_private_key"), "CA key does not match", "tls_ca_private_key is not the key of tls_ca_certificate: pass both from the same geowp_site.");
+                }
+            }
+            if let Some(members) = &c.spec.members {
+                for (name, m) in members {
+                    for (attr, url) in [("pd_client_url", &m.pd_client_url), ("pd_peer_url", &m.pd_peer_url)] {
+                        if url.starts_with("http://") {
+                            d.error_at(
+                                AttrPath::root("members").key(name).attr(attr),
+                                "PD speaks https",
+                                format!("with tidb_tls (the default) PD serves TLS only: write {:?}.", url.replacen("http://", "https://", 1)),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+}
+
+/// Peer ports reachable by anyone who reaches the load balancer.
+fn check_exposure(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
+    use crate::render::ServiceType;
+    let s = &c.spec;
+    if s.peer_service_type == Some(ServiceType::LoadBalancer)
+        && s.peer_source_ranges.as_ref().is_some_and(Vec::is_empty)
+        && s.peer_service_annotations
+            .as_ref()
+            .is_some_and(|a| a.is_empty())
+    {
+        d.warning_at(
+            AttrPath::root("peer_source_ranges"),
+            "Peer ports open to whoever reaches them",
+            "PD (2379, 2380), TiKV (20160) and SyncThing (22000) get LoadBalancer Services with no source ranges and no annotations: on most clouds that is a public address open to everyone. Set peer_source_ranges to the other regions' node and pod ranges, and peer_service_annotations for an internal load balancer (see the GKE example).",
+        );
     }
 }
 

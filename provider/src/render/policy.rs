@@ -1,0 +1,172 @@
+//! NetworkPolicies: everything reaching the namespace's pods is denied, then
+//! each port is opened to whom needs it.
+//!
+//! - TiDB's SQL port (4000) to WordPress and the bootstrap Job only.
+//! - PD (2379, 2380) and TiKV (20160) to the site's own pods and to
+//!   `peer_source_ranges` (the other regions).
+//! - SyncThing's sync port (22000) to `peer_source_ranges`.
+//! - NFS (2049, 20048, 111) to `node_source_ranges`: NFS volumes are mounted
+//!   by the kubelet of the node a WordPress pod runs on, so NFS traffic comes
+//!   from node addresses, not from pods.
+//! - WordPress (80) to anyone: the global load balancer comes in there.
+//!
+//! An empty range list admits any source on those ports (the plan warns for
+//! the peers). Traffic out of the namespace is not restricted: PD, TiKV and
+//! SyncThing dial the other regions, and every pod needs DNS.
+
+use std::collections::BTreeMap;
+
+use geowp_common::names::{label, object};
+use geowp_kube::Obj;
+use k8s_openapi::api::networking::v1::{
+    IPBlock, NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
+    NetworkPolicySpec,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::build::meta;
+use super::StackSpec;
+
+fn ports(list: &[(i32, &str)]) -> Vec<NetworkPolicyPort> {
+    list.iter()
+        .map(|(p, proto)| NetworkPolicyPort {
+            port: Some(IntOrString::Int(*p)),
+            protocol: Some(proto.to_string()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Pods of the stack whose component is one of `components`.
+fn pods(components: &[&str]) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: label::COMPONENT.into(),
+                operator: "In".into(),
+                values: Some(components.iter().map(|c| c.to_string()).collect()),
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn ranges(cidrs: &[String]) -> Vec<NetworkPolicyPeer> {
+    cidrs
+        .iter()
+        .map(|c| NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: c.clone(),
+                except: None,
+            }),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A rule: these peers, or (an empty list) anyone.
+fn rule(from: Vec<NetworkPolicyPeer>, on: &[(i32, &str)]) -> NetworkPolicyIngressRule {
+    NetworkPolicyIngressRule {
+        from: (!from.is_empty()).then_some(from),
+        ports: Some(ports(on)),
+    }
+}
+
+fn policy(
+    spec: &StackSpec,
+    name: &str,
+    component: &str,
+    ingress: Vec<NetworkPolicyIngressRule>,
+) -> Obj {
+    let selector = if component.is_empty() {
+        LabelSelector::default()
+    } else {
+        LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                label::COMPONENT.to_string(),
+                component.to_string(),
+            )])),
+            ..Default::default()
+        }
+    };
+    Obj::new(&NetworkPolicy {
+        metadata: meta(spec, name, "network"),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: (!ingress.is_empty()).then_some(ingress),
+            ..Default::default()
+        }),
+    })
+}
+
+/// Who may dial the peer ports: the site's pods here, and the other regions.
+fn peers(spec: &StackSpec, local: &[&str]) -> Vec<NetworkPolicyPeer> {
+    if spec.peer_source_ranges.is_empty() {
+        return vec![];
+    }
+    let mut v = vec![pods(local)];
+    v.extend(ranges(&spec.peer_source_ranges));
+    v
+}
+
+pub fn objects(spec: &StackSpec) -> Vec<Obj> {
+    let tidb_tier = [object::PD, object::TIKV, object::TIDB, "pd-ctl"];
+    vec![
+        policy(spec, "default-deny-ingress", "", vec![]),
+        policy(
+            spec,
+            "tidb-sql",
+            object::TIDB,
+            vec![rule(
+                vec![pods(&[object::WORDPRESS, "tidb-bootstrap"])],
+                &[(4000, "TCP")],
+            )],
+        ),
+        policy(
+            spec,
+            "pd",
+            object::PD,
+            vec![rule(
+                peers(spec, &tidb_tier),
+                &[(2379, "TCP"), (2380, "TCP")],
+            )],
+        ),
+        policy(
+            spec,
+            "tikv",
+            object::TIKV,
+            vec![rule(peers(spec, &tidb_tier), &[(20160, "TCP")])],
+        ),
+        policy(
+            spec,
+            "syncthing",
+            object::SYNCTHING,
+            vec![rule(ranges(&spec.peer_source_ranges), &[(22000, "TCP")])],
+        ),
+        policy(
+            spec,
+            "nfs",
+            "nfs",
+            vec![rule(
+                ranges(&spec.node_source_ranges),
+                &[
+                    (2049, "TCP"),
+                    (2049, "UDP"),
+                    (20048, "TCP"),
+                    (20048, "UDP"),
+                    (111, "TCP"),
+                    (111, "UDP"),
+                ],
+            )],
+        ),
+        policy(
+            spec,
+            "wordpress",
+            object::WORDPRESS,
+            vec![rule(vec![], &[(80, "TCP")])],
+        ),
+    ]
+}
