@@ -3,13 +3,14 @@
 //! dropped (a container adds back only what it needs, each with a reason),
 //! a non-root user where the image allows it, no service account token
 //! unless the pod talks to the API, CPU and memory requests and a memory
-//! limit on every container, and liveness next to readiness probes.
+//! limit on every container, liveness next to readiness probes, and a
+//! read-only root filesystem wherever the image keeps its writes to volumes.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, ExecAction, PodSecurityContext, Probe, ResourceRequirements, SeccompProfile,
-    SecurityContext, TCPSocketAction,
+    Capabilities, EmptyDirVolumeSource, ExecAction, PodSecurityContext, Probe,
+    ResourceRequirements, SeccompProfile, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -58,6 +59,36 @@ pub fn container(add: &[&str]) -> SecurityContext {
             drop: Some(vec!["ALL".into()]),
             add: (!add.is_empty()).then(|| add.iter().map(|c| c.to_string()).collect()),
         }),
+        ..Default::default()
+    }
+}
+
+/// [`container`] with a read-only root filesystem: what the program
+/// writes goes to its volumes, and scratch files to [`tmp_mount`].
+pub fn read_only(add: &[&str]) -> SecurityContext {
+    SecurityContext {
+        read_only_root_filesystem: Some(true),
+        ..container(add)
+    }
+}
+
+/// A small scratch directory for a read-only container's `/tmp`.
+pub fn tmp_volume() -> Volume {
+    Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity("256Mi".into())),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Where [`tmp_volume`] is mounted.
+pub fn tmp_mount() -> VolumeMount {
+    VolumeMount {
+        name: "tmp".into(),
+        mount_path: "/tmp".into(),
         ..Default::default()
     }
 }

@@ -155,7 +155,7 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
             command: Some(vec!["sh".into(), "-c".into(), COPY_SH.into()]),
             volume_mounts: Some(init_mounts),
             resources: Some(harden::small()),
-            security_context: Some(harden::container(&["CHOWN", "DAC_OVERRIDE", "FOWNER"])),
+            security_context: Some(harden::read_only(&["CHOWN", "DAC_OVERRIDE", "FOWNER"])),
             ..Default::default()
         }]),
         containers: vec![Container {
@@ -163,7 +163,12 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
             image: Some(spec.syncthing_image.clone()),
             env: Some(vec![env("STNOUPGRADE", "1")]),
             ports: Some(vec![port("sync", 22000)]),
-            volume_mounts: Some(disk_mounts()),
+            volume_mounts: Some(
+                disk_mounts()
+                    .into_iter()
+                    .chain([harden::tmp_mount()])
+                    .collect(),
+            ),
             readiness_probe: Some(harden::tcp(22000, 10, 0, 3)),
             liveness_probe: Some(harden::tcp(22000, 20, 30, 6)),
             resources: Some(harden::resources(&spec.resources_of(Component::Syncthing))),
@@ -171,7 +176,7 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
                 run_as_user: Some(WWW_DATA),
                 run_as_group: Some(WWW_DATA),
                 run_as_non_root: Some(true),
-                ..harden::container(&[])
+                ..harden::read_only(&[])
             }),
             ..Default::default()
         }],
@@ -180,6 +185,7 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
             secret_volume("base", secret::SYNCTHING_CONFIG, false),
             // written by geowp_sync_group: the config with every peer
             secret_volume("group", secret::SYNCTHING_GROUP, true),
+            harden::tmp_volume(),
             Volume {
                 name: "export".into(),
                 persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {

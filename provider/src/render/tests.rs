@@ -429,6 +429,13 @@ fn every_pod_and_container_is_hardened() {
             let at = format!("{}[{}]", o.key(), c["name"]);
             let sc = &c["securityContext"];
             assert_eq!(sc["allowPrivilegeEscalation"], false, "{at}");
+            // read-only unless the image writes outside its volumes
+            let writable = ["wordpress", "nfs"].contains(&o.id.name.as_str());
+            assert_eq!(
+                sc["readOnlyRootFilesystem"].as_bool().unwrap_or(false),
+                !writable,
+                "{at}"
+            );
             assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]), "{at}");
             let r = &c["resources"];
             assert!(

@@ -16,9 +16,8 @@ use geowp_common::names::{object, secret};
 use geowp_kube::Obj;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, PodSpec,
-    PodTemplateSpec, Secret, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount,
+    ConfigMapVolumeSource, Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, Secret,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -187,8 +186,9 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
             read_only: Some(true),
             ..mount(&config_name, c.config)
         },
+        harden::tmp_mount(),
     ];
-    let mut volumes = vec![config_volume(&config_name)];
+    let mut volumes = vec![config_volume(&config_name), harden::tmp_volume()];
     if spec.tidb_tls {
         mounts.push(tls_mount());
         volumes.push(tls_volume());
@@ -207,7 +207,7 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
             // generous: a PD or TiKV catching up on its log must not be killed
             liveness_probe: Some(harden::tcp(c.probe_port, 20, 60, 6)),
             resources: Some(harden::resources(&spec.resources_of(c.component))),
-            security_context: Some(harden::container(&[])),
+            security_context: Some(harden::read_only(&[])),
             ..Default::default()
         }],
         volumes: Some(volumes),
@@ -501,14 +501,6 @@ fn site_secret_volume() -> Volume {
     }
 }
 
-fn tmp_volume() -> Volume {
-    Volume {
-        name: "tmp".into(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Default::default()
-    }
-}
-
 fn bootstrap_job(spec: &StackSpec) -> Obj {
     let container = Container {
         name: "bootstrap".into(),
@@ -524,10 +516,10 @@ fn bootstrap_job(spec: &StackSpec) -> Obj {
                 read_only: Some(true),
                 ..mount("site", SECRETS_DIR)
             },
-            mount("tmp", "/tmp"),
+            harden::tmp_mount(),
         ]),
         resources: Some(harden::small()),
-        security_context: Some(harden::container(&[])),
+        security_context: Some(harden::read_only(&[])),
         ..Default::default()
     };
     job(
@@ -538,7 +530,7 @@ fn bootstrap_job(spec: &StackSpec) -> Obj {
         vec![
             config_volume_named("bootstrap", "tidb-bootstrap"),
             site_secret_volume(),
-            tmp_volume(),
+            harden::tmp_volume(),
         ],
         BOOTSTRAP_SH,
     )
@@ -584,8 +576,8 @@ fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
         spec.member.clone(),
         priority.to_string(),
     ]);
-    let mut mounts = vec![];
-    let mut volumes = vec![];
+    let mut mounts = vec![harden::tmp_mount()];
+    let mut volumes = vec![harden::tmp_volume()];
     if spec.tidb_tls {
         mounts.push(tls_mount());
         volumes.push(tls_volume());
@@ -596,7 +588,7 @@ fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
         command: Some(cmd),
         volume_mounts: Some(mounts),
         resources: Some(harden::small()),
-        security_context: Some(harden::container(&[])),
+        security_context: Some(harden::read_only(&[])),
         ..Default::default()
     };
     Some(job(
