@@ -5,6 +5,7 @@
 
 pub mod regions;
 pub mod syncthing;
+pub mod wordpress;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -27,6 +27,7 @@ pub use spec::{
     DEFAULT_BUSYBOX_IMAGE, DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE, DEFAULT_SYNCTHING_IMAGE,
     DEFAULT_TIDB_VERSION, DEFAULT_WORDPRESS_IMAGE,
 };
+pub use wordpress::{FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
 
 /// Secrets the objects carry (never logged, never in non-sensitive state).
 #[derive(Clone, PartialEq, Eq)]

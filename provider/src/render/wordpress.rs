@@ -30,7 +30,7 @@ use super::{salt_env, StackSpec};
 /// Ready only when the database answers within a second (below the load
 /// balancer's health check timeout, so a region whose database is gone
 /// drops out at once).
-const HEALTH_PHP: &str = r#"<?php
+pub const HEALTH_PHP: &str = r#"<?php
 // geowp health check: ready only when the database answers.
 function geowp_env($name) {
     $file = getenv($name . '_FILE');
@@ -52,7 +52,7 @@ echo "ok\n";
 /// The must-use plugin: SQL_CALC_FOUND_ROWS / FOUND_ROWS() as COUNT(*).
 pub const FOUND_ROWS_PHP: &str = include_str!("geowp-found-rows.php");
 pub const FOUND_ROWS_FILE: &str = "geowp-found-rows.php";
-const HEALTH_FILE: &str = "geowp-health.php";
+pub const HEALTH_FILE: &str = "geowp-health.php";
 const DOCROOT: &str = "/var/www/html";
 const SECRETS_DIR: &str = "/run/secrets/geowp";
 

@@ -1,0 +1,267 @@
+//! WordPress with geowp's must-use plugin on a MySQL-compatible server:
+//! real WordPress 6.1 (Debian), real PHP 8.2 and MariaDB 10.11 with its
+//! general query log on. TiDB cannot run here; MariaDB stands in for its SQL
+//! layer, and the log shows what would reach TiDB: no SQL_CALC_FOUND_ROWS
+//! (which TiDB refuses unless noop functions are on, and then counts
+//! wrongly), yet every count is right: posts, users, comments, and the
+//! pages WordPress draws from them (front page, Posts and Users screens).
+//! The same script without the plugin sends SQL_CALC_FOUND_ROWS, so the
+//! log check can fail. The health page answers 503 once the database is
+//! gone.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use geowp_provider::render::{FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
+use geowp_tests::wordpress::{
+    docroot, free_port, http, log_in, php_with_wordpress, Env, MariaDb, PhpServer,
+};
+use serde_json::Value;
+
+const DB_PASSWORD: &str = "wp-db-pw-7c1f0e";
+const ADMIN_PASSWORD: &str = "admin-pw-93be1";
+
+/// The environment geowp renders into the WordPress Deployment (secrets as
+/// files), pointed at this machine's server.
+fn wordpress_env(dir: &Path, db_port: u16, url: &str) -> Env {
+    let secrets = dir.join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
+    let mut env: Env = vec![
+        ("WORDPRESS_DB_HOST".into(), format!("127.0.0.1:{db_port}")),
+        ("WORDPRESS_DB_USER".into(), "wordpress".into()),
+        ("WORDPRESS_DB_NAME".into(), "wordpress".into()),
+        (
+            "WORDPRESS_DB_PASSWORD_FILE".into(),
+            secrets.join("WORDPRESS_DB_PASSWORD").display().to_string(),
+        ),
+        ("WORDPRESS_DB_CHARSET".into(), "utf8mb4".into()),
+        ("WORDPRESS_DB_COLLATE".into(), "utf8mb4_general_ci".into()),
+        (
+            "WORDPRESS_CONFIG_EXTRA".into(),
+            format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n"),
+        ),
+    ];
+    for k in geowp_common::names::SALT_NAMES {
+        let f = secrets.join(k);
+        std::fs::write(&f, format!("salt-{k}-0123456789")).unwrap();
+        env.push((
+            format!("{}_FILE", geowp_provider::render::salt_env(k)),
+            f.display().to_string(),
+        ));
+    }
+    env
+}
+
+fn php_json(root: &Path, env: &Env, script: &str) -> Value {
+    let o = php_with_wordpress(root, env, script == INSTALL, script);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "php: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(out.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!(
+            "php printed no JSON ({e}): {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+const INSTALL: &str = r#"
+require_once ABSPATH . 'wp-admin/includes/upgrade.php';
+$r = wp_install('geowp test', 'admin', 'admin@example.com', true, '', getenv('GEOWP_ADMIN_PASSWORD'));
+wp_delete_post(1, true); // the sample post: exactly 25 below
+$posts = array();
+for ($i = 1; $i <= 25; $i++) {
+    $posts[] = wp_insert_post(array(
+        'post_title' => sprintf('geowp post %02d', $i),
+        'post_content' => 'body',
+        'post_status' => 'publish',
+        'post_date' => sprintf('2026-01-%02d 10:00:00', $i),
+    ));
+}
+for ($i = 1; $i <= 24; $i++) {
+    wp_insert_user(array('user_login' => sprintf('user%02d', $i), 'user_pass' => 'pw-' . $i,
+        'user_email' => sprintf('user%02d@example.com', $i), 'role' => 'author'));
+}
+wp_delete_comment(1, true);
+for ($i = 1; $i <= 15; $i++) {
+    wp_insert_comment(array('comment_post_ID' => $posts[0], 'comment_content' => "comment $i",
+        'comment_approved' => 1, 'comment_author' => "reader $i"));
+}
+echo json_encode(array('user_id' => $r['user_id'])), "\n";
+"#;
+
+/// WP_Query, WP_User_Query and WP_Comment_Query as WordPress's screens use
+/// them (found rows asked for), page by page.
+const COUNTS: &str = r#"
+$pages = array();
+for ($p = 1; $p <= 3; $p++) {
+    $q = new WP_Query(array('post_type' => 'post', 'posts_per_page' => 10, 'paged' => $p));
+    $pages[] = array('found' => (int) $q->found_posts, 'max' => (int) $q->max_num_pages, 'n' => count($q->posts));
+}
+$u = new WP_User_Query(array('number' => 10, 'paged' => 3, 'count_total' => true));
+$c = new WP_Comment_Query(array('number' => 10, 'no_found_rows' => false, 'count' => false));
+$comments = $c->get_comments();
+echo json_encode(array('pages' => $pages, 'users_total' => (int) $u->get_total(),
+    'users_on_page' => count($u->get_results()), 'comments_found' => (int) $c->found_comments,
+    'comments_pages' => (int) $c->max_num_pages, 'comments_on_page' => count($comments))), "\n";
+"#;
+
+fn titles(html: &str) -> BTreeSet<String> {
+    html.match_indices("geowp post ")
+        .map(|(i, _)| html[i..i + 13].to_string())
+        .collect()
+}
+
+#[test]
+fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
+    let dir = tempfile::Builder::new()
+        .prefix("geowp-wp-")
+        .tempdir()
+        .unwrap();
+    let db = MariaDb::start(&dir.path().join("db"));
+    db.create_database("wordpress", "wordpress", DB_PASSWORD);
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let env = wordpress_env(dir.path(), db.port, &url);
+    let root = docroot(
+        &dir.path().join("with-plugin"),
+        &[(FOUND_ROWS_FILE, FOUND_ROWS_PHP)],
+    );
+    std::fs::write(root.join(HEALTH_FILE), HEALTH_PHP).unwrap();
+    let mut install_env = env.clone();
+    install_env.push(("GEOWP_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()));
+    let installed = php_json(&root, &install_env, INSTALL);
+    assert_eq!(installed["user_id"], 1);
+
+    // the queries, from PHP
+    let counts = php_json(&root, &env, COUNTS);
+    let pages: Vec<(u64, u64, u64)> = counts["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["found"].as_u64().unwrap(),
+                p["max"].as_u64().unwrap(),
+                p["n"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        vec![(25, 3, 10), (25, 3, 10), (25, 3, 5)],
+        "{counts}"
+    );
+    assert_eq!(counts["users_total"], 25, "{counts}");
+    assert_eq!(counts["users_on_page"], 5, "{counts}");
+    assert_eq!(counts["comments_found"], 15, "{counts}");
+    assert_eq!(counts["comments_pages"], 2, "{counts}");
+    assert_eq!(counts["comments_on_page"], 10, "{counts}");
+
+    // the pages WordPress serves
+    let web = PhpServer::start(&root, &env, &dir.path().join("php.log"), port);
+    let mut seen = BTreeSet::new();
+    for (page, want) in [(1, 10), (2, 10), (3, 5)] {
+        let r = http(web.port, "GET", &format!("/?paged={page}"), &[], "");
+        assert_eq!(r.status, 200, "front page {page}");
+        let t = titles(&r.body);
+        assert_eq!(t.len(), want, "front page {page}: {t:?}");
+        seen.extend(t);
+    }
+    assert_eq!(seen.len(), 25, "the three pages show every post once");
+    assert_eq!(http(web.port, "GET", "/?paged=4", &[], "").status, 404);
+
+    let cookies = log_in(web.port, "admin", ADMIN_PASSWORD);
+    let get = |path: &str| {
+        let r = http(web.port, "GET", path, &[("Cookie", &cookies)], "");
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {}",
+            &r.body[..r.body.len().min(500)]
+        );
+        r.body
+    };
+    let mut logins = BTreeSet::new();
+    for page in [1, 2] {
+        let body = get(&format!("/wp-admin/users.php?paged={page}"));
+        assert!(
+            body.contains("<span class=\"displaying-num\">25 items</span>"),
+            "Users screen, page {page}, does not count 25 users"
+        );
+        assert!(!body.contains("No users found"));
+        for (i, _) in body.match_indices("<tr id='user-") {
+            let id: String = body[i + 13..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            logins.insert(id);
+        }
+    }
+    assert_eq!(
+        logins.len(),
+        25,
+        "the Users screen lists every user: {logins:?}"
+    );
+    let posts = get("/wp-admin/edit.php");
+    assert!(posts.contains("<span class=\"displaying-num\">25 items</span>"));
+
+    // what reached the server
+    let log = db.general_log();
+    let upper = log.to_uppercase();
+    assert!(
+        !upper.contains("SQL_CALC_FOUND_ROWS"),
+        "SQL_CALC_FOUND_ROWS reached the server:\n{}",
+        log.lines()
+            .filter(|l| l.to_uppercase().contains("SQL_CALC_FOUND_ROWS"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // the plugin answers FOUND_ROWS() itself: `SELECT 25 AS `FOUND_ROWS()``
+    let calls: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.to_uppercase()
+                .replace("`FOUND_ROWS()`", "")
+                .contains("FOUND_ROWS()")
+        })
+        .collect();
+    assert!(
+        calls.is_empty(),
+        "FOUND_ROWS() reached the server: {calls:?}"
+    );
+    assert!(
+        upper.contains("SELECT COUNT(*) FROM (SELECT"),
+        "the plugin's counts are not in the log"
+    );
+
+    // the control: the same queries without the plugin do send it
+    let bare = docroot(&dir.path().join("without-plugin"), &[]);
+    let before = db.general_log().len();
+    let control = php_json(&bare, &env, COUNTS);
+    assert_eq!(control["users_total"], 25, "MariaDB counts right natively");
+    let sent = db.general_log()[before..].to_uppercase();
+    assert!(
+        sent.contains("SQL_CALC_FOUND_ROWS") && sent.contains("FOUND_ROWS()"),
+        "without the plugin WordPress should have sent SQL_CALC_FOUND_ROWS"
+    );
+
+    // the health page the global load balancer checks: 200 while the
+    // database answers, 503 within its one-second connect timeout after
+    let health = format!("/{HEALTH_FILE}");
+    assert_eq!(http(web.port, "GET", &health, &[], "").status, 200);
+    drop(db);
+    let t = std::time::Instant::now();
+    let r = http(web.port, "GET", &health, &[], "");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "the health page took {:?} to fail",
+        t.elapsed()
+    );
+}
