@@ -32,6 +32,9 @@ pub mod annotation {
     pub const DEVICE_ID: &str = "geowp.dev/device-id";
     /// On SyncThing's pod template: the hash of the group config it runs with.
     pub const SYNC_GROUP_CONFIG: &str = "geowp.dev/sync-group-config";
+    /// On PD's, TiKV's and TiDB's pod templates: the hash of what they read
+    /// only at start (their config file, the site CA), so a change restarts them.
+    pub const CONFIG_HASH: &str = "geowp.dev/config-hash";
 }
 
 /// Secrets of a stack.

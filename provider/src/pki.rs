@@ -100,8 +100,14 @@ impl Names {
     }
 }
 
-/// Issues a region certificate (server and client auth) from the site CA.
+/// Issues a region certificate (server and client auth) from the site CA,
+/// valid for [`CERT_DAYS`].
 pub fn issue(ca: &Pair, names: &Names) -> Result<Pair, PkiError> {
+    issue_for_days(ca, names, CERT_DAYS)
+}
+
+/// [`issue`] with another validity (tests make certificates near expiry).
+pub fn issue_for_days(ca: &Pair, names: &Names, days: i64) -> Result<Pair, PkiError> {
     let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(PkiError::BadCa)?;
     let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, &ca_key).map_err(PkiError::BadCa)?;
     let key = KeyPair::generate_for(&PKCS_RSA_SHA256).map_err(PkiError::Generate)?;
@@ -124,7 +130,7 @@ pub fn issue(ca: &Pair, names: &Names) -> Result<Pair, PkiError> {
         ExtendedKeyUsagePurpose::ServerAuth,
         ExtendedKeyUsagePurpose::ClientAuth,
     ];
-    validity(&mut p, CERT_DAYS);
+    validity(&mut p, days);
     let cert = p.signed_by(&key, &issuer).map_err(PkiError::Generate)?;
     Ok(Pair {
         cert_pem: cert.pem(),

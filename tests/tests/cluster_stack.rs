@@ -813,3 +813,69 @@ geowp_tests::for_each_terraform! {
         assert!(r.handle(1).object("storage.k8s.io/v1", "StorageClass", "", sc).is_none(), "region 1's own class stayed");
     }
 }
+
+geowp_tests::for_each_terraform! {
+    /// A region certificate within 30 days of expiry: the plan says it is
+    /// reissued and why, the apply issues a new one (a year, same names,
+    /// same CA), and the next plan is empty.
+    fn a_certificate_near_expiry_is_reissued_and_the_plan_says_so(terraform) {
+        use base64::Engine;
+        use geowp_provider::pki;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let r = Regions::start(&NAMES, fast());
+        let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+        tf.write("main.tf", &direct_config(&r, ""));
+        tf.ok(&["init"]);
+        tf.ok(&["apply", "-auto-approve"]);
+        let site = &state_values(&tf)["geowp_site.s"];
+        let ca = pki::Pair {
+            cert_pem: site["tls_ca_certificate"].as_str().unwrap().to_string(),
+            key_pem: site["tls_ca_private_key"].as_str().unwrap().to_string(),
+        };
+        let cert_of = |r: &Regions| {
+            let s = r.handle(0).object("v1", "Secret", "geowp", "tidb-tls").unwrap();
+            let pem = b64.decode(s["data"]["tls.crt"].as_str().unwrap()).unwrap();
+            pki::facts(&String::from_utf8(pem).unwrap()).unwrap()
+        };
+        let first = cert_of(&r);
+        // the same names, ten days left, signed by the site CA
+        let names = pki::Names {
+            common_name: first.common_name.clone(),
+            dns: first.names.iter().filter(|n| n.parse::<std::net::IpAddr>().is_err()).cloned().collect(),
+            ips: first.names.iter().filter_map(|n| n.parse().ok()).collect(),
+        };
+        let short = pki::issue_for_days(&ca, &names, 10).unwrap();
+        let patch = serde_json::json!({"data": {
+            "tls.crt": b64.encode(&short.cert_pem),
+            "tls.key": b64.encode(&short.key_pem),
+        }});
+        let o = r.kubectl(0, &["-n", "geowp", "patch", "secret", "tidb-tls", "-p", &patch.to_string()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+        let p = tf.run(&["plan", "-no-color"]);
+        assert_eq!(p.code(), 0, "{}", p.all());
+        let all = p.all();
+        assert!(all.contains("Certificate reissued"), "{all}");
+        assert!(all.contains("member us-east") && all.contains("days left"), "{all}");
+        assert!(all.contains("without a restart"), "{all}");
+        assert!(!all.contains("member eu-west"), "only us-east's certificate is near expiry:\n{all}");
+
+        tf.ok(&["apply", "-auto-approve"]);
+        let renewed = cert_of(&r);
+        let days = (renewed.not_after - time_now()) / 86400;
+        assert!(days >= pki::CERT_DAYS - 1, "{days} days");
+        assert_eq!(renewed.names, first.names);
+        let s = r.handle(0).object("v1", "Secret", "geowp", "tidb-tls").unwrap();
+        let pem = String::from_utf8(b64.decode(s["data"]["tls.crt"].as_str().unwrap()).unwrap()).unwrap();
+        assert!(pki::signed_by(&pem, &ca.cert_pem));
+        let p = tf.run(&["plan", "-detailed-exitcode"]);
+        assert_eq!(p.code(), 0, "{}", p.all());
+    }
+}
+
+fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -66,7 +66,9 @@ fn config(r: &Regions, sync: &[(u16, u16, PathBuf)]) -> String {
 {stacks}
 resource "geowp_sync_group" "files" {{
   watcher_delay_seconds   = 1
-  rescan_interval_seconds = 10
+  # the default hour: every change below must reach the peers through
+  # SyncThing's watcher (inotify), not a rescan
+  rescan_interval_seconds = 3600
   members = {{
 {members}  }}
 }}

@@ -649,3 +649,35 @@ fn no_host_paths_no_pod_security_policies_and_sane_layout() {
         objs.iter().map(Obj::key).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn pods_restart_for_what_they_read_at_start_and_not_for_a_renewed_certificate() {
+    let template =
+        |objs: &[Obj], name: &str| find(objs, "StatefulSet", name).body["spec"]["template"].clone();
+    let base = all("us-east");
+    // a renewed certificate and key: the same pods (re-read per connection)
+    let mut renewed = inputs();
+    renewed.tls.cert_pem = "RENEWED-CERT".into();
+    renewed.tls.key_pem = "RENEWED-KEY".into();
+    let after = render(&spec("us-east"), &renewed);
+    for c in ["pd", "tikv", "tidb"] {
+        assert_eq!(template(&base, c), template(&after, c), "{c}");
+    }
+    assert_ne!(
+        find(&base, "Secret", tidb::TLS_SECRET).body,
+        find(&after, "Secret", tidb::TLS_SECRET).body
+    );
+    // a new CA: every part restarts
+    let mut new_ca = inputs();
+    new_ca.tls.ca_pem = "OTHER-CA".into();
+    let after = render(&spec("us-east"), &new_ca);
+    for c in ["pd", "tikv", "tidb"] {
+        assert_ne!(template(&base, c), template(&after, c), "{c}");
+    }
+    // a config change restarts the part whose file changed
+    let mut slow = spec("us-east");
+    slow.max_rtt_ms = 800; // PD and TiKV both stretch their timings (TiKV floors at 10 ticks)
+    let after = render(&slow, &inputs());
+    assert_ne!(template(&base, "pd"), template(&after, "pd"));
+    assert_ne!(template(&base, "tikv"), template(&after, "tikv"));
+}

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use geowp_common::names::{object, secret};
+use geowp_common::names::{annotation, object, secret};
 use geowp_kube::Obj;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -146,6 +146,10 @@ struct Part<'a> {
     data: &'static str,
     data_size: &'a str,
     config: &'static str,
+    /// What the program reads only at start: its config file and the site
+    /// CA. A change restarts the pods; a renewed certificate and key do not
+    /// (PD, TiKV and TiDB re-read those for each new connection).
+    read_at_start: String,
 }
 
 fn config_volume(name: &str) -> Volume {
@@ -218,7 +222,14 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
         &format!("{}-data", c.name),
         c.data_size,
     )];
-    Obj::new(&statefulset(spec, c.name, c.replicas, pod, claims))
+    let mut sts = statefulset(spec, c.name, c.replicas, pod, claims);
+    if let Some(m) = sts.spec.as_mut().and_then(|s| s.template.metadata.as_mut()) {
+        m.annotations = Some(BTreeMap::from([(
+            annotation::CONFIG_HASH.to_string(),
+            short_hash(&c.read_at_start),
+        )]));
+    }
+    Obj::new(&sts)
 }
 
 /// The static IP to ask the cloud for: the advertised host, when the peer
@@ -368,6 +379,11 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
     if spec.tidb_tls {
         out.push(tls_secret(spec, tls));
     }
+    let ca = if spec.tidb_tls {
+        tls.ca_pem.as_str()
+    } else {
+        ""
+    };
     out.push(component(
         spec,
         Part {
@@ -390,6 +406,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
             data: "/var/lib/pd",
             data_size: &spec.pd_storage_size,
             config: "/etc/pd",
+            read_at_start: format!("{}{ca}", pd_toml(spec)),
         },
     ));
     out.push(component(
@@ -412,6 +429,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
             data: "/var/lib/tikv",
             data_size: &spec.tikv_storage_size,
             config: "/etc/tikv",
+            read_at_start: format!("{}{ca}", tikv_toml(spec)),
         },
     ));
     out.push(component(
@@ -435,6 +453,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
             data: "/var/lib/tidb",
             data_size: &spec.tidb_storage_size,
             config: "/etc/tidb",
+            read_at_start: format!("{}{ca}", tidb_toml(spec)),
         },
     ));
     out.push(bootstrap_job(spec));

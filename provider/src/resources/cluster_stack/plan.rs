@@ -146,10 +146,15 @@ fn plan_certificate(
         Some(why) => {
             out.tls_certificate_expires = Val::Unknown;
             if prior.out.tls_certificate_expires.is_known_value() {
+                let effect = if why.contains("CA changed") {
+                    "they read the CA only at start, so their pods restart (one region at a time if you apply one at a time)"
+                } else {
+                    "they re-read certificate and key for each new connection, without a restart"
+                };
                 d.warning_at(
                     AttrPath::root("tls_certificate_expires"),
                     "Certificate reissued",
-                    format!("member {}: this apply issues a new certificate for PD, TiKV and TiDB because {why}; they reload it without a restart.", spec.member),
+                    format!("member {}: this apply issues a new certificate for PD, TiKV and TiDB because {why}; {effect}.", spec.member),
                 );
             }
         }

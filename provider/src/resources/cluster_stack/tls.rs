@@ -2,8 +2,10 @@
 //! has none, when it was issued by another CA, when the names it must carry
 //! changed (an advertised address, the namespace), or when it has less than
 //! 30 days left; kept otherwise, so an apply that changes nothing else
-//! writes nothing. PD, TiKV and TiDB reload a renewed certificate from the
-//! mounted Secret without a restart.
+//! writes nothing. PD, TiKV and TiDB re-read certificate and key from the
+//! mounted Secret for each new connection (PingCAP's "Reload certificates"),
+//! so a renewal needs no restart; the CA they read only at start, so a new
+//! CA changes their pod templates (`geowp.dev/config-hash`) and restarts them.
 
 use std::net::IpAddr;
 
