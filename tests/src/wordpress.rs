@@ -134,6 +134,34 @@ impl MariaDb {
         ));
     }
 
+    /// The state TiDB starts in: `'root'@'%'` with no password, the only
+    /// account a TCP client can be (MariaDB's installer also makes root
+    /// accounts for 127.0.0.1 and ::1, which would match first; only the
+    /// socket's `root@localhost`, ours, stays).
+    pub fn like_a_new_tidb(&self) {
+        for host in self.sql("SELECT Host FROM mysql.user WHERE User = 'root'").lines() {
+            if host != "localhost" {
+                self.sql(&format!("DROP USER 'root'@'{host}'"));
+            }
+        }
+        self.sql("CREATE USER 'root'@'%' IDENTIFIED BY ''; GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;");
+    }
+
+    /// Runs geowp's TiDB bootstrap script (what the `tidb-bootstrap` Job
+    /// runs) against this server with the site's passwords in `secrets`.
+    pub fn bootstrap(&self, script: &str, secrets: &Path) -> Output {
+        Command::new("/bin/sh")
+            .args(["-c", script])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("TIDB_HOST", "127.0.0.1")
+            .env("TIDB_PORT", self.port.to_string())
+            .env("SECRETS_DIR", secrets)
+            .env("TMPDIR", &self.dir)
+            .output()
+            .expect("run sh")
+    }
+
     /// The general query log so far.
     pub fn general_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("general.log")).unwrap_or_default()

@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use geowp_provider::render::tidb::BOOTSTRAP_SH;
 use geowp_provider::render::{FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
 use geowp_tests::wordpress::{
     docroot, free_port, http, log_in, php_with_wordpress, Env, MariaDb, PhpServer,
@@ -123,7 +124,29 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
         .tempdir()
         .unwrap();
     let db = MariaDb::start(&dir.path().join("db"));
-    db.create_database("wordpress", "wordpress", DB_PASSWORD);
+    // the database and user come from geowp's own bootstrap script, run
+    // twice (the Job may run again) on a server in TiDB's first state
+    db.like_a_new_tidb();
+    let secrets = dir.path().join("site-secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "root-pw-5d2a9c71").unwrap();
+    std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
+    for run in 1..=2 {
+        let o = db.bootstrap(BOOTSTRAP_SH, &secrets);
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.status.success() && out.contains("bootstrap done"),
+            "bootstrap run {run}: {out}"
+        );
+    }
+    assert!(
+        !db.general_log().contains("tidb_enable_noop_functions"),
+        "the bootstrap must never turn on TiDB's no-op functions"
+    );
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let env = wordpress_env(dir.path(), db.port, &url);

@@ -48,26 +48,28 @@ const TIDB_USER: RunAs = RunAs::User {
 /// answered by the geowp-found-rows must-use plugin instead. Passwords come
 /// from the mounted site Secret and go to mysql through an option file, so
 /// they are in no argument list and no environment. Idempotent.
-const BOOTSTRAP_SH: &str = r#"set -eu
+pub const BOOTSTRAP_SH: &str = r#"set -eu
 umask 077
-secrets=/run/secrets/geowp
-root_pw=$(cat "$secrets/TIDB_ROOT_PASSWORD")
-wp_pw=$(cat "$secrets/WORDPRESS_DB_PASSWORD")
-cnf=/tmp/root.cnf
+root_pw=$(cat "$SECRETS_DIR/TIDB_ROOT_PASSWORD")
+wp_pw=$(cat "$SECRETS_DIR/WORDPRESS_DB_PASSWORD")
+cnf=${TMPDIR:-/tmp}/root.cnf
 write_cnf() { printf '[client]\nhost=%s\nport=%s\nuser=root\npassword=%s\n' "$TIDB_HOST" "$TIDB_PORT" "$1" >"$cnf"; }
 q() { mysql --defaults-extra-file="$cnf" "$@"; }
 write_cnf "$root_pw"
 if ! q -e 'SELECT 1' >/dev/null 2>&1; then
   write_cnf ""
-  q -e "ALTER USER 'root'@'%' IDENTIFIED BY '$root_pw'"
+  q <<SQL
+ALTER USER 'root'@'%' IDENTIFIED BY '$root_pw';
+SQL
   write_cnf "$root_pw"
 fi
-q -e "
+# statements on stdin: no password ever appears in a process's arguments
+q <<SQL
 CREATE DATABASE IF NOT EXISTS wordpress CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 CREATE USER IF NOT EXISTS 'wordpress'@'%' IDENTIFIED BY '$wp_pw';
 ALTER USER 'wordpress'@'%' IDENTIFIED BY '$wp_pw';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, CREATE TEMPORARY TABLES, LOCK TABLES ON wordpress.* TO 'wordpress'@'%';
-"
+SQL
 if q -N -e 'SELECT VERSION()' | grep -q TiDB; then
   q -e "SET GLOBAL tidb_replica_read = 'closest-adaptive'"
 fi
@@ -525,7 +527,11 @@ fn bootstrap_job(spec: &StackSpec) -> Obj {
         name: "bootstrap".into(),
         image: Some(spec.mysql_client_image.clone()),
         command: Some(vec!["sh".into(), "/bootstrap/bootstrap.sh".into()]),
-        env: Some(vec![env("TIDB_HOST", object::TIDB), env("TIDB_PORT", "4000")] as Vec<EnvVar>),
+        env: Some(vec![
+            env("TIDB_HOST", object::TIDB),
+            env("TIDB_PORT", "4000"),
+            env("SECRETS_DIR", SECRETS_DIR),
+        ] as Vec<EnvVar>),
         volume_mounts: Some(vec![
             VolumeMount {
                 read_only: Some(true),
