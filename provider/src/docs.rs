@@ -196,6 +196,26 @@ pub fn index_page(examples_root: &Path) -> String {
             first_sentence(&desc)
         );
     }
+    // hand-written guides beside the generated pages, listed by title
+    let guides_dir = examples_root.join("../../docs/guides");
+    let mut guides: Vec<(String, String)> = std::fs::read_dir(&guides_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let title = text.lines().find_map(|l| l.strip_prefix("# "))?.to_string();
+            name.ends_with(".md").then_some((name, title))
+        })
+        .collect();
+    guides.sort();
+    if !guides.is_empty() {
+        out.push_str("\n## Guides\n\n");
+        for (name, title) in &guides {
+            let _ = writeln!(out, "- [{title}](guides/{name})");
+        }
+    }
     let provider =
         std::fs::read_to_string(examples_root.join("provider/provider.tf")).unwrap_or_default();
     let module = std::fs::read_to_string(examples_root.join("modules/geo-wordpress/main.tf"))

@@ -133,6 +133,7 @@ module "site" {{
   site_url           = "https://blog.example.com"
   clusters           = {clusters}
   peer_source_ranges = ["10.0.0.0/8"]
+  node_source_ranges = {{ {nodes} }}
 {extra}
 }}
 
@@ -147,7 +148,13 @@ output "endpoints" {{
             module = crate::repo_root()
                 .join("examples/terraform/modules/geo-wordpress")
                 .display(),
-            clusters = self.clusters_hcl()
+            clusters = self.clusters_hcl(),
+            nodes = self
+                .names
+                .iter()
+                .map(|n| format!("\"{n}\" = [\"10.128.0.0/16\"]"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 
@@ -163,7 +170,7 @@ output "endpoints" {{
         for (i, n) in self.names.iter().enumerate() {
             let h = self.handle(i);
             s.push_str(&format!(
-                "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  tls_ca_certificate = geowp_site.s.tls_ca_certificate\n  tls_ca_private_key = geowp_site.s.tls_ca_private_key\n  peer_source_ranges = [\"10.0.0.0/8\"]\n  members = local.members\n{}\n}}\n",
+                "\nresource \"geowp_cluster_stack\" \"{n}\" {{\n  cluster {{\n    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{}\"\n  }}\n  member = \"{n}\"\n  site_name = geowp_site.s.name\n  site_url = \"https://blog.example.com\"\n  tidb_root_password = geowp_site.s.tidb_root_password\n  wordpress_db_password = geowp_site.s.wordpress_db_password\n  wordpress_salts = geowp_site.s.wordpress_salts\n  tls_ca_certificate = geowp_site.s.tls_ca_certificate\n  tls_ca_private_key = geowp_site.s.tls_ca_private_key\n  peer_source_ranges = [\"10.0.0.0/8\"]\n  node_source_ranges = [\"10.128.0.0/16\"]\n  members = local.members\n{}\n}}\n",
                 h.url(),
                 h.ca_pem,
                 h.token(),
@@ -210,6 +217,7 @@ resource "geowp_cluster_stack" "region" {{
   tls_ca_certificate    = geowp_site.s.tls_ca_certificate
   tls_ca_private_key    = geowp_site.s.tls_ca_private_key
   peer_source_ranges    = ["10.0.0.0/8"]
+  node_source_ranges    = ["10.128.0.0/16"]
   members               = local.members
 }}
 "#

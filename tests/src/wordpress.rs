@@ -139,7 +139,10 @@ impl MariaDb {
     /// accounts for 127.0.0.1 and ::1, which would match first; only the
     /// socket's `root@localhost`, ours, stays).
     pub fn like_a_new_tidb(&self) {
-        for host in self.sql("SELECT Host FROM mysql.user WHERE User = 'root'").lines() {
+        for host in self
+            .sql("SELECT Host FROM mysql.user WHERE User = 'root'")
+            .lines()
+        {
             if host != "localhost" {
                 self.sql(&format!("DROP USER 'root'@'{host}'"));
             }

@@ -131,6 +131,7 @@ fn resource(kind: &str, name: &str, p: &Pems, set: &[(&'static str, String)]) ->
             ("tls_ca_certificate".into(), heredoc(&p.site_ca.cert_pem)),
             ("tls_ca_private_key".into(), heredoc(&p.site_ca.key_pem)),
             ("peer_source_ranges".into(), "[\"10.0.0.0/8\"]".into()),
+            ("node_source_ranges".into(), "[\"10.128.0.0/20\"]".into()),
             ("cluster".into(), cluster_block(p, &[])),
         ],
         "geowp_sync_group" => vec![(
@@ -1000,7 +1001,7 @@ geowp_tests::for_each_terraform! {
         }
         let mut config = String::from("terraform {\n  required_providers {\n    geowp = { source = \"geowp/geowp\" }\n  }\n}\n\n");
         config.push_str(&resource("geowp_cluster_stack", "no_tls", &p, &[("tidb_tls", "false".into()), ("members", members(&ms))]));
-        config.push_str(&resource("geowp_cluster_stack", "open", &p, &[("peer_source_ranges", String::new())]));
+        config.push_str(&resource("geowp_cluster_stack", "open", &p, &[("peer_source_ranges", String::new()), ("node_source_ranges", String::new())]));
         let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
         tf.write("main.tf", &config);
         tf.ok(&["init"]);
@@ -1009,6 +1010,9 @@ geowp_tests::for_each_terraform! {
         let out = r.all();
         assert!(out.contains("Warning: TLS among PD, TiKV and TiDB is off") && out.contains("read or rewrite the whole database"), "{out}");
         assert!(out.contains("Warning: Peer ports open to whoever reaches them") && out.contains("peer_source_ranges"), "{out}");
+        assert!(out.contains("Warning: NFS export open to the whole cluster network") && out.contains("any pod can mount wp-content"), "{out}");
+        // the well-configured stack (no_tls aside) warns of nothing else
+        assert_eq!(out.matches("Warning: ").count(), 3, "{out}");
     }
 }
 

@@ -33,4 +33,15 @@ fn the_gke_example_uses_the_module_and_health_checks_wordpress() {
         "the load balancer and the node port disagree"
     );
     assert!(lb.contains("request_path       = module.site.health_check_path"));
+    // nothing open to the world: internal load balancers, ranges, addresses
+    for want in [
+        "\"networking.gke.io/load-balancer-type\"                         = \"Internal\"",
+        "\"networking.gke.io/internal-load-balancer-allow-global-access\" = \"true\"",
+        "peer_source_ranges = local.peer_ranges",
+        "node_source_ranges = {",
+        "address_type = \"INTERNAL\"",
+        "datapath_provider = \"ADVANCED_DATAPATH\"",
+    ] {
+        assert!(gke.contains(want), "the GKE example lacks {want}");
+    }
 }

@@ -201,7 +201,6 @@ fn a_three_region_site_passes_kubernetes_validate_and_checkov() {
             "blog",
             r#"  primary_member     = "us-east"
   peer_service_annotations = { "networking.gke.io/load-balancer-type" = "Internal" }
-  node_source_ranges = { "us-east" = ["10.128.0.0/20"], "eu-west" = ["10.132.0.0/20"], "ap-south" = ["10.160.0.0/20"] }
 "#,
         ),
     );

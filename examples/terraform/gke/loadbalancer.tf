@@ -61,7 +61,7 @@ resource "google_compute_global_forwarding_rule" "site" {
 # Let Google's health checkers and the load balancer reach the NodePort.
 resource "google_compute_firewall" "lb" {
   name          = "geowp-lb-to-nodeport"
-  network       = "default"
+  network       = google_compute_network.site.id
   source_ranges = ["130.211.0.0/22", "35.191.0.0/16"]
   allow {
     protocol = "tcp"

@@ -1,7 +1,8 @@
 # One WordPress site on three GKE clusters in three regions, as one
-# `terraform apply`: the clusters, static addresses for what regions dial
-# across, the geo-wordpress module, and a global HTTP load balancer that
-# health-checks WordPress in every region.
+# `terraform apply`: a VPC with a subnet per region, the clusters, static
+# internal addresses for what regions dial across, the geo-wordpress module
+# (TLS among PD, TiKV and TiDB by default), and a global HTTP load balancer
+# that health-checks WordPress in every region.
 #
 #   terraform init && terraform apply -var project=MY-PROJECT
 #
@@ -36,6 +37,12 @@ variable "regions" {
   }
 }
 
+variable "primary_member" {
+  description = "The member most writes come from; PD's leader prefers it."
+  type        = string
+  default     = "us-east"
+}
+
 variable "site_url" {
   description = "Public URL of the site (point its DNS at the load balancer's address)."
   type        = string
@@ -48,11 +55,56 @@ provider "google" {
 
 data "google_client_config" "default" {}
 
+# One VPC for the site, a subnet per region. Everything the regions say to
+# each other (PD, TiKV, SyncThing) stays on it: internal load balancers with
+# global access, admitted only from the site's node and pod ranges.
+resource "google_compute_network" "site" {
+  name                    = "geowp"
+  auto_create_subnetworks = false
+}
+
+locals {
+  names = sort(keys(var.regions))
+  ranges = {
+    for i, name in local.names : name => {
+      nodes    = cidrsubnet("10.0.0.0/12", 8, i)  # 10.0.0.0/20, 10.0.16.0/20, ...
+      pods     = cidrsubnet("10.64.0.0/10", 4, i) # 10.64.0.0/14, 10.68.0.0/14, ...
+      services = cidrsubnet("10.32.0.0/12", 8, i)
+    }
+  }
+  # whoever may dial a region's PD, TiKV and SyncThing: every region's nodes and pods
+  peer_ranges = flatten([for r in local.ranges : [r.nodes, r.pods]])
+}
+
+resource "google_compute_subnetwork" "region" {
+  for_each      = var.regions
+  name          = "geowp-${each.key}"
+  region        = each.value
+  network       = google_compute_network.site.id
+  ip_cidr_range = local.ranges[each.key].nodes
+  secondary_ip_range {
+    range_name    = "pods"
+    ip_cidr_range = local.ranges[each.key].pods
+  }
+  secondary_ip_range {
+    range_name    = "services"
+    ip_cidr_range = local.ranges[each.key].services
+  }
+}
+
 resource "google_container_cluster" "region" {
   for_each           = var.regions
   name               = "geowp-${each.key}"
   location           = each.value
+  network            = google_compute_network.site.id
+  subnetwork         = google_compute_subnetwork.region[each.key].id
   initial_node_count = 1
+  # Dataplane V2 enforces the NetworkPolicies every stack installs
+  datapath_provider = "ADVANCED_DATAPATH"
+  ip_allocation_policy {
+    cluster_secondary_range_name  = "pods"
+    services_secondary_range_name = "services"
+  }
   node_config {
     machine_type = "e2-standard-4"
     disk_size_gb = 100
@@ -60,23 +112,40 @@ resource "google_container_cluster" "region" {
   deletion_protection = false
 }
 
-# Static addresses other regions dial: PD, TiKV and SyncThing per region.
+# Static internal addresses other regions dial: PD, TiKV and SyncThing per region.
 resource "google_compute_address" "pd" {
-  for_each = var.regions
-  name     = "geowp-${each.key}-pd"
-  region   = each.value
+  for_each     = var.regions
+  name         = "geowp-${each.key}-pd"
+  region       = each.value
+  address_type = "INTERNAL"
+  subnetwork   = google_compute_subnetwork.region[each.key].id
 }
 
 resource "google_compute_address" "tikv" {
-  for_each = var.regions
-  name     = "geowp-${each.key}-tikv"
-  region   = each.value
+  for_each     = var.regions
+  name         = "geowp-${each.key}-tikv"
+  region       = each.value
+  address_type = "INTERNAL"
+  subnetwork   = google_compute_subnetwork.region[each.key].id
 }
 
 resource "google_compute_address" "syncthing" {
-  for_each = var.regions
-  name     = "geowp-${each.key}-syncthing"
-  region   = each.value
+  for_each     = var.regions
+  name         = "geowp-${each.key}-syncthing"
+  region       = each.value
+  address_type = "INTERNAL"
+  subnetwork   = google_compute_subnetwork.region[each.key].id
+}
+
+# The VPC admits the peer ports from the site's own ranges only.
+resource "google_compute_firewall" "peers" {
+  name          = "geowp-peers"
+  network       = google_compute_network.site.id
+  source_ranges = local.peer_ranges
+  allow {
+    protocol = "tcp"
+    ports    = ["2379", "2380", "20160", "22000"]
+  }
 }
 
 module "site" {
@@ -96,4 +165,19 @@ module "site" {
   # the global load balancer reaches WordPress through a NodePort per region
   wordpress_service_type = "NodePort"
   wordpress_node_port    = 30080
+
+  # PD, TiKV and SyncThing on internal load balancers that the other
+  # regions' nodes and pods reach across the VPC, and no one else
+  peer_service_annotations = {
+    "networking.gke.io/load-balancer-type"                         = "Internal"
+    "networking.gke.io/internal-load-balancer-allow-global-access" = "true"
+  }
+  peer_source_ranges = local.peer_ranges
+  # NFS volumes are mounted by each node's kubelet
+  node_source_ranges = { for name, r in local.ranges : name => [r.nodes] }
+  # where most writes come from: PD's leader (timestamps) prefers it
+  primary_member = var.primary_member
+  # about the largest round trip between the default regions (us-east1 to
+  # asia-south1); measure yours between nodes
+  max_rtt_ms = 250
 }

@@ -39,6 +39,11 @@ module "site" {
   site_url            = "http://demo.localhost"
   clusters            = var.clusters
   syncthing_overrides = var.syncthing_overrides
+  # the simulated regions are all on this machine: peers and nodes dial
+  # from loopback (a cloud configuration names its VPC ranges here)
+  peer_source_ranges = ["127.0.0.0/8"]
+  node_source_ranges = { for name, _ in var.clusters : name => ["127.0.0.0/8"] }
+  primary_member     = sort(keys(var.clusters))[0]
 }
 
 output "wordpress_endpoints" {

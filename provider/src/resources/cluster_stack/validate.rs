@@ -123,6 +123,13 @@ fn check_exposure(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
             "PD (2379, 2380), TiKV (20160) and SyncThing (22000) get LoadBalancer Services with no source ranges and no annotations: on most clouds that is a public address open to everyone. Set peer_source_ranges to the other regions' node and pod ranges, and peer_service_annotations for an internal load balancer (see the GKE example).",
         );
     }
+    if s.node_source_ranges.as_ref().is_some_and(Vec::is_empty) {
+        d.warning_at(
+            AttrPath::root("node_source_ranges"),
+            "NFS export open to the whole cluster network",
+            "without node_source_ranges the NFS server admits any address the cluster routes, so any pod can mount wp-content. Set it to the CIDR of this cluster's nodes (the kubelet mounts NFS volumes from the node's address).",
+        );
+    }
 }
 
 fn check_members(members: &BTreeMap<String, Member>, me: Option<&str>, d: &mut Diagnostics) {
