@@ -11,7 +11,7 @@ PROVIDER_DIR := $(MIRROR)/registry.terraform.io/geowp/geowp/$(VERSION)/linux_amd
 # where `make install` puts geowp-helper
 BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: all build test bench demo demo-down tools install check fmt clean docs fuzz
+.PHONY: all build test bench demo demo-down demo-region-down demo-region-up tools install check fmt clean docs fuzz
 
 all: build
 
@@ -43,6 +43,8 @@ fmt:
 ## bench: start-up, memory and plan times of our provider next to hashicorp/null (Go)
 bench: tools
 	$(CARGO) build --release --workspace --bins
+	# the demo's figures are of the debug build make demo runs
+	$(CARGO) build --workspace --bins
 	target/release/geowp-bench
 
 ## demo: the main job (see README.md)
@@ -52,6 +54,13 @@ demo: tools
 
 demo-down:
 	@scripts/demo.sh down
+
+## demo-region-down / demo-region-up REGION=NAME: stop a region's pods and API server, and bring them back
+demo-region-down:
+	@scripts/demo.sh region-down "$(REGION)"
+
+demo-region-up:
+	@scripts/demo.sh region-up "$(REGION)"
 
 ## docs: docs/ (registry layout) from the provider's schema and examples/terraform/resources
 docs:

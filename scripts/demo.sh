@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# make demo / make demo-down: one WordPress site over three simulated regions
-# on this machine, no cloud and no Docker. Everything lives in .demo/:
-#   .demo/regions/NAME/          a fake Kubernetes API server (TLS, token), its
-#                                kubeconfig, and the region's SyncThing daemon
-#   .demo/regions/NAME/wp-content  that region's replicated wp-content folder
-#   .demo/kubeconfig             all three regions' contexts (geowp-helper kubeconfig merge)
-#   .demo/work/local             the Terraform working directory (examples/terraform/local)
+# make demo / demo-down / demo-region-down / demo-region-up: one WordPress
+# site over three simulated regions on this machine, no cloud and no Docker.
+# Everything lives in .demo/:
+#   .demo/regions/NAME/     a fake Kubernetes API server (TLS, token) and its
+#                           kubeconfig; runtime/ the pods geowp-localrun runs
+#   .demo/db/               the MariaDB server standing in for TiDB's SQL layer
+#   .demo/haproxy.cfg       the global load balancer in front of the regions
+#   .demo/site.json         the site's URL, admin, and each region's URL and wp-content
+#   .demo/kubeconfig        all three regions' contexts (geowp-helper kubeconfig merge)
+#   .demo/work/local        the Terraform working directory (examples/terraform/local)
+# Settings: GEOWP_DEMO_DIR (.demo), GEOWP_DEMO_PORT (8080, the site's port),
+# GEOWP_DEMO_NET (11: regions get 127.11.*, 127.12.*, 127.13.*),
+# GEOWP_TERRAFORM (a Terraform binary; .tools/bin/terraform, 1.0.3, otherwise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DEMO=${GEOWP_DEMO_DIR:-$ROOT/.demo}
-# Terraform 1.0.3 from .tools/ unless GEOWP_TERRAFORM names another
 TF=${GEOWP_TERRAFORM:-$ROOT/.tools/bin/terraform}
 BIN=$ROOT/target/debug
+PORT=${GEOWP_DEMO_PORT:-8080}
+NET=${GEOWP_DEMO_NET:-11}
 REGIONS=(us-east eu-west ap-south)
+SITE_HOST="demo.localhost:$PORT"
+SITE_URL="http://$SITE_HOST"
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\ndemo: %s\n' "$*" >&2; exit 1; }
+
+# region index -> its address prefix 127.N
+prefix() { echo "127.$((NET + $1))"; }
+index_of() {
+  local i
+  for i in "${!REGIONS[@]}"; do [ "${REGIONS[$i]}" = "$1" ] && { echo "$i"; return 0; }; done
+  fail "no region $1 (regions: ${REGIONS[*]})"
+}
 
 setup_cli() {
   mkdir -p "$DEMO/mirror/registry.terraform.io/geowp/geowp/0.1.0/linux_amd64" "$DEMO/tmp"
@@ -34,163 +51,204 @@ CFG
   export HOME="$DEMO/home"
 }
 
-kill_tree() { # pid file, signal
+kill_tree() { # pid file, signal: the process group the pid leads
   local f=$1 sig=${2:-TERM}
   [ -f "$f" ] || return 0
   local pid; pid=$(cat "$f")
   kill -"$sig" -- "-$pid" 2>/dev/null || kill -"$sig" "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
   rm -f "$f"
 }
 
+wait_for_line() { # file, pattern, what
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  fail "$3 did not start: see $1 and the log beside it"
+}
+
+port_free() { python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2])))' "$1" "$2" 2>/dev/null; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_region() { # name
+  local r=$1 i d listen
+  i=$(index_of "$r"); d=$DEMO/regions/$r
+  mkdir -p "$d"
+  [ -f "$d/token" ] || head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$d/token"
+  # the same port after a restart: kubeconfigs and Terraform state name it
+  listen=127.0.0.1:0; [ -f "$d/apiserver.port" ] && listen=127.0.0.1:$(cat "$d/apiserver.port")
+  rm -f "$d/apiserver.out"
+  setsid "$BIN/geowp-fake-apiserver" --name "$r" --token "$(cat "$d/token")" --data "$d/objects.json" --cert-dir "$d/certs" \
+    --kubeconfig "$d/kubeconfig" --listen "$listen" --behavior external --ip-prefix "$(prefix "$i")" \
+    >"$d/apiserver.out" 2>"$d/apiserver.log" </dev/null &
+  echo $! >"$d/apiserver.pid"
+  wait_for_line "$d/apiserver.out" '^listening on' "the API server of $r"
+  sed 's/^listening on https:\/\/127.0.0.1://' "$d/apiserver.out" >"$d/apiserver.port"
+  setsid "$BIN/geowp-localrun" run --kubeconfig "$d/kubeconfig" --name "$r" --dir "$d/runtime" \
+    --ip-prefix "$(prefix "$i")" --db "127.0.0.1:$(cat "$DEMO/db/port")" >"$d/runtime.log" 2>&1 </dev/null &
+  echo $! >"$d/runtime.pid"
+}
+
+stop_region() { # name
+  local d=$DEMO/regions/$1
+  kill_tree "$d/runtime.pid" TERM
+  kill_tree "$d/apiserver.pid" TERM
+}
+
 down() {
-  [ -d "$DEMO" ] || { echo "nothing to take down (.demo/ does not exist)"; return 0; }
+  [ -d "$DEMO" ] || { echo "nothing to take down ($DEMO does not exist)"; return 0; }
   setup_cli
+  for r in "${REGIONS[@]}"; do
+    if [ -f "$DEMO/regions/$r/apiserver.port" ] && [ ! -f "$DEMO/regions/$r/apiserver.pid" ]; then
+      echo "bringing $r back for the destroy"; start_region "$r"
+    fi
+  done
   if [ -f "$DEMO/work/local/terraform.tfstate" ] && [ -x "$TF" ]; then
     step "terraform destroy (the regions must still be up for it)"
     (cd "$DEMO/work/local" && "$TF" destroy -no-color -auto-approve >"$DEMO/destroy.log" 2>&1) \
-      && echo "destroyed; see .demo/destroy.log" \
-      || echo "terraform destroy failed (see .demo/destroy.log); removing everything anyway"
+      && echo "destroyed; see $DEMO/destroy.log" \
+      || echo "terraform destroy failed (see $DEMO/destroy.log); removing everything anyway"
   fi
-  step "stopping SyncThing daemons and API servers"
-  for r in "${REGIONS[@]}"; do
-    kill_tree "$DEMO/regions/$r/syncthing.pid" KILL
-    kill_tree "$DEMO/regions/$r/apiserver.pid" TERM
-  done
+  step "stopping the load balancer, the regions' pods and API servers, and the database"
+  kill_tree "$DEMO/haproxy.pid" TERM
+  for r in "${REGIONS[@]}"; do stop_region "$r"; done
+  kill_tree "$DEMO/db/pid.server" TERM
   rm -rf "$DEMO"
-  echo "removed .demo/"
+  echo "removed $DEMO"
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+need() { [ -x "$1" ] || command -v "$1" >/dev/null 2>&1 || fail "$1 is missing: $2"; }
 
 up() {
-  for x in "$TF" "$BIN/terraform-provider-geowp" "$BIN/geowp-fake-apiserver" "$BIN/geowp-helper"; do
-    [ -x "$x" ] || fail "$x is missing: run 'make demo' (it installs and builds everything)"
+  local t0=$SECONDS
+  for x in "$TF" "$BIN/terraform-provider-geowp" "$BIN/geowp-fake-apiserver" "$BIN/geowp-helper" "$BIN/geowp-localrun"; do
+    need "$x" "run 'make demo' (it installs and builds everything)"
   done
-  command -v syncthing >/dev/null || fail "syncthing is missing: run 'make demo' (it installs it)"
-  command -v kubectl >/dev/null || fail "kubectl is missing: install it (Debian: kubernetes-client) and run again"
+  for x in syncthing haproxy php /usr/sbin/mariadbd mariadb; do need "$x" "run 'make demo' (it installs Debian's packages: scripts/tools.sh)"; done
+  [ -f /usr/share/wordpress/wp-settings.php ] || fail "Debian's wordpress is missing: run 'make demo'"
+  need kubectl "install it (Debian: kubernetes-client) and run again"
   if [ -d "$DEMO" ]; then
     step "an earlier demo is here: taking it down first"
     down
   fi
-  mkdir -p "$DEMO/regions"
+  for i in "${!REGIONS[@]}"; do
+    for a in 127.0.0.1 "$(prefix "$i").0.1"; do
+      port_free "$a" "$PORT" || fail "$a:$PORT is taken: set GEOWP_DEMO_PORT to a free port (and GEOWP_DEMO_NET to move the regions' 127.N addresses)"
+    done
+  done
+  mkdir -p "$DEMO/regions" "$DEMO/db"
   setup_cli
 
-  step "starting three regions: fake Kubernetes API servers with TLS and tokens"
+  step "the database: one MariaDB server for every region, standing in for TiDB (TiDB binaries cannot be installed here)"
+  free_port >"$DEMO/db/port"
+  setsid "$BIN/geowp-localrun" mariadb --dir "$DEMO/db" --port "$(cat "$DEMO/db/port")" >"$DEMO/db/out" 2>"$DEMO/db/log" </dev/null &
+  echo $! >"$DEMO/db/pid.server"
+  wait_for_line "$DEMO/db/out" '^listening on' "MariaDB"
+  echo "  127.0.0.1:$(cat "$DEMO/db/port")"
+
+  step "three regions: fake Kubernetes API servers (TLS, tokens), each with geowp-localrun running its pods as processes"
   for r in "${REGIONS[@]}"; do
-    d=$DEMO/regions/$r
-    mkdir -p "$d"
-    token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    setsid "$BIN/geowp-fake-apiserver" --name "$r" --token "$token" --data "$d/objects.json" --cert-dir "$d/certs" \
-      --kubeconfig "$d/kubeconfig" --ready-delay 300ms >"$d/apiserver.out" 2>"$d/apiserver.log" </dev/null &
-    echo $! >"$d/apiserver.pid"
-    echo "$token" >"$d/token"
-  done
-  for r in "${REGIONS[@]}"; do
-    d=$DEMO/regions/$r
-    for _ in $(seq 100); do grep -q '^listening on' "$d/apiserver.out" 2>/dev/null && break; sleep 0.1; done
-    grep -q '^listening on' "$d/apiserver.out" || fail "the API server of $r did not start: see $d/apiserver.log"
-    echo "  $r: $(sed 's/^listening on //' "$d/apiserver.out")  (kubeconfig: .demo/regions/$r/kubeconfig)"
+    start_region "$r"
+    i=$(index_of "$r")
+    echo "  $r: API https://127.0.0.1:$(cat "$DEMO/regions/$r/apiserver.port"), Services at $(prefix "$i").*  (kubeconfig: $DEMO/regions/$r/kubeconfig)"
   done
 
-  step "writing the Terraform inputs (.demo/work/local/terraform.tfvars.json)"
+  step "writing the Terraform inputs ($DEMO/work/local/terraform.tfvars.json)"
   mkdir -p "$DEMO/work"
   cp -r examples/terraform/local examples/terraform/modules "$DEMO/work/"
-  for r in "${REGIONS[@]}"; do
-    d=$DEMO/regions/$r
-    echo "$(free_port) $(free_port)" >"$d/ports"
-    mkdir -p "$d/wp-content/.stfolder" "$d/syncthing"
-  done
-  python3 - "$DEMO" "${REGIONS[@]}" <<'PY'
+  python3 - "$DEMO" "$NET" "$SITE_URL" "${REGIONS[@]}" <<'PY'
 import json, sys
-demo, regions = sys.argv[1], sys.argv[2:]
-clusters, over = {}, {}
+demo, net, site_url, regions = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+clusters = {}
 for i, r in enumerate(regions):
     d = f"{demo}/regions/{r}"
-    url = open(f"{d}/apiserver.out").read().split()[-1]
-    sync, gui = open(f"{d}/ports").read().split()
-    clusters[r] = {"host": url, "cluster_ca_certificate": open(f"{d}/certs/ca.pem").read(),
+    p = f"127.{net + i}"
+    clusters[r] = {"host": f"https://127.0.0.1:{open(d + '/apiserver.port').read().strip()}",
+                   "cluster_ca_certificate": open(f"{d}/certs/ca.pem").read(),
                    "token": open(f"{d}/token").read().strip(),
-                   "pd_ip": f"10.{i}.0.1", "tikv_ip": f"10.{i}.0.2", "syncthing_ip": f"10.{i}.0.3"}
-    over[r] = {"address": f"tcp://127.0.0.1:{sync}", "listen_address": f"tcp://127.0.0.1:{sync}",
-               "gui_address": f"127.0.0.1:{gui}", "folder_path": f"{d}/wp-content"}
-json.dump({"clusters": clusters, "syncthing_overrides": over}, open(f"{demo}/work/local/terraform.tfvars.json", "w"), indent=2)
+                   # static load balancer addresses, as a cloud would reserve them
+                   "pd_ip": f"{p}.4.1", "tikv_ip": f"{p}.4.2", "syncthing_ip": f"{p}.4.3"}
+json.dump({"clusters": clusters, "site_url": site_url}, open(f"{demo}/work/local/terraform.tfvars.json", "w"), indent=2)
 PY
 
   cd "$DEMO/work/local"
-  step "terraform init (provider from the local mirror .demo/mirror)"
-  "$TF" init -no-color >"$DEMO/init.log" 2>&1 || fail "terraform init failed: see .demo/init.log"
-  step "terraform apply: the site's secrets, a stack in each region, the SyncThing group"
-  "$TF" apply -no-color -auto-approve 2>&1 | grep -E 'Creating|Creation complete|Apply complete|Error|error' || true
-  "$TF" plan -no-color -detailed-exitcode >"$DEMO/plan.log" 2>&1 || fail "the apply failed or a second plan is not empty: see .demo/plan.log and run 'make demo-down'"
-  echo "a second plan shows no changes"
+  step "terraform init (provider from the local mirror $DEMO/mirror)"
+  "$TF" init -no-color >"$DEMO/init.log" 2>&1 || fail "terraform init failed: see $DEMO/init.log"
+  step "terraform apply: the site's secrets, a stack in each region, the SyncThing group (it waits for real readiness)"
+  "$TF" apply -no-color -auto-approve >"$DEMO/apply.log" 2>&1 || { grep -E 'Error|error' -A8 "$DEMO/apply.log" | head -40; fail "terraform apply failed: see $DEMO/apply.log"; }
+  grep -E 'Creation complete|Apply complete' "$DEMO/apply.log" | sed 's/^/  /'
+  "$TF" plan -no-color -detailed-exitcode >"$DEMO/plan.log" 2>&1 || fail "a second plan is not empty: see $DEMO/plan.log and run 'make demo-down'"
+  echo "  a second plan shows no changes"
+  endpoints=$("$TF" output -json wordpress_endpoints)
+  health=$("$TF" output -raw health_check_path)
   cd "$ROOT"
 
-  step "merging the regions' kubeconfigs into .demo/kubeconfig (geowp-helper kubeconfig merge)"
+  step "merging the regions' kubeconfigs into $DEMO/kubeconfig (geowp-helper kubeconfig merge)"
   "$BIN/geowp-helper" kubeconfig merge -o "$DEMO/kubeconfig" --current us-east \
     "$DEMO/regions/us-east/kubeconfig" "$DEMO/regions/eu-west/kubeconfig" "$DEMO/regions/ap-south/kubeconfig"
   export KUBECONFIG=$DEMO/kubeconfig
-
-  step "what each region holds"
   for r in "${REGIONS[@]}"; do
-    n=$(kubectl --context "$r" -n geowp get all,cm,secret,pvc,sa,role,rolebinding -o name | wc -l)
-    echo "  $r: $n objects in namespace geowp; $(kubectl --context "$r" -n geowp get sts -o name | tr '\n' ' ')"
+    echo "  $r: $(kubectl --context "$r" -n geowp get pods --no-headers 2>/dev/null | awk '{printf "%s %s  ", $1, $2}')"
   done
-  (cd "$DEMO/work/local" && "$TF" output -no-color syncthing_device_ids && "$TF" output -no-color wordpress_endpoints && "$TF" output -no-color tidb_endpoints)
 
-  step "starting one real SyncThing daemon per region from what the provider wrote into its cluster"
+  step "the global load balancer: HAProxy on $SITE_URL, health-checking $health in every region"
+  backends=()
   for r in "${REGIONS[@]}"; do
-    d=$DEMO/regions/$r
-    kubectl --context "$r" -n geowp get secret syncthing-identity -o 'jsonpath={.data.cert\.pem}' | base64 -d >"$d/syncthing/cert.pem"
-    kubectl --context "$r" -n geowp get secret syncthing-identity -o 'jsonpath={.data.key\.pem}' | base64 -d >"$d/syncthing/key.pem"
-    kubectl --context "$r" -n geowp get secret syncthing-group -o 'jsonpath={.data.config\.xml}' | base64 -d >"$d/syncthing/config.xml"
-    chmod 600 "$d/syncthing/key.pem"
-    HOME=$d/syncthing STMONITORED=yes STNOUPGRADE=1 setsid syncthing serve --home="$d/syncthing" --no-browser \
-      --no-restart --no-default-folder >"$d/syncthing.log" 2>&1 </dev/null &
-    echo $! >"$d/syncthing.pid"
-    echo "  $r: device $(syncthing --home="$d/syncthing" --device-id 2>/dev/null | cut -c1-7)..., folder .demo/regions/$r/wp-content"
-    # one after another: SyncThing 1.19 can stall when peers start at the same instant
-    sleep 1
+    i=$(index_of "$r")
+    wp=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]].split("//")[1].rstrip("/"))' "$endpoints" "$r")
+    case $wp in *:*) ;; *) wp=$wp:80 ;; esac
+    backends+=(--backend "$r=$wp,$(prefix "$i").0.1:$PORT")
   done
+  "$BIN/geowp-localrun" haproxy-config --listen "127.0.0.1:$PORT" --host "$SITE_HOST" --health-path "$health" \
+    "${backends[@]}" --out "$DEMO/haproxy.cfg"
+  haproxy -c -q -f "$DEMO/haproxy.cfg" || fail "HAProxy refuses $DEMO/haproxy.cfg"
+  setsid haproxy -db -f "$DEMO/haproxy.cfg" >"$DEMO/haproxy.log" 2>&1 </dev/null &
+  echo $! >"$DEMO/haproxy.pid"
 
-  step "writing a file into us-east's wp-content and waiting for it in eu-west and ap-south"
-  f=uploads/hello-from-us-east.txt
-  mkdir -p "$DEMO/regions/us-east/wp-content/uploads"
-  echo "written in us-east at $(date -u +%H:%M:%S)" >"$DEMO/regions/us-east/wp-content/$f"
-  start=$(date +%s.%N)
-  for r in eu-west ap-south; do
-    for _ in $(seq 1200); do [ -f "$DEMO/regions/$r/wp-content/$f" ] && break; sleep 0.1; done
-    [ -f "$DEMO/regions/$r/wp-content/$f" ] || fail "the file did not reach $r in 2 minutes: see .demo/regions/$r/syncthing.log"
-    printf '  arrived in %s after %s s: %s\n' "$r" "$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { printf "%.1f", a - b }')" "$(cat "$DEMO/regions/$r/wp-content/$f")"
-  done
+  step "installing WordPress through its install page, via the load balancer"
+  password=$("$BIN/geowp-localrun" install-wordpress --site-url "$SITE_URL" --title "geowp demo" --user admin \
+    --password-file "$DEMO/admin-password") || fail "WordPress did not install: see $DEMO/regions/*/runtime/pods/geowp/wordpress-*/wordpress.log"
+  python3 - "$DEMO" "$SITE_URL" "$password" "$PORT" "$NET" "${REGIONS[@]}" <<'PY'
+import glob, json, sys
+demo, url, pw, port, net, regions = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:]
+out = {"site_url": url, "admin": {"user": "admin", "password": pw}, "regions": {}}
+for i, r in enumerate(regions):
+    content = sorted(glob.glob(f"{demo}/regions/{r}/runtime/volumes/geowp/export-nfs-0/pvc-*"))
+    out["regions"][r] = {"wordpress_url": f"http://127.{net + i}.0.1:{port}/",
+                         "wp_content": content[0] if content else None}
+json.dump(out, open(f"{demo}/site.json", "w"), indent=2)
+PY
 
-  step "the group as SyncThing sees it (geowp-helper sync status, over each daemon's REST API)"
-  status_args=()
-  for r in "${REGIONS[@]}"; do
-    d=$DEMO/regions/$r
-    read -r _ gui <"$d/ports"
-    sed -n 's:.*<apikey>\(.*\)</apikey>.*:\1:p' "$d/syncthing/config.xml" >"$d/syncthing/apikey"
-    chmod 600 "$d/syncthing/apikey"
-    status_args+=(--api "http://127.0.0.1:$gui" --api-key "@$d/syncthing/apikey" --name "$r")
-  done
-  "$BIN/geowp-helper" sync status "${status_args[@]}" --wait 60s | sed 's/^/  /' ||
-    fail "SyncThing reports the group unhealthy: see .demo/regions/*/syncthing.log"
-
-  step "the demo is running"
+  step "the demo is running (ready in $((SECONDS - t0)) s)"
   cat <<TXT
-  group status:   target/debug/geowp-helper sync status --api http://127.0.0.1:PORT --api-key @.demo/regions/REGION/syncthing/apikey ...
-                  (ports in .demo/regions/*/ports: peer port, then GUI port)
-  kubectl:        KUBECONFIG=.demo/kubeconfig kubectl --context eu-west -n geowp get all
-  wp-content:     .demo/regions/{us-east,eu-west,ap-south}/wp-content  (write a file in one, watch the others)
-  Terraform:      cd .demo/work/local && TF_CLI_CONFIG_FILE=$DEMO/cli.tfrc $TF plan
+  the site:       $SITE_URL   (open it in a browser)
+  admin:          $SITE_URL/wp-admin/   user admin, password $password
+  each region:    $(for i in "${!REGIONS[@]}"; do printf '%s http://%s.0.1:%s/   ' "${REGIONS[$i]}" "$(prefix "$i")" "$PORT"; done)
+  everything:     $DEMO/site.json
+  kubectl:        KUBECONFIG=$DEMO/kubeconfig kubectl --context eu-west -n geowp get pods
+  a region down:  make demo-region-down REGION=eu-west   (and demo-region-up)
+  Terraform:      cd $DEMO/work/local && TF_CLI_CONFIG_FILE=$DEMO/cli.tfrc $TF plan
   stop it all:    make demo-down
-  Simulated: the clusters (fake API servers; pods do not run, their status is simulated).
-  Real: Terraform, the provider, kubectl, and SyncThing replicating the files.
+  Real: Terraform, the provider, WordPress and PHP, SyncThing replicating wp-content,
+        HAProxy, MariaDB standing in for TiDB's SQL layer, kubectl.
+  Simulated: the Kubernetes API servers, NFS (each region's wp-content is a directory),
+        TiDB's distribution (PD and TiKV do not run; one MariaDB serves every region).
 TXT
+}
+
+region() { # down|up NAME
+  [ -d "$DEMO/regions/${2:-}" ] || fail "usage: make demo-region-$1 REGION=NAME (one of: ${REGIONS[*]}); is the demo up?"
+  case $1 in
+    down) stop_region "$2"; echo "region $2 is down: its pods and API server are stopped" ;;
+    up)
+      [ -f "$DEMO/regions/$2/apiserver.pid" ] && kill -0 "$(cat "$DEMO/regions/$2/apiserver.pid")" 2>/dev/null && { echo "region $2 is already up"; return 0; }
+      start_region "$2"; echo "region $2 is up again: its pods are starting" ;;
+  esac
 }
 
 case "${1:-up}" in
   up) up ;;
   down) down ;;
-  *) fail "usage: scripts/demo.sh up|down" ;;
+  region-down) region down "${2:-}" ;;
+  region-up) region up "${2:-}" ;;
+  *) fail "usage: scripts/demo.sh up|down|region-down NAME|region-up NAME" ;;
 esac

@@ -16,6 +16,11 @@ pub enum Behavior {
     Ready,
     NeverReady,
     Fail,
+    /// Workloads (Deployments, StatefulSets, Jobs) get no simulated status:
+    /// something outside the server runs them and writes it (the local
+    /// runtime, as a kubelet and controllers would). Services and claims are
+    /// still served as by `ready`.
+    External,
 }
 
 impl std::str::FromStr for Behavior {
@@ -25,8 +30,9 @@ impl std::str::FromStr for Behavior {
             "ready" => Ok(Behavior::Ready),
             "never-ready" | "never" => Ok(Behavior::NeverReady),
             "fail" => Ok(Behavior::Fail),
+            "external" => Ok(Behavior::External),
             _ => Err(format!(
-                "unknown behavior {s:?}: use ready, never-ready or fail"
+                "unknown behavior {s:?}: use ready, never-ready, fail or external"
             )),
         }
     }
@@ -72,6 +78,13 @@ fn revision(obj: &Value) -> String {
     )
 }
 
+/// With an address prefix `A.B`, cluster IPs are `A.B.1.N`; the pool's
+/// load balancer address of such a Service is `A.B.2.N`.
+fn lb_beside(cluster_ip: &str) -> Option<String> {
+    let o: Vec<&str> = cluster_ip.split('.').collect();
+    (o.len() == 4 && o[0] == "127" && o[2] == "1").then(|| format!("{}.{}.2.{}", o[0], o[1], o[3]))
+}
+
 /// Whether a new status says nothing the current one does not: real
 /// controllers leave condition and Job timestamps alone when nothing
 /// changed, so a no-op write of the object changes nothing.
@@ -101,6 +114,11 @@ pub fn same_status(current: &Value, new: &Value) -> bool {
 
 /// The status a controller would write now, or None if it has nothing to say.
 pub fn status_for(kind: &str, obj: &Value, b: Behavior) -> Option<Value> {
+    let b = match (kind, b) {
+        ("Deployment" | "StatefulSet" | "Job", Behavior::External) => return None,
+        (_, Behavior::External) => Behavior::Ready,
+        (_, b) => b,
+    };
     let gen = obj["metadata"]["generation"].clone();
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let replicas = obj["spec"]["replicas"].as_i64().unwrap_or(1);
@@ -140,15 +158,13 @@ pub fn status_for(kind: &str, obj: &Value, b: Behavior) -> Option<Value> {
         ("Job", Behavior::NeverReady) => json!({"active": 1, "startTime": now}),
         ("Service", Behavior::Ready) => {
             // like a cloud: the requested static IP, else one from the pool
+            // (beside the cluster IP when the server has an address prefix)
+            let cluster_ip = obj["spec"]["clusterIP"].as_str().unwrap_or("");
             let ip = obj["spec"]["loadBalancerIP"]
                 .as_str()
                 .map(String::from)
-                .unwrap_or_else(|| {
-                    format!(
-                        "127.0.0.{}",
-                        2 + (obj["spec"]["clusterIP"].as_str().unwrap_or("").len() % 200)
-                    )
-                });
+                .or_else(|| lb_beside(cluster_ip))
+                .unwrap_or_else(|| format!("127.0.0.{}", 2 + (cluster_ip.len() % 200)));
             json!({"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}})
         }
         ("Service", _) => json!({"loadBalancer": {}}),

@@ -35,15 +35,28 @@ struct Args {
     /// Write a kubeconfig for this server here.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// What simulated controllers do by default: ready, never-ready or fail.
+    /// What simulated controllers do by default: ready, never-ready, fail,
+    /// or external (workloads' status comes from outside, e.g. geowp-localrun).
     #[arg(long, default_value = "ready")]
     behavior: Behavior,
+    /// Address prefix A.B (127.x): cluster IPs A.B.1.N, load balancers A.B.2.N.
+    #[arg(long, value_parser = parse_prefix)]
+    ip_prefix: Option<String>,
     /// Delay before simulated controllers act, e.g. 200ms or 2s.
     #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     ready_delay: Duration,
     /// Latency added to every request, e.g. 50ms.
     #[arg(long, default_value = "0ms", value_parser = parse_duration)]
     latency: Duration,
+}
+
+fn parse_prefix(s: &str) -> Result<String, String> {
+    match s.split_once('.') {
+        Some(("127", b)) if b.parse::<u8>().is_ok() => Ok(s.to_string()),
+        _ => Err(format!(
+            "{s:?} is not 127.N (N from 0 to 255): the addresses must be this machine's"
+        )),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -75,6 +88,7 @@ fn main() -> ExitCode {
             ready_delay: args.ready_delay,
             latency: args.latency,
             event_log: 20_000,
+            ip_prefix: args.ip_prefix,
         };
         let h = match fakeapi::start(opts).await {
             Ok(h) => h,

@@ -47,6 +47,10 @@ pub struct Options {
     pub latency: Duration,
     /// How many events watches can resume from (older resourceVersions get 410).
     pub event_log: usize,
+    /// `A.B` (e.g. `127.11`): cluster IPs `A.B.1.N` and load balancer
+    /// addresses `A.B.2.N`, all addresses of this machine (the local runtime
+    /// serves them). None: `10.96.x.y` and `127.0.0.x`.
+    pub ip_prefix: Option<String>,
 }
 
 impl Default for Options {
@@ -62,6 +66,7 @@ impl Default for Options {
             ready_delay: Duration::from_millis(100),
             latency: Duration::ZERO,
             event_log: 20_000,
+            ip_prefix: None,
         }
     }
 }
@@ -145,6 +150,7 @@ pub async fn start(opts: Options) -> Result<Handle, StartError> {
     };
     let mut store = store;
     store.event_log = opts.event_log.max(1);
+    store.ip_prefix = opts.ip_prefix.clone();
     let (ca_pem, tls) =
         crate::tls::server_config(opts.cert_dir.as_deref()).map_err(StartError::Cert)?;
     let listener = TcpListener::bind(opts.addr)

@@ -87,6 +87,9 @@ pub struct Store {
     pub pending: Vec<Event>,
     /// How many events are kept for watches to resume from.
     pub event_log: usize,
+    /// `A.B`: cluster IPs are `A.B.1.N` (addresses of this machine, for
+    /// the local runtime); None: `10.96.x.y`.
+    pub ip_prefix: Option<String>,
 }
 
 pub fn now() -> String {
@@ -918,11 +921,11 @@ impl Store {
                         spec["clusterIP"] = old_ip;
                     } else {
                         self.next_ip += 1;
-                        spec["clusterIP"] = json!(format!(
-                            "10.96.{}.{}",
-                            self.next_ip / 250,
-                            self.next_ip % 250 + 1
-                        ));
+                        spec["clusterIP"] = json!(match &self.ip_prefix {
+                            Some(p) => format!("{p}.1.{}", self.next_ip % 250 + 2),
+                            None =>
+                                format!("10.96.{}.{}", self.next_ip / 250, self.next_ip % 250 + 1),
+                        });
                     }
                 }
                 if spec["clusterIP"] != "None" {

@@ -433,6 +433,20 @@ impl Cluster {
         Ok(serde_json::to_value(live).unwrap_or_default())
     }
 
+    /// Merges `status` into the object's status subresource (what a
+    /// controller or kubelet writes; geowp's local runtime does).
+    pub async fn patch_status(&self, r: &ObjRef, status: &Value) -> Result<Value, ClusterError> {
+        let api = self.api(r);
+        let body = serde_json::json!({ "status": status });
+        let live = self
+            .bounded(
+                format!("writing the status of {}", r.key()),
+                api.patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&body)),
+            )
+            .await?;
+        Ok(serde_json::to_value(live).unwrap_or_default())
+    }
+
     /// The live object, or None when it does not exist.
     pub async fn get(&self, r: &ObjRef) -> Result<Option<Value>, ClusterError> {
         let api = self.api(r);

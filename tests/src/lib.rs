@@ -3,6 +3,8 @@
 //! per-test filesystem mirror, and helpers to check that nothing leaks
 //! (provider processes, plugin sockets).
 
+pub mod browser;
+pub mod demo;
 pub mod regions;
 pub mod syncthing;
 pub mod wordpress;

@@ -1,114 +1,373 @@
-//! `make demo` / `make demo-down` as a newcomer runs them, non-interactively
-//! (no stdin, CI=true): the three regions come up, a file written in one
-//! region's wp-content arrives in the others through real SyncThing, the
-//! summary is printed, and demo-down leaves nothing running or listening.
+//! `make demo` as a person uses it, through real Terraform and the local
+//! runtime (geowp-localrun runs the fake clusters' pods as processes): the
+//! site installs through HAProxy, a session made in one region works in
+//! the others, an image uploaded through WordPress's REST API at one region
+//! is served by the others, 25 posts page as they should, a region stopped
+//! behind the load balancer costs (next to) no requests, an upload made
+//! while it is down reaches it when it is back, a real browser logs in and
+//! uploads; and `make demo-down` leaves nothing running.
+//!
+//! Simulated: the Kubernetes API servers, NFS, TiDB's distribution (one
+//! MariaDB serves every region; PD and TiKV do not run).
 
-use std::process::{Command, Stdio};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
-use geowp_tests::repo_root;
+use geowp_localrun::http::Request;
+use geowp_localrun::wordpress::Site;
+use geowp_tests::demo::{Demo, ONE_AT_A_TIME};
+use geowp_tests::Terraform;
+use serde_json::{json, Value};
 
-/// One demo at a time: two at once would share the machine's two cores.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// A 1x1 PNG.
+const PNG_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
-fn demo(terraform: &geowp_tests::Terraform, dir: &std::path::Path, verb: &str) -> (bool, String) {
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/demo.sh"))
-        .arg(verb)
-        .env("GEOWP_DEMO_DIR", dir)
-        .env("GEOWP_TERRAFORM", &terraform.path)
-        .env("CI", "true")
-        .stdin(Stdio::null())
-        .output()
-        .expect("bash");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+fn png() -> Vec<u8> {
+    geowp_common::b64::decode(PNG_B64).unwrap()
 }
 
-fn demo_processes(dir: &std::path::Path) -> Vec<String> {
-    let needle = dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .filter(|c| c.contains(&needle) && !c.contains("demo.rs"))
-                .collect()
-        })
-        .unwrap_or_default()
+/// A logged-in session at one region, with the REST API's nonce.
+struct Session<'a> {
+    site: &'a Site,
+    cookies: String,
+    nonce: String,
 }
 
-geowp_tests::for_each_terraform! {
-    fn demo_runs_replicates_a_file_and_demo_down_cleans_up(terraform) {
+impl<'a> Session<'a> {
+    fn new(site: &'a Site, user: &str, password: &str) -> Session<'a> {
+        let cookies = site
+            .log_in(user, password)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = site
+            .get("/wp-admin/admin-ajax.php?action=rest-nonce", &cookies)
+            .expect("rest-nonce");
+        assert_eq!(r.status, 200, "{}", r.text());
+        Session {
+            site,
+            nonce: r.text().trim().to_string(),
+            cookies,
+        }
+    }
+
+    fn rest(
+        &self,
+        method: &str,
+        route: &str,
+        ct: &str,
+        extra: &[(&'static str, String)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        let path = format!("/?rest_route={route}");
+        let mut req = Request {
+            method,
+            path: &path,
+            headers: vec![
+                ("Cookie", self.cookies.clone()),
+                ("X-WP-Nonce", self.nonce.clone()),
+                ("Content-Type", ct.to_string()),
+            ],
+            body,
+        };
+        req.headers.extend(extra.iter().cloned());
+        let r = self
+            .site
+            .send(&req)
+            .unwrap_or_else(|e| panic!("{method} {route}: {e}"));
+        (
+            r.status,
+            serde_json::from_slice(&r.bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// The same session at another region.
+    fn via<'b>(&self, site: &'b Site) -> Session<'b> {
+        Session {
+            site,
+            cookies: self.cookies.clone(),
+            nonce: self.nonce.clone(),
+        }
+    }
+
+    /// Uploads a PNG through the media endpoint; its path on the site.
+    fn upload(&self, name: &str) -> String {
+        let (code, media) = self.rest(
+            "POST",
+            "/wp/v2/media",
+            "image/png",
+            &[(
+                "Content-Disposition",
+                format!("attachment; filename=\"{name}\""),
+            )],
+            &png(),
+        );
+        assert_eq!(code, 201, "{media}");
+        path_of(media["source_url"].as_str().unwrap())
+    }
+}
+
+/// Waits until `path` serves `want` at `site`; how long it took.
+fn served(site: &Site, path: &str, want: &[u8], limit: Duration) -> Option<Duration> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if let Ok(r) = site.get(path, "") {
+            if r.status == 200 && r.bytes == want {
+                return Some(t.elapsed());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// `/path` of `http://host/path`.
+fn path_of(url: &str) -> String {
+    geowp_localrun::http::split_url(url)
+        .unwrap_or_else(|| panic!("{url}"))
+        .1
+}
+
+fn titles(html: &str) -> BTreeSet<String> {
+    html.match_indices("geowp post ")
+        .map(|(i, _)| html[i..i + 13].to_string())
+        .collect()
+}
+
+#[test]
+fn the_site_runs_in_three_regions_behind_the_load_balancer() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let base = tempfile::tempdir().unwrap();
-    let dir = base.path().join("demo");
-    let (ok, out) = demo(terraform, &dir, "up");
-    assert!(ok, "make demo failed:\n{out}");
+    let demo = Demo::new(&Terraform::pinned(), 60);
+    let out = demo.up();
     for want in [
         "Apply complete! Resources: 5 added",
         "a second plan shows no changes",
-        "arrived in eu-west after",
-        "arrived in ap-south after",
         "the demo is running",
         "make demo-down",
+        "TiDB binaries cannot be installed here",
     ] {
         assert!(
             out.contains(want),
             "missing {want:?} in the demo's output:\n{out}"
         );
     }
-    let f = "wp-content/uploads/hello-from-us-east.txt";
-    let a = std::fs::read_to_string(dir.join("regions/us-east").join(f)).unwrap();
-    for r in ["eu-west", "ap-south"] {
+    let site = demo.site();
+    assert_eq!(demo.regions().len(), 3);
+    let regions: Vec<geowp_tests::demo::Region> = ["us-east", "eu-west", "ap-south"]
+        .iter()
+        .map(|n| demo.region(n))
+        .collect();
+    let (user, password) = demo.admin();
+
+    // installed through the load balancer; every region serves it
+    let front = site.get("/", "").unwrap();
+    assert_eq!(front.status, 200);
+    assert!(front.text().contains("geowp demo"), "{}", front.text());
+    for r in &regions {
+        assert_eq!(r.site.get("/", "").unwrap().status, 200, "{}", r.name);
+    }
+
+    // a session made in us-east works in eu-west and ap-south (shared salts, one database)
+    let us = Session::new(&regions[0].site, &user, &password);
+    for r in &regions[1..] {
+        let a = r.site.get("/wp-admin/", &us.cookies).unwrap();
         assert_eq!(
-            std::fs::read_to_string(dir.join("regions").join(r).join(f)).unwrap(),
-            a,
-            "{r} has other content"
+            a.status, 200,
+            "{}: the session from {} was refused",
+            r.name, regions[0].name
+        );
+        assert!(a.text().contains("Dashboard"), "{}", r.name);
+    }
+
+    // an image uploaded through the REST API in us-east is served by the others
+    let path = us.upload("from-us-east.png");
+    for r in &regions[1..] {
+        let took = served(&r.site, &path, &png(), Duration::from_secs(30));
+        assert!(took.is_some(), "{path} never served by {}", r.name);
+        println!(
+            "upload in us-east served by {} after {:?}",
+            r.name,
+            took.unwrap()
         );
     }
-    assert!(dir.join("kubeconfig").exists(), "no merged kubeconfig");
-    let urls: Vec<String> = out
-        .lines()
-        .filter_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.starts_with("https://127.0.0.1:"))
-                .map(String::from)
-        })
-        .collect();
-    assert_eq!(urls.len(), 3, "{out}");
-    assert!(!demo_processes(&dir).is_empty());
 
-    // running it again works (it takes the earlier one down first)
-    let (ok, out2) = demo(terraform, &dir, "up");
+    // 25 posts at 10 a page: 3 pages, every post once
+    let (code, _) = us.rest(
+        "DELETE",
+        "/wp/v2/posts/1&force=true",
+        "application/json",
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "the sample post");
+    for i in 1..=25 {
+        // written in every region in turn, with the session made in us-east
+        let body =
+            json!({"title": format!("geowp post {i:02}"), "status": "publish", "content": "body"})
+                .to_string();
+        let (code, v) = us.via(&regions[i % 3].site).rest(
+            "POST",
+            "/wp/v2/posts",
+            "application/json",
+            &[],
+            body.as_bytes(),
+        );
+        assert_eq!(code, 201, "{v}");
+    }
+    let mut seen = BTreeSet::new();
+    for (page, want) in [(1, 10), (2, 10), (3, 5)] {
+        let r = site.get(&format!("/?paged={page}"), "").unwrap();
+        assert_eq!(r.status, 200);
+        let t = titles(&r.text());
+        assert_eq!(t.len(), want, "page {page}: {t:?}");
+        seen.extend(t);
+    }
+    assert_eq!(seen.len(), 25);
+    assert_eq!(site.get("/?paged=4", "").unwrap().status, 404);
+
+    // us-east stops: through the load balancer, requests keep succeeding
+    let poll = std::thread::spawn({
+        let site = site.clone();
+        move || {
+            let (t, mut failed, mut total, mut last_fail) = (Instant::now(), 0, 0, None);
+            while t.elapsed() < Duration::from_secs(12) {
+                total += 1;
+                match site.get("/", "") {
+                    Ok(r) if r.status == 200 => {}
+                    _ => {
+                        failed += 1;
+                        last_fail = Some(t.elapsed());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (failed, total, last_fail)
+        }
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    demo.region_down("us-east");
+    let (failed, total, last_fail) = poll.join().unwrap();
+    println!("failover: {failed} of {total} requests failed; the last failure {last_fail:?} after polling began (us-east stopped at 1 s)");
     assert!(
-        ok && out2.contains("an earlier demo is here") && out2.contains("arrived in ap-south"),
-        "{out2}"
+        failed <= 3,
+        "{failed} of {total} requests failed while us-east went down"
+    );
+    assert_eq!(site.get("/", "").unwrap().status, 200);
+
+    // an upload while us-east is down reaches it once it is back
+    let path =
+        Session::new(&regions[1].site, &user, &password).upload("while-us-east-was-down.png");
+    demo.region_up("us-east");
+    let took = served(&regions[0].site, &path, &png(), Duration::from_secs(60));
+    assert!(
+        took.is_some(),
+        "us-east did not catch up on {path}:\n{}",
+        demo.logs()
+    );
+    println!(
+        "us-east served the upload made while it was down {:?} after it came back",
+        took.unwrap()
+    );
+    let file = regions[0]
+        .wp_content
+        .join(path.trim_start_matches("/wp-content/"));
+    assert!(
+        file.exists(),
+        "{} is not in us-east's wp-content",
+        file.display()
     );
 
-    let (ok, down) = demo(terraform, &dir, "down");
-    assert!(ok, "{down}");
+    // a real browser: log in, upload in the media library, see it in another region
+    browser_uploads_and_another_region_shows_it(&demo, &regions, &user, &password);
+
+    let (ok, down) = demo.run("down", None);
     assert!(
-        down.contains("destroyed") && down.contains("removed"),
+        ok && down.contains("destroyed") && down.contains("removed"),
         "{down}"
     );
-    assert!(!dir.exists(), "demo-down left its directory");
+    assert!(!demo.dir.exists(), "demo-down left its directory");
     assert_eq!(
-        demo_processes(&dir),
+        demo.processes(),
         Vec::<String>::new(),
         "demo-down left processes running"
     );
-    for u in urls {
-        let addr = u.trim_start_matches("https://");
-        assert!(
-            std::net::TcpStream::connect(addr).is_err(),
-            "{addr} still listening after demo-down"
+    assert!(
+        std::net::TcpStream::connect(site.addr).is_err(),
+        "the load balancer still listens"
+    );
+}
+
+fn browser_uploads_and_another_region_shows_it(
+    demo: &Demo,
+    regions: &[geowp_tests::demo::Region],
+    user: &str,
+    password: &str,
+) {
+    use geowp_tests::browser::Browser;
+    let site = demo.site();
+    let host = site.host.split(':').next().unwrap().to_string();
+    let url = format!("http://{}", site.host);
+    let image = demo.dir.join("browser-upload.png");
+    std::fs::write(&image, png()).unwrap();
+
+    // eu-west's browser: the site's name leads to eu-west's frontend
+    let eu = regions[1].site.addr.ip().to_string();
+    let b = Browser::start(&demo.dir.join("chromium-eu"), &[(&host, &eu)]);
+    b.go(&format!("{url}/"));
+    assert!(
+        b.wait_for_text("geowp demo", Duration::from_secs(30)),
+        "front page"
+    );
+    let shot = b.screenshot();
+    assert!(shot.starts_with(b"\x89PNG"), "not a PNG");
+    let keep = std::env::var_os("GEOWP_SCREENSHOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| demo.dir.join("front-page.png"));
+    std::fs::write(&keep, &shot).unwrap();
+    b.log_in(&url, user, password);
+    b.go(&format!("{url}/wp-admin/media-new.php?browser-uploader"));
+    b.attach("#async-upload", &image);
+    b.click("#html-upload");
+    // the upload lands in the library (whose list view the server renders)
+    assert!(b.wait_for_text("upload.php", Duration::from_secs(30)));
+    b.go(&format!("{url}/wp-admin/upload.php?mode=list"));
+    if !b.wait_for_text("browser-upload", Duration::from_secs(30)) {
+        let src = b.source();
+        panic!(
+            "the upload is not in eu-west's media library: {} {}",
+            b.url(),
+            &src[src.len().saturating_sub(3000)..]
         );
     }
+    drop(b);
+
+    // ap-south's browser sees it in its media library
+    let ap = regions[2].site.addr.ip().to_string();
+    let b = Browser::start(&demo.dir.join("chromium-ap"), &[(&host, &ap)]);
+    b.log_in(&url, user, password);
+    b.go(&format!("{url}/wp-admin/upload.php?mode=list"));
+    assert!(
+        b.wait_for_text("browser-upload", Duration::from_secs(30)),
+        "ap-south's media library does not list the upload"
+    );
+    let src = b.source();
+    let at = src.find("browser-upload").unwrap();
+    assert!(src[at..].contains(".png"));
+}
+
+geowp_tests::for_each_terraform! {
+    fn make_demo_twice_in_a_row_works_and_demo_down_cleans_up(terraform) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let demo = Demo::new(terraform, if terraform.is_1_0() { 70 } else { 80 });
+    let out = demo.up();
+    assert!(out.contains("the demo is running"), "{out}");
+    assert!(demo.dir.join("kubeconfig").exists(), "no merged kubeconfig");
+    assert!(!demo.processes().is_empty());
+    // running it again works (it takes the earlier one down first)
+    let out2 = demo.up();
+    assert!(out2.contains("an earlier demo is here") && out2.contains("the demo is running"), "{out2}");
+    assert_eq!(demo.site().get("/", "").unwrap().status, 200);
+    let (ok, down) = demo.run("down", None);
+    assert!(ok && down.contains("destroyed") && down.contains("removed"), "{down}");
+    assert!(!demo.dir.exists(), "demo-down left its directory");
+    assert_eq!(demo.processes(), Vec::<String>::new(), "demo-down left processes running");
     }
 }

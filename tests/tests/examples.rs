@@ -33,6 +33,20 @@ fn the_gke_example_uses_the_module_and_health_checks_wordpress() {
         "the load balancer and the node port disagree"
     );
     assert!(lb.contains("request_path       = module.site.health_check_path"));
+    // the demo's HAProxy checks as this health check does
+    use geowp_localrun::haproxy::{HEALTHY_THRESHOLD, INTERVAL_S, TIMEOUT_S, UNHEALTHY_THRESHOLD};
+    for (attr, v) in [
+        ("check_interval_sec ", INTERVAL_S),
+        ("timeout_sec        ", TIMEOUT_S),
+        ("healthy_threshold  ", HEALTHY_THRESHOLD),
+        ("unhealthy_threshold", UNHEALTHY_THRESHOLD),
+    ] {
+        assert!(
+            lb.contains(&format!("{attr} = {v}")),
+            "the GKE health check's {} is not the demo's {v}",
+            attr.trim()
+        );
+    }
     // nothing open to the world: internal load balancers, ranges, addresses
     for want in [
         "\"networking.gke.io/load-balancer-type\"                         = \"Internal\"",

@@ -14,9 +14,7 @@ use std::path::Path;
 
 use geowp_provider::render::tidb::BOOTSTRAP_SH;
 use geowp_provider::render::{FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
-use geowp_tests::wordpress::{
-    docroot, free_port, http, log_in, php_with_wordpress, Env, MariaDb, PhpServer,
-};
+use geowp_tests::wordpress::{docroot, free_port, php_with_wordpress, Env, MariaDb, PhpServer};
 use serde_json::Value;
 
 const DB_PASSWORD: &str = "wp-db-pw-7c1f0e";
@@ -55,7 +53,8 @@ fn wordpress_env(dir: &Path, db_port: u16, url: &str) -> Env {
 }
 
 fn php_json(root: &Path, env: &Env, script: &str) -> Value {
-    let o = php_with_wordpress(root, env, script == INSTALL, script);
+    let o =
+        php_with_wordpress(root, env, script == INSTALL, script).unwrap_or_else(|e| panic!("{e}"));
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         o.status.success(),
@@ -123,16 +122,16 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
         .prefix("geowp-wp-")
         .tempdir()
         .unwrap();
-    let db = MariaDb::start(&dir.path().join("db"));
     // the database and user come from geowp's own bootstrap script, run
     // twice (the Job may run again) on a server in TiDB's first state
-    db.like_a_new_tidb();
+    let mut db =
+        MariaDb::start(&dir.path().join("db"), free_port()).unwrap_or_else(|e| panic!("{e}"));
     let secrets = dir.path().join("site-secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "root-pw-5d2a9c71").unwrap();
     std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
     for run in 1..=2 {
-        let o = db.bootstrap(BOOTSTRAP_SH, &secrets);
+        let o = db.bootstrap(BOOTSTRAP_SH, &secrets).unwrap();
         let out = format!(
             "{}{}",
             String::from_utf8_lossy(&o.stdout),
@@ -187,27 +186,31 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
 
     // the pages WordPress serves
     let web = PhpServer::start(&root, &env, &dir.path().join("php.log"), port);
+    let site = web.site();
+    let http = |path: &str, cookies: &str| {
+        let r = site
+            .get(path, cookies)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        (r.status, r.text())
+    };
     let mut seen = BTreeSet::new();
     for (page, want) in [(1, 10), (2, 10), (3, 5)] {
-        let r = http(web.port, "GET", &format!("/?paged={page}"), &[], "");
-        assert_eq!(r.status, 200, "front page {page}");
-        let t = titles(&r.body);
+        let (status, body) = http(&format!("/?paged={page}"), "");
+        assert_eq!(status, 200, "front page {page}");
+        let t = titles(&body);
         assert_eq!(t.len(), want, "front page {page}: {t:?}");
         seen.extend(t);
     }
     assert_eq!(seen.len(), 25, "the three pages show every post once");
-    assert_eq!(http(web.port, "GET", "/?paged=4", &[], "").status, 404);
+    assert_eq!(http("/?paged=4", "").0, 404);
 
-    let cookies = log_in(web.port, "admin", ADMIN_PASSWORD);
+    let cookies = site
+        .log_in("admin", ADMIN_PASSWORD)
+        .unwrap_or_else(|e| panic!("{e}"));
     let get = |path: &str| {
-        let r = http(web.port, "GET", path, &[("Cookie", &cookies)], "");
-        assert_eq!(
-            r.status,
-            200,
-            "{path}: {}",
-            &r.body[..r.body.len().min(500)]
-        );
-        r.body
+        let (status, body) = http(path, &cookies);
+        assert_eq!(status, 200, "{path}: {}", &body[..body.len().min(500)]);
+        body
     };
     let mut logins = BTreeSet::new();
     for page in [1, 2] {
@@ -277,11 +280,11 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
     // the health page the global load balancer checks: 200 while the
     // database answers, 503 within its one-second connect timeout after
     let health = format!("/{HEALTH_FILE}");
-    assert_eq!(http(web.port, "GET", &health, &[], "").status, 200);
-    drop(db);
+    assert_eq!(http(&health, "").0, 200);
+    db.stop();
     let t = std::time::Instant::now();
-    let r = http(web.port, "GET", &health, &[], "");
-    assert_eq!(r.status, 503, "{}", r.body);
+    let (status, body) = http(&health, "");
+    assert_eq!(status, 503, "{body}");
     assert!(
         t.elapsed() < std::time::Duration::from_secs(5),
         "the health page took {:?} to fail",

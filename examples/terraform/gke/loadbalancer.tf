@@ -5,8 +5,15 @@ resource "google_compute_global_address" "site" {
   name = "geowp-site"
 }
 
+# A region whose WordPress cannot reach the database answers 503 on the
+# health path and leaves the rotation after two failed checks (about 4 s).
+# The local demo's HAProxy checks with the same path and numbers.
 resource "google_compute_health_check" "wordpress" {
-  name = "geowp-wordpress"
+  name                = "geowp-wordpress"
+  check_interval_sec  = 2
+  timeout_sec         = 2
+  healthy_threshold   = 2
+  unhealthy_threshold = 2
   http_health_check {
     port_specification = "USE_SERVING_PORT"
     request_path       = module.site.health_check_path

@@ -1,7 +1,7 @@
 # The local demo (make demo): three simulated regions, each a fake Kubernetes
-# API server on this machine, with SyncThing running as real daemons here.
+# API server on this machine whose pods geowp-localrun runs as processes.
 # scripts/demo.sh writes terraform.tfvars.json with their addresses and
-# credentials; the module is the one a cloud configuration uses.
+# credentials; the module is the one a cloud configuration uses, unchanged.
 terraform {
   required_providers {
     geowp = {
@@ -23,31 +23,32 @@ variable "clusters" {
   }))
 }
 
-variable "syncthing_overrides" {
-  description = "Where each region's SyncThing daemon runs on this machine (written by scripts/demo.sh)."
-  type = map(object({
-    address        = string
-    listen_address = string
-    gui_address    = string
-    folder_path    = string
-  }))
+variable "site_url" {
+  description = "Where the demo's load balancer (HAProxy) serves the site."
+  type        = string
+  default     = "http://demo.localhost:8080"
 }
 
 module "site" {
-  source              = "../modules/geo-wordpress"
-  site_name           = "demo"
-  site_url            = "http://demo.localhost"
-  clusters            = var.clusters
-  syncthing_overrides = var.syncthing_overrides
+  source    = "../modules/geo-wordpress"
+  site_name = "demo"
+  site_url  = var.site_url
+  clusters  = var.clusters
   # the simulated regions are all on this machine: peers and nodes dial
   # from loopback (a cloud configuration names its VPC ranges here)
   peer_source_ranges = ["127.0.0.0/8"]
   node_source_ranges = { for name, _ in var.clusters : name => ["127.0.0.0/8"] }
   primary_member     = sort(keys(var.clusters))[0]
+  # one WordPress per region keeps the demo light on two cores
+  wordpress_replicas = 1
 }
 
 output "wordpress_endpoints" {
   value = module.site.wordpress_endpoints
+}
+
+output "health_check_path" {
+  value = module.site.health_check_path
 }
 
 output "syncthing_device_ids" {

@@ -127,6 +127,8 @@ fn plan_ms(tf: &Tf) -> f64 {
     ms
 }
 
+#[path = "../bench/demobench.rs"]
+mod demobench;
 #[path = "../bench/stackbench.rs"]
 mod stackbench;
 #[path = "../bench/syncbench.rs"]
@@ -155,6 +157,11 @@ fn main() {
         let md = stackbench::plan_sizes(&root);
         println!("{md}");
         let _ = std::fs::write(out_dir.join("plans.md"), &md);
+    }
+    if all || which.iter().any(|w| w == "demo") {
+        let md = demobench::demo();
+        println!("{md}");
+        let _ = std::fs::write(out_dir.join("demo.md"), &md);
     }
     if all || which.iter().any(|w| w == "sync") {
         let md = syncbench::propagation(&root);
