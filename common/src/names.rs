@@ -35,12 +35,20 @@ pub mod annotation {
     /// On PD's, TiKV's and TiDB's pod templates: the hash of what they read
     /// only at start (their config file, the site CA), so a change restarts them.
     pub const CONFIG_HASH: &str = "geowp.dev/config-hash";
+    /// On PD's, TiKV's and TiDB's StatefulSets: the hash of their pod
+    /// template, so an apply knows before writing whether it restarts them
+    /// (and must then take its turn in the site's rolling order).
+    pub const TEMPLATE_HASH: &str = "geowp.dev/template-hash";
 }
 
 /// Secrets of a stack.
 pub mod secret {
     /// Passwords and WordPress salts, identical in every region.
     pub const SITE: &str = "site-secrets";
+    /// This region's certificate for PD, TiKV and TiDB: `ca.crt`, `tls.crt`, `tls.key`.
+    pub const TIDB_TLS: &str = "tidb-tls";
+    /// Where PD, TiKV, TiDB and the pd-ctl Jobs mount [`TIDB_TLS`].
+    pub const TIDB_TLS_DIR: &str = "/var/lib/tidb-tls";
     /// This member's SyncThing certificate and key (`cert.pem`, `key.pem`).
     pub const SYNCTHING_IDENTITY: &str = "syncthing-identity";
     /// This member's own SyncThing config (`config.xml`), with no peers.

@@ -9,6 +9,7 @@
 
 pub mod controllers;
 pub mod fields;
+pub mod pd;
 pub mod registry;
 pub mod select;
 pub mod server;

@@ -89,6 +89,7 @@ fn main() -> ExitCode {
             latency: args.latency,
             event_log: 20_000,
             ip_prefix: args.ip_prefix,
+            pd: None,
         };
         let h = match fakeapi::start(opts).await {
             Ok(h) => h,

@@ -51,6 +51,10 @@ pub struct Options {
     /// addresses `A.B.2.N`, all addresses of this machine (the local runtime
     /// serves them). None: `10.96.x.y` and `127.0.0.x`.
     pub ip_prefix: Option<String>,
+    /// The site's PD, shared with the other regions' servers: PD and TiKV
+    /// StatefulSets start only as it allows, and `/pd-ctl` Jobs run against
+    /// it (see [`crate::pd`]). None: they are simply ready.
+    pub pd: Option<Arc<crate::pd::FakePd>>,
 }
 
 impl Default for Options {
@@ -67,6 +71,7 @@ impl Default for Options {
             latency: Duration::ZERO,
             event_log: 20_000,
             ip_prefix: None,
+            pd: None,
         }
     }
 }
@@ -271,23 +276,116 @@ fn schedule_controller(sh: &Arc<Shared>, res: &'static Resource, obj: &Value) {
     let sh = sh.clone();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        let mut s = lock(&sh.store);
-        let Ok(cur) = s.get(res, &ns, &name) else {
-            return;
-        };
-        if cur["metadata"]["generation"] != gen {
-            return; // a newer write scheduled its own pass
-        }
-        if let Some(status) = controllers::status_for(res.kind, &cur, b) {
-            if controllers::same_status(&cur["status"], &status) {
+        // a process the fake PD refused restarts, as a crash-looping pod
+        // would, until it starts or the object changes
+        for _ in 0..600 {
+            let retry = {
+                let mut s = lock(&sh.store);
+                let Ok(cur) = s.get(res, &ns, &name) else {
+                    return;
+                };
+                if cur["metadata"]["generation"] != gen {
+                    return; // a newer write scheduled its own pass
+                }
+                let now = if b == controllers::Behavior::Ready {
+                    run_against_pd(sh.opts.pd.as_deref(), &mut s, res.kind, &cur)
+                } else {
+                    b
+                };
+                if let Some(status) = controllers::status_for(res.kind, &cur, now) {
+                    if !controllers::same_status(&cur["status"], &status)
+                        && s.set_status(res, &ns, &name, status).is_ok()
+                    {
+                        publish(&sh, &mut s);
+                    }
+                }
+                b == controllers::Behavior::Ready && now == controllers::Behavior::NeverReady
+            };
+            if !retry {
                 return;
             }
-            if s.set_status(res, &ns, &name, status).is_ok() {
-                publish(&sh, &mut s);
-            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
 }
+
+/// With a fake PD: a PD or TiKV StatefulSet is ready only if PD lets its
+/// process start; a `/pd-ctl` Job's command runs against PD, its output the
+/// log of a Pod the Job controller makes (`job-name` label, as the real one;
+/// an empty log without a fake PD).
+fn run_against_pd(
+    pd: Option<&crate::pd::FakePd>,
+    s: &mut Store,
+    kind: &str,
+    obj: &Value,
+) -> controllers::Behavior {
+    use controllers::Behavior;
+    let c0 = &obj["spec"]["template"]["spec"]["containers"][0];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect()
+    };
+    let labels = &obj["metadata"]["labels"];
+    let component = labels[geowp_common::names::label::COMPONENT]
+        .as_str()
+        .unwrap_or("");
+    match (kind, component, pd) {
+        ("StatefulSet", "pd", Some(pd)) => match pd.start_pd(&strings(&c0["args"])) {
+            Ok(()) => Behavior::Ready,
+            Err(_) => Behavior::NeverReady,
+        },
+        ("StatefulSet", "tikv", Some(pd)) => {
+            let zone = labels[geowp_common::names::label::MEMBER]
+                .as_str()
+                .unwrap_or("");
+            match pd.start_tikv(&strings(&c0["args"]), zone) {
+                Ok(()) => Behavior::Ready,
+                Err(_) => Behavior::NeverReady,
+            }
+        }
+        ("Job", _, pd) => {
+            let cmd = strings(&c0["command"]);
+            if cmd.first().map(String::as_str) != Some("/pd-ctl") {
+                return Behavior::Ready;
+            }
+            // without a fake PD, pd-ctl prints nothing
+            let out = pd.map(|pd| pd.ctl(&cmd[1..])).unwrap_or_default();
+            let ns = obj["metadata"]["namespace"].as_str().unwrap_or("");
+            let job = obj["metadata"]["name"].as_str().unwrap_or("");
+            let pod = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": format!("{job}-{}", &crate::store::now().replace([':', '-', 'T', 'Z'], "")[8..]),
+                    "namespace": ns, "labels": {"job-name": job},
+                    "annotations": {POD_LOG: out},
+                    "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": job,
+                        "uid": obj["metadata"]["uid"], "controller": true}]},
+                "spec": obj["spec"]["template"]["spec"].clone(),
+                "status": {"phase": "Succeeded"}});
+            if let Some(res) = registry::find("", "v1", "pods") {
+                let _ = s.create(res, ns, pod, "kube-controller-manager");
+            }
+            Behavior::Ready
+        }
+        _ => Behavior::Ready,
+    }
+}
+
+/// See [`Handle::observer`]. It keeps reading the store it was made from,
+/// even after the server stopped.
+#[derive(Clone)]
+pub struct Observer(Arc<Shared>);
+
+impl Observer {
+    pub fn object(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
+        let res = registry::by_kind(api_version, kind)?;
+        lock(&self.0.store).get(res, ns, name).ok()
+    }
+}
+
+/// Where a simulated pod keeps what its container printed (served as its log).
+pub const POD_LOG: &str = "fake.geowp.dev/log";
 
 impl Handle {
     pub fn url(&self) -> String {
@@ -329,6 +427,11 @@ impl Handle {
     pub fn object(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Option<Value> {
         let res = registry::by_kind(api_version, kind)?;
         lock(&self.shared.store).get(res, ns, name).ok()
+    }
+    /// A read-only view of the store another thread can keep (a test's
+    /// observer recording when objects change).
+    pub fn observer(&self) -> Observer {
+        Observer(self.shared.clone())
     }
     /// Every object in the store.
     pub fn objects(&self) -> Vec<Value> {
@@ -541,6 +644,8 @@ struct Route {
     status: bool,
     /// The `scale` subresource (what `kubectl scale` uses).
     scale: bool,
+    /// A pod's `log` subresource.
+    log: bool,
 }
 
 fn route(path: &str) -> Option<Route> {
@@ -565,6 +670,7 @@ fn route(path: &str) -> Option<Route> {
             name: name.map(String::from),
             status,
             scale: false,
+            log: false,
         })
     };
     let scalable = |p: &str| matches!(p, "deployments" | "statefulsets" | "replicasets");
@@ -575,6 +681,15 @@ fn route(path: &str) -> Option<Route> {
             name: Some(name.to_string()),
             status: false,
             scale: true,
+            log: false,
+        }),
+        ["namespaces", ns, "pods", name, "log"] if group.is_empty() => Some(Route {
+            res: find("pods")?,
+            ns: Some(ns.to_string()),
+            name: Some(name.to_string()),
+            status: false,
+            scale: false,
+            log: true,
         }),
         ["namespaces", ns, plural] if group.is_empty() && *plural == "status" => {
             r(find("namespaces")?, None, Some(ns), true)
@@ -753,6 +868,23 @@ async fn resource_api(
 ) -> Response<Body> {
     if rt.scale {
         return scale_api(sh, rt, method, q, req).await;
+    }
+    if rt.log {
+        let got = lock(&sh.store).get(
+            rt.res,
+            rt.ns.as_deref().unwrap_or(""),
+            rt.name.as_deref().unwrap_or(""),
+        );
+        return match got {
+            Ok(pod) => {
+                let text = pod["metadata"]["annotations"][POD_LOG]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                full(StatusCode::OK, "text/plain", text)
+            }
+            Err(e) => err_resp(&e),
+        };
     }
     let res = rt.res;
     let ns = rt.ns.clone().unwrap_or_default();

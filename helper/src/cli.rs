@@ -41,6 +41,25 @@ enum Cmd {
     /// Kubeconfig files.
     #[command(subcommand)]
     Kubeconfig(KubeconfigCmd),
+    /// The whole site across its clusters.
+    #[command(subcommand)]
+    Site(SiteCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum SiteCmd {
+    /// One table for the site: per region WordPress ready replicas, PD
+    /// member health and leader, TiKV store state and leader count, the
+    /// SyncThing group config and pod, and certificate expiry. PD is asked
+    /// with pd-ctl run as a short-lived Job in the first region that
+    /// answers, so only the Kubernetes API must be reachable. Exit 3 when
+    /// anything is unhealthy (a region not answering included).
+    Status {
+        #[command(flatten)]
+        members: Members,
+        #[command(flatten)]
+        settings: GroupSettings,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -369,6 +388,7 @@ fn merge_code(e: &MergeError) -> Exit {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.cmd {
         Cmd::Sync(cmd) => run_sync(cmd),
+        Cmd::Site(SiteCmd::Status { members, settings }) => run_site_status(members, settings),
         Cmd::Syncthing(SyncthingCmd::DeviceId { cert }) => {
             let pem = match std::fs::read_to_string(&cert) {
                 Ok(p) => p,
@@ -463,6 +483,44 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(Exit::Failed, error_chain(&e)),
             }
         }
+    }
+}
+
+fn run_site_status(members: Members, settings: GroupSettings) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(Exit::Failed, format!("cannot start the runtime: {e}")),
+    };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let r = rt.block_on(async {
+        let t = match members.mode()? {
+            Mode::Kube(t) => t,
+            Mode::Live(_) => return Err(SyncError::Usage(
+                "site status reads the clusters: give --kubeconfig FILE (and --context per region)"
+                    .into(),
+            )),
+        };
+        let s = settings.for_folder(&members.folder);
+        crate::site::status(&t, &s, members.timeout, cancel.clone()).await
+    });
+    match r {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(SyncError::Unhealthy { report, why }) => {
+            for l in report {
+                println!("{l}");
+            }
+            fail(Exit::Unhealthy, why)
+        }
+        Err(e) => fail(e.exit(), e),
     }
 }
 

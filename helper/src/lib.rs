@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod exit;
+pub mod site;
 pub mod sync;
 
 pub use cli::{run, Cli};

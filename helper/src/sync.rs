@@ -109,7 +109,7 @@ pub fn read_kubeconfig(path: &Path) -> Result<(String, Vec<String>), SyncError> 
     Ok((text, doc.contexts()))
 }
 
-async fn connect_all(
+pub(crate) async fn connect_all(
     t: &KubeTarget,
     deadline: Instant,
     cancel: &CancellationToken,
@@ -142,13 +142,13 @@ async fn connect_all(
     Ok(out)
 }
 
-fn kube_err(name: &str, e: ClusterError) -> String {
+pub(crate) fn kube_err(name: &str, e: ClusterError) -> String {
     format!("{name}: {}", error_chain(&e))
 }
 
 /// Learns each member's device ID (from its identity Secret) and address
 /// (given, else its `syncthing` Service's load-balancer address).
-async fn kube_members(t: &KubeTarget, cs: &[Cluster]) -> Result<Vec<Member>, SyncError> {
+pub(crate) async fn kube_members(t: &KubeTarget, cs: &[Cluster]) -> Result<Vec<Member>, SyncError> {
     let facts =
         futures_util::future::join_all(t.members.iter().zip(cs).map(|((name, _), c)| async move {
             let st = group::read_syncthing(c, &t.namespace).await?;

@@ -456,6 +456,59 @@ impl Cluster {
         Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default()))
     }
 
+    /// Runs a Job to completion and returns what its pod printed; the Job
+    /// and its pods are deleted afterwards, whatever happened. For one-shot
+    /// tools in the cluster (pd-ctl) whose output is the answer.
+    pub async fn run_job(&self, job: &Obj, params: &PatchParams) -> Result<String, ClusterError> {
+        self.apply(job, params).await?;
+        let r = job.id.clone();
+        let selector = format!("job-name={}", r.name);
+        let outcome = async {
+            match self.wait(&r, conditions::is_rolled_out("Job")).await? {
+                Readiness::Ready => {}
+                Readiness::Waiting(why) | Readiness::Failed(why) => {
+                    return Err(ClusterError::Config(format!(
+                        "Job {} did not complete: {why}",
+                        r.name
+                    )))
+                }
+            }
+            let pods = self.list("v1", "Pod", &r.namespace, &selector).await?;
+            match pods.first().and_then(|p| p["metadata"]["name"].as_str()) {
+                Some(pod) => self.pod_log(&r.namespace, pod).await,
+                None => Err(ClusterError::Config(format!(
+                    "Job {} completed but has no pod to read",
+                    r.name
+                ))),
+            }
+        }
+        .await;
+        let _ = self.delete(&r, None).await;
+        for p in self
+            .list("v1", "Pod", &r.namespace, &selector)
+            .await
+            .unwrap_or_default()
+        {
+            if let Some(n) = p["metadata"]["name"].as_str() {
+                let _ = self
+                    .delete(&ObjRef::new("v1", "Pod", &r.namespace, n), None)
+                    .await;
+            }
+        }
+        outcome
+    }
+
+    /// What a pod's (first) container printed.
+    pub async fn pod_log(&self, namespace: &str, pod: &str) -> Result<String, ClusterError> {
+        let api: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), namespace);
+        self.bounded(
+            format!("reading the log of Pod/{pod}"),
+            api.logs(pod, &kube::api::LogParams::default()),
+        )
+        .await
+    }
+
     /// Objects of a kind in `namespace` (all namespaces when empty) matching
     /// a label selector.
     pub async fn list(

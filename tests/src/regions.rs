@@ -103,14 +103,34 @@ impl Regions {
 
     /// `clusters = { ... }` for the geo-wordpress module.
     pub fn clusters_hcl(&self) -> String {
+        let all: Vec<(String, usize)> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        self.clusters_hcl_of(&all)
+    }
+
+    /// `clusters = { ... }` naming member `name` on region `i` (addresses
+    /// `10.i.0.x`), for each pair; a stopped region keeps its URL and CA.
+    pub fn clusters_hcl_of(&self, which: &[(String, usize)]) -> String {
         let mut s = String::from("{\n");
-        for (i, n) in self.names.iter().enumerate() {
-            let h = self.handle(i);
+        for (n, i) in which {
+            let opts = &self.opts[*i];
+            let ca = std::fs::read_to_string(
+                self.dir
+                    .path()
+                    .join(&self.names[*i])
+                    .join("certs")
+                    .join("ca.pem"),
+            )
+            .ok()
+            .or_else(|| self.servers[*i].as_ref().map(|h| h.ca_pem.clone()))
+            .unwrap_or_default();
             s.push_str(&format!(
-                "    \"{n}\" = {{\n      host                   = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token                  = \"{}\"\n      pd_ip                  = \"10.{i}.0.1\"\n      tikv_ip                = \"10.{i}.0.2\"\n      syncthing_ip           = \"10.{i}.0.3\"\n    }}\n",
-                h.url(),
-                h.ca_pem,
-                h.token()
+                "    \"{n}\" = {{\n      host                   = \"https://{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token                  = \"{}\"\n      pd_ip                  = \"10.{i}.0.1\"\n      tikv_ip                = \"10.{i}.0.2\"\n      syncthing_ip           = \"10.{i}.0.3\"\n    }}\n",
+                opts.addr, ca, opts.token
             ));
         }
         s.push_str("  }");
@@ -120,6 +140,11 @@ impl Regions {
     /// A root module using the examples' geo-wordpress module over these
     /// regions, with the device IDs and endpoints as outputs.
     pub fn module_config(&self, site: &str, extra: &str) -> String {
+        self.module_config_with(site, &self.clusters_hcl(), extra)
+    }
+
+    /// The same root module over a chosen `clusters` map ([`Self::clusters_hcl_of`]).
+    pub fn module_config_with(&self, site: &str, clusters: &str, extra: &str) -> String {
         format!(
             r#"terraform {{
   required_providers {{
@@ -148,7 +173,7 @@ output "endpoints" {{
             module = crate::repo_root()
                 .join("examples/terraform/modules/geo-wordpress")
                 .display(),
-            clusters = self.clusters_hcl(),
+            clusters = clusters,
             nodes = self
                 .names
                 .iter()

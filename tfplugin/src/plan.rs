@@ -92,7 +92,7 @@ pub fn plan_change(
             .chain(rules.requires_replace.iter().copied());
         let mut seen = std::collections::BTreeSet::new();
         for name in flagged {
-            if seen.insert(name) && prior.get(name) != planned.get(name) {
+            if seen.insert(name) && !same(prior.get(name), planned.get(name)) {
                 requires_replace.push(AttrPath::root(name));
             }
         }
@@ -138,6 +138,18 @@ fn apply_defaults(attrs: &[Attribute], config: &Value, planned: &mut Value) {
     }
 }
 
+/// Equal, counting a null collection and an empty one as the same:
+/// Terraform 1.0's `ignore_changes` turns unset maps into empty ones, which
+/// must not plan a replacement.
+fn same(a: &Value, b: &Value) -> bool {
+    let empty = |v: &Value| {
+        v.is_null()
+            || v.as_map().is_some_and(|m| m.is_empty())
+            || v.as_list().is_some_and(|l| l.is_empty())
+    };
+    a == b || (empty(a) && empty(b))
+}
+
 fn configurable_differs(block: &Block, prior: &Value, proposed: &Value) -> bool {
     let attrs = block
         .attributes
@@ -145,7 +157,9 @@ fn configurable_differs(block: &Block, prior: &Value, proposed: &Value) -> bool 
         .filter(|a| a.required || a.optional)
         .map(|a| a.name.as_str());
     let blocks = block.blocks.iter().map(|b| b.name.as_str());
-    attrs.chain(blocks).any(|n| prior.get(n) != proposed.get(n))
+    attrs
+        .chain(blocks)
+        .any(|n| !same(prior.get(n), proposed.get(n)))
 }
 
 // ------------------------------------------------------------ timeouts
@@ -287,6 +301,15 @@ mod tests {
         assert_eq!(p.state.get("id"), &Value::Unknown);
         assert_eq!(p.state.get("etag"), &Value::Unknown);
         assert!(p.requires_replace.is_empty());
+    }
+
+    #[test]
+    fn a_null_map_turned_empty_is_no_change() {
+        // what Terraform 1.0's ignore_changes does to an unset map
+        assert!(same(&Value::Null, &Value::Map(Default::default())));
+        assert!(same(&Value::Null, &Value::List(vec![])));
+        assert!(!same(&Value::Null, &Value::str("")));
+        assert!(!same(&Value::Null, &Value::List(vec![Value::str("a")])));
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub(crate) mod tests;
 
 pub use geowp_kube::{Obj, FIELD_MANAGER};
 pub use spec::{
-    host_port_of, Component, ComponentResources, Member, ServiceType, StackSpec,
+    host_port_of, Component, ComponentResources, Member, PdTopology, ServiceType, StackSpec,
     DEFAULT_BUSYBOX_IMAGE, DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE, DEFAULT_SYNCTHING_IMAGE,
     DEFAULT_TIDB_VERSION, DEFAULT_WORDPRESS_IMAGE,
 };
@@ -120,6 +120,9 @@ pub struct Inputs {
     /// The uid of the `wp-content` claim once it exists: the NFS server
     /// keeps its files in the export directory `pvc-UID`.
     pub wp_content_uid: Option<String>,
+    /// How PD starts and where TiKV and TiDB find it, as the stack decided
+    /// (None: as for a member created now, [`StackSpec::new_topology`]).
+    pub pd: Option<PdTopology>,
 }
 
 impl Inputs {
@@ -129,6 +132,7 @@ impl Inputs {
             syncthing: SyncthingSecrets::placeholder(),
             tls: TlsMaterial::placeholder(),
             wp_content_uid: None,
+            pd: None,
         }
     }
 }
@@ -172,7 +176,8 @@ pub fn render(spec: &StackSpec, inputs: &Inputs) -> Vec<Obj> {
     objs.push(site_secret(spec, &inputs.secrets));
     objs.extend(policy::objects(spec));
     objs.extend(nfs::objects(spec));
-    objs.extend(tidb::objects(spec, &inputs.tls));
+    let pd = inputs.pd.clone().unwrap_or_else(|| spec.new_topology());
+    objs.extend(tidb::objects(spec, &inputs.tls, &pd));
     objs.extend(wordpress::objects(spec));
     objs.extend(syncthing::objects(
         spec,

@@ -151,6 +151,9 @@ pub struct StackSpec {
     pub site_url: String,
     /// Every member of the site, this one included, by member name, with the addresses other regions reach it at. Identical in every region: it makes PD's `--initial-cluster`.
     pub members: BTreeMap<String, Member>,
+    /// The members that bootstrapped TiDB, name => PD peer URL: pass `geowp_site.NAME.founders`. A member listed here at its recorded address starts PD with `--initial-cluster` of the founders; any other member (added later, or moved to a new cluster) joins the running cluster with `--join`. Null: every member of `members` is a founder, right only for a site whose members are all created in its first apply.
+    #[tf(validate = founders_check())]
+    pub founders: Option<BTreeMap<String, String>>,
     /// Image tag of PD, TiKV and TiDB (`pingcap/*`), one for all three.
     #[tf(default = DEFAULT_TIDB_VERSION, validate = tidb_version())]
     pub tidb_version: String,
@@ -231,6 +234,39 @@ pub struct StackSpec {
     pub resources: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+fn founders_check() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::new("Invalid founders", "member name => PD peer URL", |v| {
+        let Some(m) = v.as_map() else { return Ok(()) };
+        if m.is_empty() {
+            return Err(
+                "founders is empty: pass geowp_site.NAME.founders, or leave it null.".into(),
+            );
+        }
+        for (name, url) in m {
+            let Some(url) = url.as_str() else { continue };
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.contains(char::is_whitespace)
+            {
+                return Err(format!("founders[{name:?}] = {url:?} is not a PD peer URL such as \"http://10.0.0.5:2380\"."));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// How this member's PD starts, and which PDs its TiKV and TiDB dial first.
+/// Decided when the member is created (or moves to new addresses), then
+/// kept: adding a member to the site changes no other region's pods.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PdTopology {
+    /// `--initial-cluster` of a founder (`name=peer_url,...`); empty for a joiner.
+    pub initial_cluster: String,
+    /// `--join` of a joiner: the client URLs of the other members; empty for a founder.
+    pub join: String,
+    /// PD client addresses (`host:port,...`) TiKV's `--pd` and TiDB's `--path` name.
+    pub endpoints: String,
+}
+
 /// Host and port of a URL like `http://host:2379` (scheme optional).
 pub fn host_port_of(url: &str) -> &str {
     url.split_once("://")
@@ -259,6 +295,51 @@ impl StackSpec {
             .map(|m| host_port_of(&m.pd_client_url).to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+    /// The topology of a member created now: a founder (listed in
+    /// `founders` at its own peer URL, or every member when `founders` is
+    /// null) bootstraps with the founders; anyone else joins through the
+    /// client URLs of the other members.
+    pub fn new_topology(&self) -> PdTopology {
+        let my_peer = self.me().map(|m| m.pd_peer_url.as_str());
+        let initial_cluster = match &self.founders {
+            None => self.initial_cluster(),
+            Some(f) if f.get(&self.member).map(String::as_str) == my_peer => f
+                .iter()
+                .map(|(n, url)| format!("{n}={url}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            Some(_) => String::new(),
+        };
+        let join = if initial_cluster.is_empty() {
+            self.members
+                .iter()
+                .filter(|(n, _)| **n != self.member)
+                .map(|(_, m)| m.pd_client_url.clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        } else {
+            String::new()
+        };
+        PdTopology {
+            initial_cluster,
+            join,
+            endpoints: self.pd_addresses(),
+        }
+    }
+    /// Whether most PD addresses a topology lists are still members'. TiKV
+    /// and TiDB try each at start and learn the rest from PD, so a list with
+    /// a departed member still works; only one mostly gone is renewed (and
+    /// renewing it restarts TiKV and TiDB).
+    pub fn endpoints_current(&self, endpoints: &str) -> bool {
+        let now: Vec<&str> = self
+            .members
+            .values()
+            .map(|m| host_port_of(&m.pd_client_url))
+            .collect();
+        let listed: Vec<&str> = endpoints.split(',').filter(|e| !e.is_empty()).collect();
+        let alive = listed.iter().filter(|e| now.contains(e)).count();
+        alive * 2 > listed.len()
     }
     /// This member's entry of `members` (validation guarantees it exists).
     pub fn me(&self) -> Option<&Member> {

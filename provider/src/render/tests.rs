@@ -32,6 +32,7 @@ pub fn spec(member: &str) -> StackSpec {
         zone: Some(format!("zone-{member}")),
         namespace: "geowp".into(),
         members: members(),
+        founders: None,
         site_url: "https://blog.example.com".into(),
         tidb_version: DEFAULT_TIDB_VERSION.into(),
         wordpress_image: DEFAULT_WORDPRESS_IMAGE.into(),
@@ -95,6 +96,7 @@ pub fn inputs() -> Inputs {
             key_pem: "REGION-KEY".into(),
         },
         wp_content_uid: Some("u-1".into()),
+        pd: None,
     }
 }
 
@@ -680,4 +682,78 @@ fn pods_restart_for_what_they_read_at_start_and_not_for_a_renewed_certificate() 
     let after = render(&slow, &inputs());
     assert_ne!(template(&base, "pd"), template(&after, "pd"));
     assert_ne!(template(&base, "tikv"), template(&after, "tikv"));
+}
+
+fn with_fourth(mut s: StackSpec) -> StackSpec {
+    s.members.insert(
+        "sa-east".into(),
+        Member {
+            pd_client_url: "https://10.0.3.1:2379".into(),
+            pd_peer_url: "https://10.0.3.1:2380".into(),
+            tikv_address: "10.0.3.2:20160".into(),
+            syncthing_address: "tcp://10.0.3.3:22000".into(),
+        },
+    );
+    s
+}
+
+fn founders() -> BTreeMap<String, String> {
+    members()
+        .into_iter()
+        .map(|(n, m)| (n, m.pd_peer_url))
+        .collect()
+}
+
+#[test]
+fn founders_bootstrap_with_the_founders_and_a_later_member_joins() {
+    let mut founder = with_fourth(spec("us-east"));
+    founder.founders = Some(founders());
+    let t = founder.new_topology();
+    assert_eq!(
+        t.initial_cluster,
+        "ap-south=https://10.0.2.1:2380,eu-west=https://10.0.1.1:2380,us-east=https://10.0.0.1:2380",
+        "the founders only, not the member added since"
+    );
+    assert_eq!(t.join, "");
+    let mut joiner = with_fourth(spec("sa-east"));
+    joiner.founders = Some(founders());
+    let t = joiner.new_topology();
+    assert_eq!(t.initial_cluster, "");
+    assert_eq!(
+        t.join,
+        "https://10.0.2.1:2379,https://10.0.1.1:2379,https://10.0.0.1:2379"
+    );
+    assert_eq!(
+        t.endpoints,
+        "10.0.2.1:2379,10.0.1.1:2379,10.0.3.1:2379,10.0.0.1:2379"
+    );
+    let inputs = Inputs {
+        pd: Some(t),
+        ..inputs()
+    };
+    let a = args(find(&render(&joiner, &inputs), "StatefulSet", "pd"));
+    assert!(!a.iter().any(|x| x.starts_with("--initial-cluster")));
+    assert_eq!(
+        arg(&a, "--join="),
+        "https://10.0.2.1:2379,https://10.0.1.1:2379,https://10.0.0.1:2379"
+    );
+    // a founder moved to a new address (a replaced cluster) joins too
+    let mut moved = spec("eu-west");
+    moved.founders = Some(founders());
+    moved.members.get_mut("eu-west").unwrap().pd_peer_url = "https://10.9.0.1:2380".into();
+    assert_eq!(moved.new_topology().initial_cluster, "");
+}
+
+#[test]
+fn pd_endpoints_are_kept_while_most_are_members() {
+    let s = spec("us-east");
+    let listed = s.pd_addresses();
+    assert!(with_fourth(s.clone()).endpoints_current(&listed));
+    let mut one_gone = s.clone();
+    one_gone.members.remove("eu-west");
+    assert!(one_gone.endpoints_current(&listed), "2 of 3 still there");
+    let mut two_gone = one_gone.clone();
+    two_gone.members.remove("ap-south");
+    assert!(!two_gone.endpoints_current(&listed));
+    assert!(!s.endpoints_current(""));
 }

@@ -27,12 +27,12 @@ use super::build::{
 };
 use super::harden::{self, RunAs};
 use super::spec::{Component, ServiceType};
-use super::{host_port_of, StackSpec, TlsMaterial};
+use super::{host_port_of, PdTopology, StackSpec, TlsMaterial};
 
 /// Where PD, TiKV, TiDB and their Jobs find the region's certificate.
-pub const TLS_DIR: &str = "/var/lib/tidb-tls";
+pub const TLS_DIR: &str = secret::TIDB_TLS_DIR;
 /// The Secret holding `ca.crt`, `tls.crt` and `tls.key`.
-pub const TLS_SECRET: &str = "tidb-tls";
+pub const TLS_SECRET: &str = secret::TIDB_TLS;
 /// Where the site Secret's files are mounted for the Jobs.
 pub const SECRETS_DIR: &str = "/run/secrets/geowp";
 /// PD, TiKV and TiDB run as this user (the images run as root unless told).
@@ -231,6 +231,15 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
             short_hash(&c.read_at_start),
         )]));
     }
+    let template = sts
+        .spec
+        .as_ref()
+        .map(|s| serde_json::to_string(&s.template).unwrap_or_default())
+        .unwrap_or_default();
+    sts.metadata
+        .annotations
+        .get_or_insert_with(BTreeMap::new)
+        .insert(annotation::TEMPLATE_HASH.to_string(), short_hash(&template));
     Obj::new(&sts)
 }
 
@@ -301,7 +310,7 @@ fn tls_secret(spec: &StackSpec, tls: &TlsMaterial) -> Obj {
     })
 }
 
-pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
+pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj> {
     let me = spec.me().cloned();
     let (my_client, my_peer, my_tikv) = me
         .as_ref()
@@ -399,7 +408,12 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
                 format!("--advertise-client-urls={my_client}"),
                 format!("--peer-urls={scheme}://0.0.0.0:2380"),
                 format!("--advertise-peer-urls={my_peer}"),
-                format!("--initial-cluster={}", spec.initial_cluster()),
+                // a founder bootstraps with the founders; a joiner asks the running cluster
+                if pd.initial_cluster.is_empty() {
+                    format!("--join={}", pd.join)
+                } else {
+                    format!("--initial-cluster={}", pd.initial_cluster)
+                },
                 "--config=/etc/pd/pd.toml".into(),
             ],
             ports: vec![port("client", 2379), port("peer", 2380)],
@@ -418,7 +432,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
             component: Component::Tikv,
             binary: "/tikv-server",
             args: vec![
-                format!("--pd={}", spec.pd_addresses()),
+                format!("--pd={}", pd.endpoints),
                 "--addr=0.0.0.0:20160".into(),
                 format!("--advertise-addr={my_tikv}"),
                 "--status-addr=0.0.0.0:20180".into(),
@@ -442,7 +456,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial) -> Vec<Obj> {
             binary: "/tidb-server",
             args: vec![
                 "--store=tikv".into(),
-                format!("--path={}", spec.pd_addresses()),
+                format!("--path={}", pd.endpoints),
                 "-P".into(),
                 "4000".into(),
                 "--status=10080".into(),
@@ -579,10 +593,9 @@ pub fn leader_priority(spec: &StackSpec) -> Option<u32> {
     Some(if primary == spec.member { 5 } else { 1 })
 }
 
-/// Sets this member's PD leader priority with pd-ctl (from the PD image),
-/// when a primary member is named.
-fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
-    let priority = leader_priority(spec)?;
+/// pd-ctl from the PD image, talking to this region's PD with the region's
+/// certificate: the container of every pd-ctl Job (`words` is the command).
+fn pd_ctl_container(spec: &StackSpec, words: &[String]) -> (Container, Vec<Volume>) {
     let mut cmd = vec![
         "/pd-ctl".to_string(),
         "-u".into(),
@@ -595,12 +608,7 @@ fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
             format!("--key={TLS_DIR}/tls.key"),
         ]);
     }
-    cmd.extend([
-        "member".into(),
-        "leader_priority".into(),
-        spec.member.clone(),
-        priority.to_string(),
-    ]);
+    cmd.extend(words.iter().cloned());
     let mut mounts = vec![harden::tmp_mount()];
     let mut volumes = vec![harden::tmp_volume()];
     if spec.tidb_tls {
@@ -616,6 +624,29 @@ fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
         security_context: Some(harden::read_only(&[])),
         ..Default::default()
     };
+    (container, volumes)
+}
+
+/// A one-off pd-ctl command as a Job (`nonce` makes each run its own Job);
+/// geowp reads what it printed from the Job's pod log.
+pub fn pd_ctl_job(spec: &StackSpec, words: &[String], nonce: &str) -> Obj {
+    let (container, volumes) = pd_ctl_container(spec, words);
+    job(spec, "pd-ctl", "pd-ctl", container, volumes, nonce)
+}
+
+/// Sets this member's PD leader priority with pd-ctl (from the PD image),
+/// when a primary member is named.
+fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
+    let priority = leader_priority(spec)?;
+    let (container, volumes) = pd_ctl_container(
+        spec,
+        &[
+            "member".into(),
+            "leader_priority".into(),
+            spec.member.clone(),
+            priority.to_string(),
+        ],
+    );
     Some(job(
         spec,
         "pd-leader-priority",

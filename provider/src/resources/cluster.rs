@@ -161,6 +161,36 @@ impl ClusterModelPartial {
 
 /// One cluster error as a diagnostic: `who` names the member or stack, `what`
 /// says what was being done. Settings errors point at `settings`.
+/// A refresh that cannot reach the cluster: a warning naming the member,
+/// so the rest of the site can still be planned and applied (the moment a
+/// region is lost is the moment Terraform must still work). State is kept.
+/// Anything else is [`diagnose`]d as usual.
+pub fn diagnose_refresh(
+    e: &ClusterError,
+    settings: &AttrPath,
+    who: &str,
+    what: &str,
+    d: &mut Diagnostics,
+) {
+    let chain = error_chain(e);
+    match e {
+        ClusterError::Unreachable { .. } if !is_tls_trust(&chain) => {}
+        ClusterError::Timeout { .. } => {}
+        _ => return diagnose(e, settings, who, what, d),
+    }
+    d.warning_at(
+        settings.clone(),
+        "Region unreachable",
+        format!("{chain} ({who}, while {what}). Its state is kept as of the last refresh, and the other regions are planned and applied as usual; an apply that must change this stack fails for it alone until its cluster answers. If the region is lost for good, remove it from the site (see the lifecycle guide)."),
+    );
+}
+
+/// The cluster does not answer at all (as opposed to refusing, failing, or
+/// our own time running out, which is never taken for a lost region).
+pub fn is_lost(e: &ClusterError) -> bool {
+    matches!(e, ClusterError::Unreachable { .. }) && !is_tls_trust(&error_chain(e))
+}
+
 pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d: &mut Diagnostics) {
     let chain = error_chain(e);
     match e {
@@ -204,7 +234,7 @@ pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d:
 
 /// Whether a connection failed because the server's certificate is not
 /// trusted (rustls' words, as kube passes them on).
-fn is_tls_trust(chain: &str) -> bool {
+pub fn is_tls_trust(chain: &str) -> bool {
     [
         "invalid peer certificate",
         "UnknownIssuer",

@@ -45,6 +45,11 @@ pub struct SiteModel {
     /// Arbitrary values that, when changed, make new secrets (for rotation).
     #[tf(replace)]
     pub keepers: Option<BTreeMap<String, String>>,
+    /// Every member of the site by name, each with its PD peer URL (`members[NAME].pd_peer_url` of the stacks). Only the members given when the site is created matter: they become `founders`. Add `lifecycle { ignore_changes = [members] }`: a change here updates the site, and Terraform then destroys a departing region's stack before the surviving stacks are applied, so they could not remove it from TiDB first.
+    pub members: Option<BTreeMap<String, String>>,
+    /// The members that bootstrapped TiDB, with their PD peer URLs: `members` as it was when the site was created, never changed after. Pass it to every stack's `founders`: a founder starts PD with `--initial-cluster` of the founders, every later member (or a founder moved to a new address) joins the running cluster with `--join`. Null when `members` was not given.
+    #[tf(keep)]
+    pub founders: Val<BTreeMap<String, String>>,
     /// Password of TiDB's `root` user.
     #[tf(keep, sensitive)]
     pub tidb_root_password: Val<Secret<String>>,
@@ -124,6 +129,7 @@ impl TypedResource for Site {
             wordpress_salts: Val::Known(Secret::new(salts)),
             tls_ca_certificate: ca_cert,
             tls_ca_private_key: ca_key,
+            founders: Val::from_option(planned.members.clone()),
             ..planned
         })
     }
@@ -141,12 +147,16 @@ impl TypedResource for Site {
     async fn update(
         &self,
         _ctx: &mut Ctx,
-        _prior: SiteModel,
+        prior: SiteModel,
         planned: SiteModel,
         _diags: &mut Diagnostics,
     ) -> SiteModel {
-        // Every configurable attribute forces replacement; nothing to do in place.
-        planned
+        // Every other configurable attribute forces replacement; `members`
+        // changes in place and the founders stay what they were.
+        SiteModel {
+            founders: prior.founders,
+            ..planned
+        }
     }
 
     async fn delete(&self, _ctx: &mut Ctx, _prior: SiteModel, _diags: &mut Diagnostics) {}

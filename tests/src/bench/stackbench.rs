@@ -107,6 +107,7 @@ fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
             syncthing: st,
             tls,
             wp_content_uid: Some("bench".into()),
+            pd: None,
         },
     )
 }

@@ -3,6 +3,17 @@
 
 resource "geowp_site" "this" {
   name = var.site_name
+  # the members of the first apply found TiDB; members added later join it
+  members = { for name, m in local.members : name => m.pd_peer_url }
+  # set, not left null: Terraform 1.0's ignore_changes turns a null map into
+  # an empty one, which would plan an update of the site
+  keepers = {}
+  lifecycle {
+    # only the founders matter, and they never change; an update here would
+    # also make Terraform destroy a departing region before the survivors
+    # could remove it from TiDB
+    ignore_changes = [members]
+  }
 }
 
 locals {
@@ -30,6 +41,7 @@ resource "geowp_cluster_stack" "region" {
   member    = each.key
   namespace = var.namespace
   members   = local.members
+  founders  = geowp_site.this.founders
 
   site_name             = geowp_site.this.name
   site_url              = var.site_url

@@ -25,7 +25,7 @@ variable "clusters" {
   }))
   validation {
     condition     = length(var.clusters) >= 3
-    error_message = "A site needs at least 3 clusters so that TiDB keeps quorum when a region is lost."
+    error_message = "A site needs at least 3 clusters so that TiDB keeps quorum when a region is lost. To move a region to another cluster, keep its key in clusters and change its settings and addresses instead of removing it."
   }
 }
 

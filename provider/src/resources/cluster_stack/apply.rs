@@ -18,6 +18,7 @@ use tfplugin::provider::Ctx;
 use tfplugin::Val;
 use tokio::time::Instant;
 
+use super::lifecycle;
 use super::model::{InventoryItem, StackModel, IN_SYNC};
 use crate::render::{self, Inputs, SyncthingSecrets, TlsMaterial, FIELD_MANAGER};
 use crate::resources::cluster::diagnose;
@@ -161,14 +162,44 @@ pub async fn converge(
     } else {
         PatchParams::apply(FIELD_MANAGER)
     };
+    // members gone from `members` are removed from TiDB by the first survivor;
+    // their destroys (in this same run) wait for it
+    let leaving = match prior {
+        Some(p) if lifecycle::removes_departed(&planned.spec) => {
+            lifecycle::departed(&p.spec, &planned.spec)
+        }
+        _ => BTreeMap::new(),
+    };
+    for name in leaving.keys() {
+        lifecycle::leave_started(&planned.spec.site_name, name, &planned.spec.member);
+    }
     let cluster = match connect(&planned.cluster.connection(), deadline, ctx.cancel.clone()).await {
         Ok(c) => c,
         Err(e) => {
             diagnose(&e, &cluster_path(), &who, "connecting", diags);
+            let why = Err(format!(
+                "member {} could not reach its cluster",
+                planned.spec.member
+            ));
+            for name in leaving.keys() {
+                lifecycle::leave_finished(&planned.spec.site_name, name, &why);
+            }
             return Outcome::Nothing;
         }
     };
     let spec = &planned.spec;
+    for (name, gone) in &leaving {
+        tracing::info!(member = %name, by = %spec.member, "removing a departed member from TiDB");
+        let r = lifecycle::remove_member(&cluster, spec, &params, name, gone).await;
+        lifecycle::leave_finished(&spec.site_name, name, &r);
+        if let Err(e) = r {
+            diags.error_at(
+                AttrPath::root("members"),
+                "Member not removed from TiDB",
+                format!("member {name} left `members`, and {who} could not remove it from TiDB: {e}. Its region's objects are kept; fix the cause and apply again."),
+            );
+        }
+    }
     // a namespace we did not make is not ours to fill and later delete
     match cluster
         .get(&ObjRef::new("v1", "Namespace", "", &spec.namespace))
@@ -238,11 +269,16 @@ pub async fn converge(
             return Outcome::Nothing;
         }
     };
+    let pd = planned
+        .out
+        .topology()
+        .unwrap_or_else(|| super::plan::topology(prior, spec));
     let mut inputs = Inputs {
         secrets: planned.secrets.render(),
         syncthing: st.clone(),
         tls: tls.clone(),
         wp_content_uid: claim_uid,
+        pd: Some(pd.clone()),
     };
     let mut objs = render::render(spec, &inputs);
     let mut inventory: BTreeMap<String, InventoryItem> = prior
@@ -272,7 +308,28 @@ pub async fn converge(
             }
             objs = render::render(spec, &inputs);
         }
-        let batch: Vec<&Obj> = objs.iter().filter(|o| o.wave() == wave).collect();
+        if wave == Wave::Workload {
+            if let Some(through) = moved_through(prior, spec) {
+                if let Err(e) = lifecycle::forget_old_pd(&cluster, spec, &params, &through).await {
+                    diags.error_at(
+                        AttrPath::root("members").key(&spec.member).attr("pd_peer_url"),
+                        "Old PD member not removed",
+                        format!("{who} moved to a new PD address; its old PD member must leave before the new one joins, and that failed: {e}. Apply again once the other members' PDs answer."),
+                    );
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        let coordinated = if wave == Wave::Workload && prior.is_some() && planned.wait_for_rollout {
+            tier_changes(&cluster, &objs).await
+        } else {
+            BTreeSet::new()
+        };
+        let batch: Vec<&Obj> = objs
+            .iter()
+            .filter(|o| o.wave() == wave && !coordinated.contains(&o.key()))
+            .collect();
         let results = futures_util::future::join_all(batch.iter().map(|o| {
             let (c, params) = (cluster.clone(), &params);
             async move {
@@ -308,6 +365,30 @@ pub async fn converge(
                 }
             }
         }
+        if !failed && !coordinated.is_empty() {
+            let steps: Vec<&Obj> = objs
+                .iter()
+                .filter(|o| coordinated.contains(&o.key()))
+                .collect();
+            if let Err((key, e)) = roll(&cluster, spec, &params, &steps, diags).await {
+                failed = true;
+                objects.insert(
+                    key.clone(),
+                    format!("not applied: {}", geowp_common::error_chain(&e)),
+                );
+                diagnose(&e, &cluster_path(), &who, &format!("applying {key}"), diags);
+            }
+            // what was applied is what the live objects carry now
+            for o in &steps {
+                if let Ok(Some(live)) = cluster.get(&o.id).await {
+                    if !lifecycle::template_changes(o, Some(&live)) {
+                        let uid = live["metadata"]["uid"].as_str().unwrap_or("").to_string();
+                        inventory.insert(o.key(), InventoryItem::of(&o.id, Val::Known(uid)));
+                        objects.insert(o.key(), IN_SYNC.to_string());
+                    }
+                }
+            }
+        }
         if failed {
             break; // later waves depend on this one
         }
@@ -317,6 +398,19 @@ pub async fn converge(
     }
     if !failed && planned.wait_for_rollout {
         wait_ready(&cluster, &objs, limit, creating, diags).await;
+        let old_tikv = prior
+            .and_then(|p| p.spec.me())
+            .map(|m| m.tikv_address.clone())
+            .filter(|a| Some(a) != spec.me().map(|m| &m.tikv_address));
+        if let (Some(old), false) = (old_tikv, diags.has_errors()) {
+            if let Err(e) = lifecycle::forget_old_store(&cluster, spec, &params, &old).await {
+                diags.error_at(
+                    AttrPath::root("members").key(&spec.member).attr("tikv_address"),
+                    "Old TiKV store not removed",
+                    format!("{who} moved to a new TiKV address; removing its old store at {old} failed: {e}"),
+                );
+            }
+        }
     }
     let endpoint = match cluster
         .get(&ObjRef::new(
@@ -334,6 +428,7 @@ pub async fn converge(
     state.id = Val::Known(StackModel::id_of(&state.spec));
     state.out.objects = Val::Known(objects);
     state.out.inventory = Val::Known(inventory);
+    state.out.set_topology(&pd);
     state.out.wordpress_endpoint = endpoint;
     state.out.syncthing_device_id = Val::Known(st.device_id.clone());
     state.out.tls_certificate_expires = if state.spec.tidb_tls {
@@ -443,4 +538,100 @@ async fn wait_ready(
             ),
         );
     }
+}
+
+/// For a member that moved to a new PD address: the client URL of another
+/// member to reach PD through (this cluster's PD is not there yet).
+fn moved_through(prior: Option<&StackModel>, spec: &render::StackSpec) -> Option<String> {
+    let before = prior?.spec.me()?.pd_peer_url.clone();
+    let now = spec.me()?;
+    (before != now.pd_peer_url)
+        .then(|| {
+            spec.members
+                .iter()
+                .find(|(n, _)| **n != spec.member)
+                .map(|(_, m)| m.pd_client_url.clone())
+        })
+        .flatten()
+}
+
+/// The TiDB-tier StatefulSets whose pod templates this apply changes: they
+/// take their turn in the site's rolling order instead of the batch.
+async fn tier_changes(cluster: &Cluster, objs: &[Obj]) -> BTreeSet<String> {
+    let tier: Vec<&Obj> = objs
+        .iter()
+        .filter(|o| o.id.kind == "StatefulSet" && lifecycle::tier_rank(&o.id.name).is_some())
+        .collect();
+    let lives = futures_util::future::join_all(tier.iter().map(|o| cluster.get(&o.id))).await;
+    tier.iter()
+        .zip(lives)
+        .filter(|(o, live)| matches!(live, Ok(l) if lifecycle::template_changes(o, l.as_ref())))
+        .map(|(o, _)| o.key())
+        .collect()
+}
+
+/// Applies the changed TiDB-tier StatefulSets in the site's rolling order:
+/// each its own turn, leaders moved away first, ready before the next.
+async fn roll(
+    cluster: &Cluster,
+    spec: &render::StackSpec,
+    params: &PatchParams,
+    steps: &[&Obj],
+    diags: &mut Diagnostics,
+) -> Result<(), (String, ClusterError)> {
+    let ranks: BTreeSet<u8> = steps
+        .iter()
+        .filter_map(|o| lifecycle::tier_rank(&o.id.name))
+        .collect();
+    let order = lifecycle::Rolling::join(&spec.site_name, &spec.member, ranks);
+    let mut sorted = steps.to_vec();
+    sorted.sort_by_key(|o| lifecycle::tier_rank(&o.id.name));
+    for o in sorted {
+        let Some(rank) = lifecycle::tier_rank(&o.id.name) else {
+            continue;
+        };
+        let turn = order.turn(rank).await;
+        tracing::info!(member = %spec.member, component = %o.id.name, "rolling: this region's turn");
+        let mut evicted = None;
+        let prepared = match o.id.name.as_str() {
+            object::PD => lifecycle::before_pd(cluster, spec, params).await,
+            object::TIKV => lifecycle::before_tikv(cluster, spec, params)
+                .await
+                .map(|id| evicted = id),
+            _ => Ok(()),
+        };
+        if let Err(e) = prepared {
+            diags.warning(
+                "Restarted without moving leaders first",
+                format!("member {}: {} restarts without its leaders moved away first ({e}); clients may wait a few seconds for a new leader.", spec.member, o.id.name),
+            );
+        }
+        let applied = cluster.apply(o, params).await;
+        let waited = match applied {
+            Ok(_) => cluster.wait(&o.id, is_rolled_out("StatefulSet")).await,
+            Err(e) => Err(e),
+        };
+        if let Some(id) = evicted {
+            if let Err(e) = lifecycle::after_tikv(cluster, spec, params, id).await {
+                diags.warning(
+                    "Evict-leader scheduler left in place",
+                    format!("member {}: removing evict-leader-scheduler-{id} failed ({e}); remove it with pd-ctl, or this TiKV takes no leaders.", spec.member),
+                );
+            }
+        }
+        drop(turn);
+        order.done(rank);
+        match waited {
+            Ok(Readiness::Ready) => {}
+            Ok(Readiness::Waiting(why) | Readiness::Failed(why)) => {
+                diags.error(
+                    "Rolling change stopped",
+                    format!("{} of member {} is not ready ({why}); this region's later TiDB components were not changed. Fix the cause and apply again.", o.key(), spec.member),
+                );
+                return Ok(());
+            }
+            Err(e) => return Err((o.key(), e)),
+        }
+    }
+    Ok(())
 }

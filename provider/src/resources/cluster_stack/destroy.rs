@@ -11,6 +11,7 @@ use tfplugin::provider::Ctx;
 use tokio::time::Instant;
 
 use super::apply::cluster_path;
+use super::lifecycle::{self, MayDelete};
 use super::model::StackModel;
 use crate::resources::cluster::diagnose;
 
@@ -54,6 +55,29 @@ pub async fn destroy(ctx: &mut Ctx, prior: StackModel, diags: &mut Diagnostics) 
         return;
     }
     let limit = prior.timeouts.delete();
+    // a member leaving a site that goes on: the survivors remove it from TiDB first
+    let others: Vec<String> = prior
+        .spec
+        .members
+        .keys()
+        .filter(|m| **m != prior.spec.member)
+        .cloned()
+        .collect();
+    let waited = Instant::now() + limit;
+    match lifecycle::wait_for_leave(&prior.spec.site_name, &prior.spec.member, &others, waited)
+        .await
+    {
+        MayDelete::Removed | MayDelete::NoSurvivor(None) => {}
+        MayDelete::NoSurvivor(Some(why)) => diags.warning("Member not removed from TiDB", why),
+        MayDelete::Refused(why) => {
+            diags.error(
+                "Region kept",
+                format!("{who} is not destroyed: it must leave TiDB first, and that failed: {why}"),
+            );
+            return;
+        }
+    }
+    // deleting gets the whole delete timeout, however long the wait took
     let deadline = Instant::now() + limit;
     let cluster = match connect(&prior.cluster.connection(), deadline, ctx.cancel.clone()).await {
         Ok(c) => c,
@@ -95,6 +119,14 @@ pub async fn destroy(ctx: &mut Ctx, prior: StackModel, diags: &mut Diagnostics) 
             }
         }
         Err(e) if e.code() == Some(404) => {}
+        Err(e) if crate::resources::cluster::is_lost(&e) => {
+            // a lost region: Terraform must be able to let go of it
+            diags.warning(
+                "Region unreachable: dropped from state",
+                format!("{} ({who}). Its objects could not be deleted and are no longer tracked; if the cluster comes back, delete namespace {ns} there (kubectl delete namespace {ns}).", geowp_common::error_chain(&e)),
+            );
+            return;
+        }
         Err(e) => {
             return diagnose(
                 &e,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use geowp_common::names::{annotation, secret, SALT_NAMES};
+use geowp_common::names::{annotation, object, secret, SALT_NAMES};
 use geowp_kube::{connect, ObjRef};
 use geowp_syncthing::group::b64d;
 use tfplugin::diag::Diagnostics;
@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use super::apply::cluster_path;
 use super::model::{SiteSecrets, StackModel, StackOutputs, TIMEOUTS};
-use crate::render::StackSpec;
+use crate::render::{PdTopology, StackSpec};
 use crate::resources::cluster::{diagnose, import_kubeconfig, ClusterModel};
 
 pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<StackModel> {
@@ -99,6 +99,7 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
         .ok()
         .flatten()
         .and_then(|s| b64d(&s["data"]["ca.crt"]));
+    let pd = live_topology(&cluster, ns).await;
     Some(StackModel {
         id: Val::Known(StackModel::id_of(&spec)),
         cluster: cluster_settings,
@@ -121,8 +122,42 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
             objects: Val::Known(BTreeMap::new()),
             inventory: Val::Known(BTreeMap::new()),
             tls_certificate_expires: Val::Null,
+            pd_initial_cluster: Val::from_option(pd.as_ref().map(|t| t.initial_cluster.clone())),
+            pd_join: Val::from_option(pd.as_ref().map(|t| t.join.clone())),
+            pd_endpoints: Val::from_option(pd.map(|t| t.endpoints)),
         },
         spec,
         timeouts: Timeouts::defaults(TIMEOUTS),
+    })
+}
+
+/// How the live PD and TiKV were started (their StatefulSets' arguments), so
+/// an imported stack keeps them; None when they are not there to read.
+async fn live_topology(cluster: &geowp_kube::Cluster, ns: &str) -> Option<PdTopology> {
+    let args = |obj: &serde_json::Value| -> Vec<String> {
+        obj["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(String::from))
+            .collect()
+    };
+    let get = |name: &'static str| {
+        let r = ObjRef::new("apps/v1", "StatefulSet", ns, name);
+        async move { cluster.get(&r).await.ok().flatten() }
+    };
+    let (pd, tikv) = (
+        args(&get(object::PD).await?),
+        args(&get(object::TIKV).await?),
+    );
+    let flag = |a: &[String], f: &str| {
+        a.iter()
+            .find_map(|x| x.strip_prefix(f).map(String::from))
+            .unwrap_or_default()
+    };
+    Some(PdTopology {
+        initial_cluster: flag(&pd, "--initial-cluster="),
+        join: flag(&pd, "--join="),
+        endpoints: flag(&tikv, "--pd="),
     })
 }

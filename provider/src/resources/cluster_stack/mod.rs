@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod destroy;
 pub mod import;
+pub mod lifecycle;
 pub mod model;
 pub mod plan;
 pub mod read;

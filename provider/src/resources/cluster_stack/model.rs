@@ -126,6 +126,12 @@ pub struct StackOutputs {
     /// What was applied, by `Kind/name`: apiVersion, kind, namespace, name and uid of each object; destroy removes exactly these.
     #[tf(plain)]
     pub inventory: Val<BTreeMap<String, InventoryItem>>,
+    /// PD's `--initial-cluster` when this member founded the TiDB cluster (from `founders`); empty when it joined. Decided when the member is created or moves to a new PD address, then kept.
+    pub pd_initial_cluster: Val<String>,
+    /// PD's `--join` (the other members' client URLs) when this member joined a running TiDB cluster; empty for a founder. Decided when the member is created or moves, then kept, so adding a member changes no other region's pods.
+    pub pd_join: Val<String>,
+    /// PD addresses this region's TiKV (`--pd`) and TiDB (`--path`) start with. Kept while most of them are still members' addresses (TiKV and TiDB learn the other PDs from PD); renewed, which restarts TiKV and TiDB, only when most are gone.
+    pub pd_endpoints: Val<String>,
     /// When this region's certificate for PD, TiKV and TiDB expires (RFC 3339); an apply within 30 days of it issues a new one, and the plan says so. Null without `tidb_tls`.
     pub tls_certificate_expires: Val<String>,
 }
@@ -153,6 +159,22 @@ pub struct StackModel {
     pub out: StackOutputs,
     #[tf(timeouts = TIMEOUTS)]
     pub timeouts: Timeouts,
+}
+
+impl StackOutputs {
+    /// The PD topology in state, when all of it is known.
+    pub fn topology(&self) -> Option<crate::render::PdTopology> {
+        Some(crate::render::PdTopology {
+            initial_cluster: self.pd_initial_cluster.known()?.clone(),
+            join: self.pd_join.known()?.clone(),
+            endpoints: self.pd_endpoints.known()?.clone(),
+        })
+    }
+    pub fn set_topology(&mut self, t: &crate::render::PdTopology) {
+        self.pd_initial_cluster = Val::Known(t.initial_cluster.clone());
+        self.pd_join = Val::Known(t.join.clone());
+        self.pd_endpoints = Val::Known(t.endpoints.clone());
+    }
 }
 
 impl StackModel {

@@ -18,13 +18,19 @@ pub fn modify(prior: Option<&StackModel>, planned: &mut Value, d: &mut Diagnosti
     let spec = StackSpec::decode_object(planned, &AttrPath::default()).ok();
     let ca = planned.get("tls_ca_certificate").clone();
     let mut out = StackOutputs::decode_object(planned, &AttrPath::default()).unwrap_or_default();
+    // the same member on another cluster: everything read from the cluster
+    // (uids, endpoint, identity, certificate) comes anew
+    let on_cluster = prior.filter(|p| same_cluster(p, planned.get("cluster")));
     out.health_check_path = Val::Known(HEALTH_PATH.into());
     let id = match &spec {
         Some(s) => {
             out.tidb_endpoint = Val::Known(s.tidb_endpoint());
             out.syncthing_address = Val::from_option(s.me().map(|m| m.syncthing_address.clone()));
-            plan_objects(prior, s, &mut out);
-            plan_certificate(prior, s, &ca, &mut out, d);
+            plan_objects(on_cluster, s, &mut out);
+            let t = topology(prior, s);
+            explain_lifecycle(prior, s, &t, d);
+            out.set_topology(&t);
+            plan_certificate(on_cluster, s, &ca, &mut out, d);
             Val::Known(StackModel::id_of(s))
         }
         None => {
@@ -34,6 +40,9 @@ pub fn modify(prior: Option<&StackModel>, planned: &mut Value, d: &mut Diagnosti
             out.inventory = Val::Unknown;
             out.wordpress_endpoint = Val::Unknown;
             out.tls_certificate_expires = Val::Unknown;
+            out.pd_initial_cluster = Val::Unknown;
+            out.pd_join = Val::Unknown;
+            out.pd_endpoints = Val::Unknown;
             if prior.is_none() {
                 out.syncthing_device_id = Val::Unknown;
             }
@@ -44,6 +53,81 @@ pub fn modify(prior: Option<&StackModel>, planned: &mut Value, d: &mut Diagnosti
         out.encode_into(m);
         m.insert("id".into(), tfplugin::Field::encode(&id));
     }
+}
+
+/// How PD starts: kept from state while this member's PD peer URL stays
+/// (a moved member joins anew), the endpoint list kept while most of it is
+/// current. A new member decides from `founders`.
+pub fn topology(prior: Option<&StackModel>, spec: &StackSpec) -> render::PdTopology {
+    let fresh = spec.new_topology();
+    let peer = |s: &StackSpec| s.me().map(|m| m.pd_peer_url.clone());
+    let Some(mut kept) = prior
+        .filter(|p| peer(&p.spec) == peer(spec))
+        .and_then(|p| p.out.topology())
+    else {
+        return fresh;
+    };
+    if !spec.endpoints_current(&kept.endpoints) {
+        kept.endpoints = fresh.endpoints;
+    }
+    kept
+}
+
+/// What this apply does to the TiDB cluster beyond this region, said in
+/// the plan: members leaving, this member moving, joining.
+fn explain_lifecycle(
+    prior: Option<&StackModel>,
+    spec: &StackSpec,
+    t: &render::PdTopology,
+    d: &mut Diagnostics,
+) {
+    use super::lifecycle::{departed, removes_departed};
+    let Some(prior) = prior else {
+        if !t.join.is_empty() {
+            d.warning_at(
+                AttrPath::root("pd_join"),
+                "Joining the site's TiDB cluster",
+                format!("member {} is not a founder: its PD joins the running cluster through {} (no --initial-cluster), its TiKV registers as a new store. The other regions' pods do not change.", spec.member, t.join),
+            );
+        }
+        return;
+    };
+    if removes_departed(spec) {
+        for name in departed(&prior.spec, spec).keys() {
+            d.warning_at(
+                AttrPath::root("members"),
+                "Member leaves TiDB",
+                format!("member {name} leaves the site: this apply first removes it from TiDB from member {}'s cluster (PD leadership moved away if it leads, its PD member deleted, its TiKV store deleted and drained to Tombstone), and only then deletes its region's objects.", spec.member),
+            );
+        }
+    }
+    let peer = |s: &StackSpec| s.me().map(|m| m.pd_peer_url.clone());
+    if peer(&prior.spec) != peer(spec) {
+        d.warning_at(
+            AttrPath::root("members").key(&spec.member).attr("pd_peer_url"),
+            "Member moves",
+            format!("member {} moves to a new PD address: its old PD member is deleted from TiDB, the new PD joins through {} with --join, and once the new TiKV has registered the old store is drained to Tombstone.", spec.member, t.join),
+        );
+    }
+}
+
+/// Whether the planned cluster settings name the cluster the stack is on
+/// (same API server, or same kubeconfig and context). Settings unknown
+/// until apply come from a cluster being made in it: another cluster.
+fn same_cluster(prior: &StackModel, planned: &Value) -> bool {
+    let known = |k: &str| planned.get(k).is_known();
+    if !(known("host") && known("kubeconfig") && known("context")) {
+        return false;
+    }
+    let text = |k: &str| planned.get(k).as_str().map(String::from);
+    prior.cluster.host == text("host")
+        && prior.cluster.context == text("context")
+        && prior
+            .cluster
+            .kubeconfig
+            .as_ref()
+            .map(|k| k.expose().clone())
+            == text("kubeconfig")
 }
 
 fn in_sync(prior: &StackModel, key: &str) -> bool {

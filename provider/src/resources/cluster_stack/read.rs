@@ -17,12 +17,13 @@ use tokio::time::Instant;
 use super::apply::{cluster_path, endpoint_of, load_syncthing};
 use super::model::{InventoryItem, StackModel, IN_SYNC};
 use crate::render::{self, Inputs, SyncthingSecrets, TlsMaterial};
-use crate::resources::cluster::diagnose;
+use crate::resources::cluster::diagnose_refresh as diagnose;
 
 /// The refreshed state; None when the stack is gone.
 pub async fn read(ctx: &mut Ctx, state: StackModel, diags: &mut Diagnostics) -> Option<StackModel> {
     let who = state.who();
-    let deadline = Instant::now() + Duration::from_secs(120).min(state.timeouts.update());
+    // a refresh gives up sooner than an apply: one region down must not stall the site's plan
+    let deadline = Instant::now() + Duration::from_secs(30).min(state.timeouts.update());
     let cluster = match connect(&state.cluster.connection(), deadline, ctx.cancel.clone()).await {
         Ok(c) => c,
         Err(e) => {
@@ -95,6 +96,7 @@ pub async fn read(ctx: &mut Ctx, state: StackModel, diags: &mut Diagnostics) -> 
         syncthing: st.clone().unwrap_or_else(SyncthingSecrets::placeholder),
         tls: live_tls.clone().unwrap_or_else(TlsMaterial::placeholder),
         wp_content_uid,
+        pd: state.out.topology(),
     };
     let objs = render::render(spec, &inputs);
     let lives = futures_util::future::join_all(objs.iter().map(|o| {

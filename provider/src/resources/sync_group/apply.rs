@@ -88,6 +88,14 @@ pub async fn converge(
     }
     for (m, r) in removed.iter().zip(leaves) {
         if let Err(e) = r {
+            if crate::resources::cluster::is_lost(&e) {
+                diags.warning_at(
+                    AttrPath::root("members"),
+                    "Lost member dropped from the group",
+                    format!("member {}'s cluster does not answer ({}); it left the group, but its own SyncThing config there could not be cleaned up.", m.name, geowp_common::error_chain(&e)),
+                );
+                continue;
+            }
             diagnose(
                 &e,
                 &AttrPath::root("members"),
