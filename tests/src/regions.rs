@@ -211,15 +211,17 @@ output "endpoints" {{
         let mut clusters = String::new();
         for (i, n) in self.names.iter().enumerate() {
             let h = self.handle(i);
-            clusters.push_str(&format!("    \"{n}\" = {{\n      host = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token = \"{}\"\n    }}\n", h.url(), h.ca_pem, h.token()));
+            // addresses follow the region, not its place in the sorted keys:
+            // adding a region moves no other member
+            clusters.push_str(&format!("    \"{n}\" = {{\n      host = \"{}\"\n      cluster_ca_certificate = <<-EOT\n{}      EOT\n      token = \"{}\"\n      net = \"10.{i}\"\n    }}\n", h.url(), h.ca_pem, h.token()));
         }
         format!(
             r#"locals {{
   clusters = {{
 {clusters}  }}
-  members = {{ for i, k in keys(local.clusters) : k => {{
-    pd_client_url = "https://10.${{i}}.0.1:2379", pd_peer_url = "https://10.${{i}}.0.1:2380",
-    tikv_address = "10.${{i}}.0.2:20160", syncthing_address = "tcp://10.${{i}}.0.3:22000" }} }}
+  members = {{ for k, c in local.clusters : k => {{
+    pd_client_url = "https://${{c.net}}.0.1:2379", pd_peer_url = "https://${{c.net}}.0.1:2380",
+    tikv_address = "${{c.net}}.0.2:20160", syncthing_address = "tcp://${{c.net}}.0.3:22000" }} }}
 }}
 
 resource "geowp_site" "s" {{

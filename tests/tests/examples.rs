@@ -29,7 +29,7 @@ fn the_gke_example_uses_the_module_and_health_checks_wordpress() {
     );
     assert!(gke.contains("source    = \"../modules/geo-wordpress\""));
     assert!(
-        gke.contains("wordpress_node_port    = 30080") && lb.contains("port  = 30080"),
+        gke.contains("wordpress_node_port    = 30080") && lb.contains("port = 30080"),
         "the load balancer and the node port disagree"
     );
     assert!(lb.contains("request_path       = module.site.health_check_path"));
@@ -46,6 +46,31 @@ fn the_gke_example_uses_the_module_and_health_checks_wordpress() {
             "the GKE health check's {} is not the demo's {v}",
             attr.trim()
         );
+    }
+    // read as text, not planned (no stand-in google provider yet): the
+    // first apply's for_each keys are known at plan, HTTPS with a redirect,
+    // fast draining, the provider pinned below 8.0, rules on tagged nodes
+    assert!(
+        !lb.lines()
+            .any(|l| l.contains("for_each") && l.contains("instance_group_urls")),
+        "a for_each over instance group URLs cannot plan before the clusters exist"
+    );
+    for want in [
+        "for_each = local.groups",
+        "resource \"google_compute_managed_ssl_certificate\"",
+        "https_redirect         = true",
+        "connection_draining_timeout_sec = 10",
+        "target_tags   = [\"geowp-node\"]",
+    ] {
+        assert!(lb.contains(want), "the GKE load balancer lacks {want}");
+    }
+    for want in [
+        "version = \"~> 7.0\"",
+        "node_locations     = var.zones[each.key]",
+        "site_url  = \"https://${var.domain}\"",
+        "tags = [\"geowp-node\"]",
+    ] {
+        assert!(gke.contains(want), "the GKE example lacks {want}");
     }
     // nothing open to the world: internal load balancers, ranges, addresses
     for want in [

@@ -1,8 +1,8 @@
 # One WordPress site on three GKE clusters in three regions, as one
 # `terraform apply`: a VPC with a subnet per region, the clusters, static
 # internal addresses for what regions dial across, the geo-wordpress module
-# (TLS among PD, TiKV and TiDB by default), and a global HTTP load balancer
-# that health-checks WordPress in every region.
+# (TLS among PD, TiKV and TiDB by default), and a global HTTPS load
+# balancer that health-checks WordPress in every region.
 #
 #   terraform init && terraform apply -var project=MY-PROJECT
 #
@@ -12,8 +12,9 @@ terraform {
   required_version = ">= 1.0"
   required_providers {
     google = {
+      # 7.x: 8.0 changes load-balancer defaults (this example sets them anyway)
       source  = "hashicorp/google"
-      version = ">= 5.0"
+      version = "~> 7.0"
     }
     geowp = {
       source  = "geowp/geowp"
@@ -37,16 +38,26 @@ variable "regions" {
   }
 }
 
+variable "zones" {
+  description = "Member name => the zones of its region its nodes run in (fixed, so the load balancer's instance groups are known at plan)."
+  type        = map(list(string))
+  default = {
+    "us-east"  = ["us-east1-b", "us-east1-c"]
+    "eu-west"  = ["europe-west1-b", "europe-west1-c"]
+    "ap-south" = ["asia-south1-a", "asia-south1-b"]
+  }
+}
+
 variable "primary_member" {
   description = "The member most writes come from; PD's leader prefers it."
   type        = string
   default     = "us-east"
 }
 
-variable "site_url" {
-  description = "Public URL of the site (point its DNS at the load balancer's address)."
+variable "domain" {
+  description = "The site's DNS name: the managed certificate is issued for it once it points at the load balancer's address (output site_address)."
   type        = string
-  default     = "http://blog.example.com"
+  default     = "blog.example.com"
 }
 
 provider "google" {
@@ -98,6 +109,7 @@ resource "google_container_cluster" "region" {
   location           = each.value
   network            = google_compute_network.site.id
   subnetwork         = google_compute_subnetwork.region[each.key].id
+  node_locations     = var.zones[each.key]
   initial_node_count = 1
   # Dataplane V2 enforces the NetworkPolicies every stack installs
   datapath_provider = "ADVANCED_DATAPATH"
@@ -108,6 +120,8 @@ resource "google_container_cluster" "region" {
   node_config {
     machine_type = "e2-standard-4"
     disk_size_gb = 100
+    # the firewall rules below open ports to these nodes only
+    tags = ["geowp-node"]
   }
   deletion_protection = false
 }
@@ -142,6 +156,7 @@ resource "google_compute_firewall" "peers" {
   name          = "geowp-peers"
   network       = google_compute_network.site.id
   source_ranges = local.peer_ranges
+  target_tags   = ["geowp-node"]
   allow {
     protocol = "tcp"
     ports    = ["2379", "2380", "20160", "22000"]
@@ -151,7 +166,7 @@ resource "google_compute_firewall" "peers" {
 module "site" {
   source    = "../modules/geo-wordpress"
   site_name = "blog"
-  site_url  = var.site_url
+  site_url  = "https://${var.domain}"
   clusters = {
     for name, c in google_container_cluster.region : name => {
       host                   = "https://${c.endpoint}"
