@@ -177,7 +177,7 @@ pub async fn converge(
         Ok(c) => c,
         Err(e) => {
             diagnose(&e, &cluster_path(), &who, "connecting", diags);
-            let why = Err(format!(
+            let why: Result<(), String> = Err(format!(
                 "member {} could not reach its cluster",
                 planned.spec.member
             ));
@@ -192,12 +192,18 @@ pub async fn converge(
         tracing::info!(member = %name, by = %spec.member, "removing a departed member from TiDB");
         let r = lifecycle::remove_member(&cluster, spec, &params, name, gone).await;
         lifecycle::leave_finished(&spec.site_name, name, &r);
-        if let Err(e) = r {
-            diags.error_at(
+        match r {
+            // what was done, in the apply's output (Terraform shows no notes but warnings)
+            Ok(steps) => diags.warning_at(
+                AttrPath::root("members"),
+                "Member removed from TiDB",
+                format!("member {name}, from member {}'s cluster: {}.", spec.member, steps.join(", ")),
+            ),
+            Err(e) => diags.error_at(
                 AttrPath::root("members"),
                 "Member not removed from TiDB",
                 format!("member {name} left `members`, and {who} could not remove it from TiDB: {e}. Its region's objects are kept; fix the cause and apply again."),
-            );
+            ),
         }
     }
     // a namespace we did not make is not ours to fill and later delete

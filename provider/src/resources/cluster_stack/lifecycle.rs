@@ -169,7 +169,9 @@ pub async fn remove_member(
     p: &PatchParams,
     name: &str,
     gone: &Member,
-) -> Result<(), String> {
+) -> Result<Vec<String>, String> {
+    let started = Instant::now();
+    let mut done = Vec::new();
     if leader(c, spec, p, None).await?.as_deref() == Some(name) {
         expect_success(
             c,
@@ -180,6 +182,7 @@ pub async fn remove_member(
             &[],
         )
         .await?;
+        done.push(format!("PD leadership moved to {}", spec.member));
     }
     expect_success(
         c,
@@ -190,7 +193,14 @@ pub async fn remove_member(
         &["not found"],
     )
     .await?;
-    drain_store(c, spec, p, None, &gone.tikv_address).await
+    done.push("its PD member deleted".into());
+    drain_store(c, spec, p, None, &gone.tikv_address).await?;
+    done.push(format!(
+        "its TiKV store at {} Tombstone after {} s",
+        gone.tikv_address,
+        started.elapsed().as_secs()
+    ));
+    Ok(done)
 }
 
 /// Before a moved member's new PD joins: its old PD member deleted, through
@@ -290,12 +300,12 @@ pub fn leave_started(site: &str, name: &str, by: &str) {
     });
 }
 
-pub fn leave_finished(site: &str, name: &str, r: &Result<(), String>) {
+pub fn leave_finished<T>(site: &str, name: &str, r: &Result<T, String>) {
     with_board(site, |b| {
         b.leaves.insert(
             name.to_string(),
             match r {
-                Ok(()) => Leave::Done,
+                Ok(_) => Leave::Done,
                 Err(e) => Leave::Failed(e.clone()),
             },
         )
@@ -533,7 +543,7 @@ mod tests {
         assert!(!w.is_finished(), "it waits while the survivor works");
         leave_finished("t-site", "c", &Ok(()));
         assert!(matches!(w.await.unwrap(), MayDelete::Removed));
-        leave_finished("t-site", "d", &Err("PD refused".into()));
+        leave_finished::<()>("t-site", "d", &Err("PD refused".into()));
         match wait_for_leave("t-site", "d", &others, far).await {
             MayDelete::Refused(e) => assert_eq!(e, "PD refused"),
             _ => panic!("a failed removal keeps the region"),
