@@ -181,7 +181,7 @@ pub fn diagnose_refresh(
     d.warning_at(
         settings.clone(),
         "Region unreachable",
-        format!("{chain} ({who}, while {what}). Its state is kept as of the last refresh, and the other regions are planned and applied as usual; an apply that must change this stack fails for it alone until its cluster answers. If the region is lost for good, remove it from the site (see the lifecycle guide)."),
+        format!("{chain} ({who}, while {what}). Its state is kept as of the last refresh, and the other regions are planned and applied as usual; an apply that must change this stack fails for it alone until its cluster answers. If the region is lost for good, remove it from the site (README, section The life of a site)."),
     );
 }
 
