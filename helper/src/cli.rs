@@ -261,7 +261,13 @@ impl Members {
     }
 }
 
-fn run_sync(cmd: SyncCmd) -> ExitCode {
+/// Runs an async command on a small runtime, cancelled by Ctrl-C, and
+/// prints its report: the one place sync and site commands end.
+fn run_async<F, Fut>(work: F) -> ExitCode
+where
+    F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, SyncError>>,
+{
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -277,32 +283,7 @@ fn run_sync(cmd: SyncCmd) -> ExitCode {
                 c.cancel();
             }
         });
-        let work = async {
-            match cmd {
-                SyncCmd::Exchange { members, settings } => match members.mode()? {
-                    Mode::Kube(t) => {
-                        let s = settings.for_folder(&members.folder);
-                        sync::exchange_kube(&t, &s, members.timeout, cancel.clone()).await
-                    }
-                    Mode::Live(specs) => {
-                        sync::exchange_live(specs, &members.folder, members.timeout).await
-                    }
-                },
-                SyncCmd::Status {
-                    members,
-                    settings,
-                    wait,
-                } => match members.mode()? {
-                    Mode::Kube(t) => {
-                        let s = settings.for_folder(&members.folder);
-                        sync::status_kube(&t, &s, members.timeout, cancel.clone()).await
-                    }
-                    Mode::Live(specs) => {
-                        sync::status_live(specs, &members.folder, members.timeout, wait).await
-                    }
-                },
-            }
-        };
+        let work = work(cancel.clone());
         tokio::select! {
             r = work => r,
             _ = cancel.cancelled() => Err(SyncError::Failed("interrupted; run it again (it is idempotent)".into())),
@@ -323,6 +304,49 @@ fn run_sync(cmd: SyncCmd) -> ExitCode {
         }
         Err(e) => fail(e.exit(), e),
     }
+}
+
+fn run_sync(cmd: SyncCmd) -> ExitCode {
+    run_async(|cancel| async move {
+        match cmd {
+            SyncCmd::Exchange { members, settings } => match members.mode()? {
+                Mode::Kube(t) => {
+                    let s = settings.for_folder(&members.folder);
+                    sync::exchange_kube(&t, &s, members.timeout, cancel).await
+                }
+                Mode::Live(specs) => {
+                    sync::exchange_live(specs, &members.folder, members.timeout).await
+                }
+            },
+            SyncCmd::Status {
+                members,
+                settings,
+                wait,
+            } => match members.mode()? {
+                Mode::Kube(t) => {
+                    let s = settings.for_folder(&members.folder);
+                    sync::status_kube(&t, &s, members.timeout, cancel).await
+                }
+                Mode::Live(specs) => {
+                    sync::status_live(specs, &members.folder, members.timeout, wait).await
+                }
+            },
+        }
+    })
+}
+
+fn run_site_status(members: Members, settings: GroupSettings) -> ExitCode {
+    run_async(|cancel| async move {
+        let t = match members.mode()? {
+            Mode::Kube(t) => t,
+            Mode::Live(_) => return Err(SyncError::Usage(
+                "site status reads the clusters: give --kubeconfig FILE (and --context per region)"
+                    .into(),
+            )),
+        };
+        let s = settings.for_folder(&members.folder);
+        crate::site::status(&t, &s, members.timeout, cancel).await
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -483,44 +507,6 @@ pub fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(Exit::Failed, error_chain(&e)),
             }
         }
-    }
-}
-
-fn run_site_status(members: Members, settings: GroupSettings) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(Exit::Failed, format!("cannot start the runtime: {e}")),
-    };
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let r = rt.block_on(async {
-        let t = match members.mode()? {
-            Mode::Kube(t) => t,
-            Mode::Live(_) => return Err(SyncError::Usage(
-                "site status reads the clusters: give --kubeconfig FILE (and --context per region)"
-                    .into(),
-            )),
-        };
-        let s = settings.for_folder(&members.folder);
-        crate::site::status(&t, &s, members.timeout, cancel.clone()).await
-    });
-    match r {
-        Ok(lines) => {
-            for l in lines {
-                println!("{l}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(SyncError::Unhealthy { report, why }) => {
-            for l in report {
-                println!("{l}");
-            }
-            fail(Exit::Unhealthy, why)
-        }
-        Err(e) => fail(e.exit(), e),
     }
 }
 

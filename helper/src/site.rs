@@ -25,11 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 use geowp_common::error_chain;
 use geowp_common::names::{annotation, label, object, secret, FIELD_MANAGER};
-use geowp_kube::conditions::{readiness, Readiness};
 use geowp_kube::{Cluster, Obj, ObjRef};
-use geowp_syncthing::group::{self, Settings, IN_SYNC};
+use geowp_syncthing::group::{Settings, IN_SYNC};
 
-use crate::sync::{connect_all, kube_members, KubeTarget, SyncError};
+use crate::sync::{connect_all, kube_members, member_state, KubeTarget, SyncError, POD_READY};
 
 /// A certificate closer to its end than this is unhealthy (the provider
 /// reissues within 30 days at the next apply).
@@ -101,8 +100,8 @@ async fn region(c: &Cluster, ns: &str, context: &str) -> Region {
                 .and_then(geowp_common::b64::decode_text);
             match pem.as_deref().map(geowp_kube::pem::not_after) {
                 Some(Ok(t)) => {
-                    let days = (t - now()) / 86400;
-                    r.cert = format!("{} ({days} d)", day_of(t));
+                    let days = (t - geowp_common::time::unix_now()) / 86400;
+                    r.cert = format!("{} ({days} d)", geowp_common::time::date(t));
                     r.cert_ok = days >= CERT_WARN_DAYS;
                 }
                 _ => r.cert = "unreadable".into(),
@@ -123,27 +122,6 @@ async fn region(c: &Cluster, ns: &str, context: &str) -> Region {
         });
     }
     r
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// `YYYY-MM-DD` of a Unix time (civil-from-days, proleptic Gregorian).
-fn day_of(t: i64) -> String {
-    let z = t.div_euclid(86400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A pd-ctl Job like the provider's: the PD image, this region's
@@ -371,36 +349,18 @@ pub async fn status(
     let sync: Vec<(String, bool)> = if regions.iter().all(|r| r.error.is_none()) {
         match kube_members(&named, &cs).await {
             Ok(ms) => {
-                let checks = futures_util::future::join_all(ms.iter().zip(&cs).map(|(m, c)| {
-                    let all = &ms;
-                    async move {
-                        let cfg = group::check(c, m, all, s).await;
-                        let dep = c
-                            .get(&ObjRef::new(
-                                "apps/v1",
-                                "Deployment",
-                                &m.namespace,
-                                group::SYNCTHING_DEPLOYMENT,
-                            ))
-                            .await;
-                        (cfg, dep)
-                    }
-                }))
+                let checks = futures_util::future::join_all(
+                    ms.iter().zip(&cs).map(|(m, c)| member_state(c, m, &ms, s)),
+                )
                 .await;
                 checks
                     .into_iter()
-                    .map(|(cfg, dep)| {
-                        let pod = match dep {
-                            Ok(Some(d)) => matches!(readiness("Deployment", &d), Readiness::Ready),
-                            _ => false,
-                        };
-                        match cfg {
-                            Ok(c) => (
-                                format!("{c}, pod {}", if pod { "ready" } else { "not ready" }),
-                                c == IN_SYNC && pod,
-                            ),
-                            Err(e) => (error_chain(&e), false),
+                    .map(|r| match r {
+                        Ok((cfg, rollout)) => {
+                            let ok = cfg == IN_SYNC && rollout == POD_READY;
+                            (format!("{cfg}, {rollout}"), ok)
                         }
+                        Err(e) => (error_chain(&e), false),
                     })
                     .collect()
             }
@@ -472,13 +432,6 @@ pub async fn status(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_are_civil_dates() {
-        assert_eq!(day_of(0), "1970-01-01");
-        assert_eq!(day_of(951_782_400), "2000-02-29");
-        assert_eq!(day_of(1_798_675_200), "2026-12-31");
-    }
 
     #[test]
     fn the_status_job_runs_pd_ctl_with_the_region_certificate() {

@@ -185,6 +185,36 @@ pub(crate) async fn kube_members(t: &KubeTarget, cs: &[Cluster]) -> Result<Vec<M
     }
 }
 
+/// A member's group config, as [`group::check`] words it, and its SyncThing
+/// pod's rollout ("pod ready" when ready).
+pub(crate) async fn member_state(
+    c: &Cluster,
+    m: &Member,
+    all: &[Member],
+    s: &Settings,
+) -> Result<(String, String), ClusterError> {
+    let cfg = group::check(c, m, all, s).await?;
+    let dep = c
+        .get(&ObjRef::new(
+            "apps/v1",
+            "Deployment",
+            &m.namespace,
+            group::SYNCTHING_DEPLOYMENT,
+        ))
+        .await?;
+    let rollout = match dep {
+        None => "no syncthing Deployment".to_string(),
+        Some(d) => match readiness("Deployment", &d) {
+            Readiness::Ready => POD_READY.to_string(),
+            Readiness::Waiting(w) | Readiness::Failed(w) => w,
+        },
+    };
+    Ok((cfg, rollout))
+}
+
+/// How [`member_state`] says a SyncThing pod is ready.
+pub(crate) const POD_READY: &str = "pod ready";
+
 /// Writes the group configuration into every member's cluster (the same
 /// objects `geowp_sync_group` writes). Returns one line per member.
 pub async fn exchange_kube(
@@ -237,29 +267,9 @@ pub async fn status_kube(
     let deadline = Instant::now() + timeout;
     let cs = connect_all(t, deadline, &cancel).await?;
     let ms = kube_members(t, &cs).await?;
-    let results = futures_util::future::join_all(ms.iter().zip(&cs).map(|(m, c)| {
-        let all = &ms;
-        async move {
-            let cfg = group::check(c, m, all, s).await?;
-            let dep = c
-                .get(&ObjRef::new(
-                    "apps/v1",
-                    "Deployment",
-                    &m.namespace,
-                    group::SYNCTHING_DEPLOYMENT,
-                ))
-                .await?;
-            let rollout = match dep {
-                None => "no syncthing Deployment".to_string(),
-                Some(d) => match readiness("Deployment", &d) {
-                    Readiness::Ready => "pod ready".to_string(),
-                    Readiness::Waiting(w) | Readiness::Failed(w) => w,
-                },
-            };
-            Ok::<_, ClusterError>((cfg, rollout))
-        }
-    }))
-    .await;
+    let results =
+        futures_util::future::join_all(ms.iter().zip(&cs).map(|(m, c)| member_state(c, m, &ms, s)))
+            .await;
     let mut lines = vec![format!(
         "{:<12} {:<16} {:<40} SYNCTHING",
         "MEMBER", "DEVICE", "GROUP CONFIG"
@@ -269,7 +279,7 @@ pub async fn status_kube(
     for (m, r) in ms.iter().zip(results) {
         match r {
             Ok((cfg, rollout)) => {
-                if cfg != IN_SYNC || rollout != "pod ready" {
+                if cfg != IN_SYNC || rollout != POD_READY {
                     bad += 1;
                 }
                 lines.push(format!(

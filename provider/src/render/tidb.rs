@@ -593,14 +593,18 @@ pub fn leader_priority(spec: &StackSpec) -> Option<u32> {
     Some(if primary == spec.member { 5 } else { 1 })
 }
 
-/// pd-ctl from the PD image, talking to this region's PD with the region's
-/// certificate: the container of every pd-ctl Job (`words` is the command).
-fn pd_ctl_container(spec: &StackSpec, words: &[String]) -> (Container, Vec<Volume>) {
-    let mut cmd = vec![
-        "/pd-ctl".to_string(),
-        "-u".into(),
-        format!("{}://{}:2379", spec.pd_scheme(), object::PD),
-    ];
+/// pd-ctl from the PD image, talking with the region's certificate to
+/// `target` (a PD client URL; None: this region's PD): the container of every
+/// pd-ctl Job (`words` is the command).
+fn pd_ctl_container(
+    spec: &StackSpec,
+    target: Option<&str>,
+    words: &[String],
+) -> (Container, Vec<Volume>) {
+    let url = target
+        .map(String::from)
+        .unwrap_or_else(|| format!("{}://{}:2379", spec.pd_scheme(), object::PD));
+    let mut cmd = vec!["/pd-ctl".to_string(), "-u".into(), url];
     if spec.tidb_tls {
         cmd.extend([
             format!("--cacert={TLS_DIR}/ca.crt"),
@@ -629,8 +633,8 @@ fn pd_ctl_container(spec: &StackSpec, words: &[String]) -> (Container, Vec<Volum
 
 /// A one-off pd-ctl command as a Job (`nonce` makes each run its own Job);
 /// geowp reads what it printed from the Job's pod log.
-pub fn pd_ctl_job(spec: &StackSpec, words: &[String], nonce: &str) -> Obj {
-    let (container, volumes) = pd_ctl_container(spec, words);
+pub fn pd_ctl_job(spec: &StackSpec, target: Option<&str>, words: &[String], nonce: &str) -> Obj {
+    let (container, volumes) = pd_ctl_container(spec, target, words);
     job(spec, "pd-ctl", "pd-ctl", container, volumes, nonce)
 }
 
@@ -640,6 +644,7 @@ fn leader_priority_job(spec: &StackSpec) -> Option<Obj> {
     let priority = leader_priority(spec)?;
     let (container, volumes) = pd_ctl_container(
         spec,
+        None,
         &[
             "member".into(),
             "leader_priority".into(),

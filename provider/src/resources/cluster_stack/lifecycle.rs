@@ -47,14 +47,9 @@ pub async fn pd_ctl(
     target: Option<&str>,
     words: &[&str],
 ) -> Result<String, ClusterError> {
-    let mut all: Vec<String> = Vec::new();
-    if let Some(t) = target {
-        // a later -u wins over the one pointing at this region's PD
-        all.extend(["-u".to_string(), t.to_string()]);
-    }
-    all.extend(words.iter().map(|w| w.to_string()));
+    let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
     let nonce: [u8; 8] = rand::random();
-    let job = render::tidb::pd_ctl_job(spec, &all, &format!("{nonce:?}"));
+    let job = render::tidb::pd_ctl_job(spec, target, &words, &format!("{nonce:?}"));
     cluster.run_job(&job, params).await
 }
 
