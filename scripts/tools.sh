@@ -5,7 +5,7 @@
 #   .tools/null/terraform-provider-null_*     hashicorp/null 2.1.2, the Go provider benchmarks compare with
 #   syncthing (Debian package, system-wide)    real daemons for the file-replication tests and the demo
 #   .tools/venv/bin/{kubernetes-validate,checkov}  (PyPI, pinned) judge the objects we render
-#   wordpress (Debian: wordpress, php-cli, php-mysql, mariadb-server, mariadb-client)
+#   wordpress (Debian: wordpress and its default theme, php-cli, php-mysql, mariadb-server, mariadb-client)
 #                                              real WordPress on a real MySQL-compatible server
 #   browser (Debian: haproxy, chromium, chromium-driver)
 #                                              the demo's global load balancer and the browser test
@@ -128,7 +128,9 @@ if want judges; then
 fi
 
 if want wordpress; then
-  apt_need "WordPress on a MySQL-compatible server" wordpress php-cli php-mysql mariadb-server mariadb-client
+  # the default theme is only a Recommends of wordpress, and apt runs with
+  # --no-install-recommends: without it every page is empty
+  apt_need "WordPress on a MySQL-compatible server" wordpress wordpress-theme-twentytwentythree php-cli php-mysql mariadb-server mariadb-client
 fi
 
 if want browser; then
