@@ -45,6 +45,7 @@ pub fn provider() -> ProviderDef {
             Arc::new(Typed(resources::cluster_stack::ClusterStack)),
             Arc::new(Typed(resources::sync_group::SyncGroup)),
         ],
+        data_sources: vec![],
     }
 }
 

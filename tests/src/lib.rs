@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod demo;
 pub mod regions;
+pub mod standin;
 pub mod syncthing;
 pub mod wordpress;
 

@@ -40,7 +40,7 @@ pub mod proto {
 pub use diag::{AttrPath, Diagnostics};
 pub use model::{Field, Model, Secret, Timeouts, Val};
 pub use plan::{PlanRules, Private, TimeoutDefaults};
-pub use provider::{Ctx, ProviderDef, Resource};
+pub use provider::{Ctx, DataSource, ProviderDef, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
 pub use tfplugin_derive::Model;
 pub use tonic::async_trait;

@@ -137,11 +137,27 @@ pub fn state_from_json(
     }
 }
 
-/// A provider: its type name, configuration schema and resources.
+/// A data source: a schema and a read from its configuration.
+#[tonic::async_trait]
+pub trait DataSource: Send + Sync + 'static {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// The data source's state from its (wholly known) configuration.
+    async fn read(&self, ctx: &mut Ctx, config: &Value, diags: &mut Diagnostics) -> Value;
+}
+
+/// A provider: its type name, configuration schema, resources and data sources.
 pub struct ProviderDef {
     pub name: &'static str,
     pub schema: Schema,
     pub resources: Vec<Arc<dyn Resource>>,
+    pub data_sources: Vec<Arc<dyn DataSource>>,
+}
+
+struct DataEntry {
+    ds: Arc<dyn DataSource>,
+    schema: Schema,
+    ty: Type,
 }
 
 struct Entry {
@@ -155,6 +171,7 @@ struct Entry {
 pub struct ProviderServer {
     def_schema: Schema,
     resources: BTreeMap<&'static str, Entry>,
+    data_sources: BTreeMap<&'static str, DataEntry>,
     cancel: CancellationToken,
 }
 
@@ -178,9 +195,19 @@ impl ProviderServer {
                 )
             })
             .collect();
+        let data_sources = def
+            .data_sources
+            .into_iter()
+            .map(|ds| {
+                let schema = ds.schema();
+                let ty = schema.cty_type();
+                (ds.type_name(), DataEntry { ds, schema, ty })
+            })
+            .collect();
         ProviderServer {
             def_schema: def.schema,
             resources,
+            data_sources,
             cancel: CancellationToken::new(),
         }
     }
@@ -190,6 +217,24 @@ impl ProviderServer {
             cancel: self.cancel.clone(),
             private: Private::decode(private),
         }
+    }
+
+    fn data_entry(&self, name: &str, diags: &mut Diagnostics) -> Option<&DataEntry> {
+        let e = self.data_sources.get(name);
+        if e.is_none() {
+            diags.error(
+                "Unknown data source",
+                format!(
+                    "this provider has no data source {name:?}; it offers: {}",
+                    self.data_sources
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        e
     }
 
     fn entry(&self, name: &str, diags: &mut Diagnostics) -> Option<&Entry> {
@@ -280,7 +325,11 @@ impl ProviderRpc for ProviderServer {
                 .iter()
                 .map(|(k, e)| (k.to_string(), (&e.schema).into()))
                 .collect(),
-            data_source_schemas: Default::default(),
+            data_source_schemas: self
+                .data_sources
+                .iter()
+                .map(|(k, e)| (k.to_string(), (&e.schema).into()))
+                .collect(),
             diagnostics: vec![],
             provider_meta: None,
         }))
@@ -323,14 +372,13 @@ impl ProviderRpc for ProviderServer {
         &self,
         r: Request<pb::validate_data_resource_config::Request>,
     ) -> Rpc<pb::validate_data_resource_config::Response> {
+        let r = r.into_inner();
         let mut diags = Diagnostics::new();
-        diags.error(
-            "Unknown data source",
-            format!(
-                "this provider has no data sources, so {:?} does not exist.",
-                r.get_ref().type_name
-            ),
-        );
+        if let Some(e) = self.data_entry(&r.type_name, &mut diags) {
+            if let Some(cfg) = decode(&r.config, &e.ty, "configuration", &mut diags) {
+                crate::validate::validate_block(&e.schema.block, &cfg, &mut diags);
+            }
+        }
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics: diags.to_proto(),
         }))
@@ -515,16 +563,20 @@ impl ProviderRpc for ProviderServer {
         &self,
         r: Request<pb::read_data_source::Request>,
     ) -> Rpc<pb::read_data_source::Response> {
+        let r = r.into_inner();
         let mut diags = Diagnostics::new();
-        diags.error(
-            "Unknown data source",
-            format!(
-                "this provider has no data sources, so {:?} does not exist.",
-                r.get_ref().type_name
-            ),
-        );
+        let mut state = None;
+        if let Some(e) = self.data_entry(&r.type_name, &mut diags) {
+            if let Some(cfg) = decode(&r.config, &e.ty, "configuration", &mut diags) {
+                let mut ctx = self.ctx(&[]);
+                let v = e.ds.read(&mut ctx, &cfg, &mut diags).await;
+                if !diags.has_errors() {
+                    state = encode(&v, &e.ty, &mut diags);
+                }
+            }
+        }
         Ok(Response::new(pb::read_data_source::Response {
-            state: None,
+            state,
             diagnostics: diags.to_proto(),
         }))
     }

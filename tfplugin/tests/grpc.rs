@@ -100,6 +100,7 @@ async fn start() -> ProviderClient<Channel> {
         name: "t",
         schema: Schema::new(0, Block::new("test provider")),
         resources: vec![Arc::new(Slow)],
+        data_sources: vec![],
     };
     tokio::spawn(
         tonic::transport::Server::builder()

@@ -320,6 +320,7 @@ fn main() -> std::process::ExitCode {
             name: "tfcheck",
             schema: Schema::new(0, Block::new("Test provider for the tfplugin crate.")),
             resources: vec![Arc::new(Thing)],
+            data_sources: vec![],
         },
         ServeOpts {
             address: "registry.terraform.io/geowp/tfcheck",
