@@ -188,3 +188,27 @@ geowp_tests::for_each_terraform! {
     assert!(r.all().contains("Unsupported argument") && r.all().contains("connection_drain_timeout_sec"), "{}", r.all());
     }
 }
+
+geowp_tests::for_each_terraform! {
+    fn the_named_ports_pick_each_zones_instance_group_at_apply(terraform) {
+    // the stand-in's apply returns one instance group URL per node location,
+    // shaped as GKE's: each named port (member and zone) takes its zone's
+    let tf = gke_example(terraform, |t| t);
+    tf.ok(&["init"]);
+    tf.ok(&[
+        "apply",
+        "-auto-approve",
+        "-var",
+        "project=standin-project",
+        "-target=google_compute_instance_group_named_port.wordpress",
+    ]);
+    let shown = tf.ok(&["state", "show", "google_compute_instance_group_named_port.wordpress[\"eu-west-europe-west1-c\"]"]);
+    assert!(
+        shown.contains("/zones/europe-west1-c/instanceGroups/gke-geowp-eu-west-default-pool-grp"),
+        "{shown}"
+    );
+    let list = tf.ok(&["state", "list"]);
+    assert_eq!(list.lines().filter(|l| l.contains("named_port")).count(), 6, "{list}");
+    assert!(!list.contains("geowp_cluster_stack"), "only the targeted Google resources are applied:\n{list}");
+    }
+}

@@ -118,7 +118,8 @@ resource "google_container_cluster" "region" {
     services_secondary_range_name = "services"
   }
   node_config {
-    machine_type = "e2-standard-4"
+    # two per region (one per zone): room for the sizes set in module.site
+    machine_type = "e2-standard-8"
     disk_size_gb = 100
     # the firewall rules below open ports to these nodes only
     tags = ["geowp-node"]
@@ -195,4 +196,12 @@ module "site" {
   # about the largest round trip between the default regions (us-east1 to
   # asia-south1); measure yours between nodes
   max_rtt_ms = 250
+  # A small site's sizes, to fit two e2-standard-8 nodes per region. Left
+  # out, the provider's defaults are TiDB's documented minimums (PD 4 CPU
+  # 8Gi, TiKV 8 CPU 32Gi, TiDB 8 CPU 16Gi), which need e2-standard-16 nodes.
+  resources = {
+    pd   = { cpu = "1", memory = "2Gi" }
+    tikv = { cpu = "2", memory = "8Gi" }
+    tidb = { cpu = "2", memory = "4Gi" }
+  }
 }
