@@ -379,10 +379,22 @@ pub fn annotation_keys() -> Validator {
             .map(|m| m.keys().cloned().collect::<Vec<_>>())
             .unwrap_or_default()
         {
+            if let Some(e) = annotation_key_error(&k) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Why `k` is not a Kubernetes annotation key, if it is not one.
+pub fn annotation_key_error(k: &str) -> Option<String> {
+    {
+        {
             let (prefix, name) = k
                 .rsplit_once('/')
                 .map(|(p, n)| (Some(p), n))
-                .unwrap_or((None, &k));
+                .unwrap_or((None, k));
             let name_ok = !name.is_empty()
                 && name.len() <= 63
                 && name
@@ -391,11 +403,11 @@ pub fn annotation_keys() -> Validator {
                 && name.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && name.ends_with(|c: char| c.is_ascii_alphanumeric());
             if !name_ok || prefix.is_some_and(|p| !is_dns_subdomain(p)) {
-                return Err(format!("{k:?} is not an annotation key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.', e.g. \"networking.gke.io/load-balancer-type\"."));
+                return Some(format!("{k:?} is not an annotation key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.', e.g. \"networking.gke.io/load-balancer-type\"."));
             }
         }
-        Ok(())
-    })
+    }
+    None
 }
 
 #[cfg(test)]

@@ -517,6 +517,24 @@ fn cases(p: &Pems) -> Vec<Case> {
     ));
     v.push(c(
         STACK,
+        vec![(
+            "peer_service_annotations_by_service",
+            "{ nfs = { a = \"x\" } }".into(),
+        )],
+        "Invalid peer service annotations",
+        "peer_service_annotations_by_service",
+    ));
+    v.push(c(
+        STACK,
+        vec![(
+            "peer_service_annotations_by_service",
+            "{ pd = { \"bad key\" = \"x\" } }".into(),
+        )],
+        "Invalid peer service annotations",
+        "peer_service_annotations_by_service",
+    ));
+    v.push(c(
+        STACK,
         vec![("primary_member", s("nowhere"))],
         "Unknown primary member",
         "primary_member",

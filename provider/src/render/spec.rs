@@ -99,6 +99,33 @@ pub struct ComponentResources {
 pub const RESOURCE_COMPONENTS: [&str; 6] = ["pd", "tikv", "tidb", "wordpress", "syncthing", "nfs"];
 pub const RESOURCE_KEYS: [&str; 3] = ["cpu", "memory", "memory_limit"];
 
+/// The peer Services `peer_service_annotations_by_service` may name.
+pub const PEER_SERVICES: [&str; 3] = ["pd", "tikv", "syncthing"];
+
+fn service_annotations_check() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::new(
+        "Invalid peer service annotations",
+        "pd, tikv or syncthing => Kubernetes annotations",
+        |v| {
+            let Some(m) = v.as_map() else { return Ok(()) };
+            for (service, inner) in m {
+                if !PEER_SERVICES.contains(&service.as_str()) {
+                    return Err(format!(
+                        "{service:?} is not a peer Service: use {}.",
+                        PEER_SERVICES.join(", ")
+                    ));
+                }
+                for key in inner.as_map().into_iter().flatten().map(|(k, _)| k) {
+                    if let Some(e) = crate::validators::annotation_key_error(key) {
+                        return Err(format!("{service}: {e}"));
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
 fn resources_check() -> tfplugin::validate::Validator {
     tfplugin::validate::Validator::new(
         "Invalid resources",
@@ -223,6 +250,9 @@ pub struct StackSpec {
     /// Annotations of the peer Services, e.g. an internal load balancer reachable from other regions: `networking.gke.io/load-balancer-type = "Internal"` with `networking.gke.io/internal-load-balancer-allow-global-access = "true"` on GKE, `service.beta.kubernetes.io/aws-load-balancer-scheme = "internal"` on EKS, `service.beta.kubernetes.io/azure-load-balancer-internal = "true"` on AKS.
     #[tf(default = BTreeMap::<String, String>::new(), validate = annotation_keys())]
     pub peer_service_annotations: BTreeMap<String, String>,
+    /// Annotations of one peer Service, by `pd`, `tikv` or `syncthing`, added to `peer_service_annotations` (a key here wins). For what differs per Service: the fixed private address of each internal NLB on EKS (`service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses`), or an Elastic IP allocation each.
+    #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = service_annotations_check())]
+    pub peer_service_annotations_by_service: BTreeMap<String, BTreeMap<String, String>>,
     /// The member whose PD should lead while it is up (the region closest to most writers): its PD gets the highest leader priority. Default: none preferred.
     #[tf(validate = dns_label("member name", 40, "us-east"))]
     pub primary_member: Option<String>,

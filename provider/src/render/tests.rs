@@ -60,6 +60,7 @@ pub fn spec(member: &str) -> StackSpec {
             "networking.gke.io/load-balancer-type".to_string(),
             "Internal".to_string(),
         )]),
+        peer_service_annotations_by_service: BTreeMap::new(),
         primary_member: Some("us-east".into()),
         max_rtt_ms: 150,
         resources: BTreeMap::new(),
@@ -756,4 +757,47 @@ fn pd_endpoints_are_kept_while_most_are_members() {
     two_gone.members.remove("ap-south");
     assert!(!two_gone.endpoints_current(&listed));
     assert!(!s.endpoints_current(""));
+}
+
+#[test]
+fn a_peer_service_takes_its_own_annotations_over_the_shared_ones() {
+    let mut s = spec("us-east");
+    let own = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+    s.peer_service_annotations_by_service = BTreeMap::from([
+        (
+            "pd".to_string(),
+            own(
+                "service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses",
+                "10.0.0.1",
+            ),
+        ),
+        (
+            "syncthing".to_string(),
+            own("networking.gke.io/load-balancer-type", "External"),
+        ),
+    ]);
+    let objs = render(&s, &inputs());
+    let ann = |name: &str| find(&objs, "Service", name).body["metadata"]["annotations"].clone();
+    // its own key is added to the shared ones; the other Services lack it
+    assert_eq!(
+        ann("pd-0")["service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses"],
+        "10.0.0.1"
+    );
+    assert_eq!(
+        ann("pd-0")["networking.gke.io/load-balancer-type"],
+        "Internal"
+    );
+    assert!(
+        ann("tikv-0")["service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses"]
+            .is_null()
+    );
+    // a key given for one Service wins over the shared value
+    assert_eq!(
+        ann("syncthing")["networking.gke.io/load-balancer-type"],
+        "External"
+    );
+    assert_eq!(
+        ann("tikv-0")["networking.gke.io/load-balancer-type"],
+        "Internal"
+    );
 }

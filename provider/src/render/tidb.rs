@@ -267,8 +267,12 @@ pub(super) fn peer_service(
 ) -> Service {
     let lb = spec.peer_service_type == ServiceType::LoadBalancer;
     let mut m = meta(spec, name, component);
-    if !spec.peer_service_annotations.is_empty() {
-        m.annotations = Some(spec.peer_service_annotations.clone());
+    let mut annotations = spec.peer_service_annotations.clone();
+    if let Some(own) = spec.peer_service_annotations_by_service.get(component) {
+        annotations.extend(own.clone());
+    }
+    if !annotations.is_empty() {
+        m.annotations = Some(annotations);
     }
     Service {
         metadata: m,

@@ -54,10 +54,12 @@ resource "geowp_cluster_stack" "region" {
 
   peer_source_ranges       = var.peer_source_ranges
   peer_service_annotations = var.peer_service_annotations
-  node_source_ranges       = lookup(var.node_source_ranges, each.key, [])
-  primary_member           = var.primary_member
-  max_rtt_ms               = var.max_rtt_ms
-  resources                = var.resources
+  # per Service, for this region only (none when the member is not listed)
+  peer_service_annotations_by_service = lookup(var.peer_service_annotations_by_member, each.key, {})
+  node_source_ranges                  = lookup(var.node_source_ranges, each.key, [])
+  primary_member                      = var.primary_member
+  max_rtt_ms                          = var.max_rtt_ms
+  resources                           = var.resources
 
   tidb_version           = var.tidb_version
   wordpress_image        = var.wordpress_image

@@ -128,6 +128,12 @@ variable "peer_service_annotations" {
   default     = {}
 }
 
+variable "peer_service_annotations_by_member" {
+  description = "Per region (by the keys of clusters), annotations of one peer Service by pd, tikv or syncthing, added to peer_service_annotations: what differs per Service and region, such as each internal NLB's fixed private address on EKS."
+  type        = map(map(map(string)))
+  default     = {}
+}
+
 variable "primary_member" {
   description = "The region whose PD should lead while it is up; null prefers none."
   type        = string

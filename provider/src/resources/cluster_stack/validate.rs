@@ -116,6 +116,9 @@ fn check_exposure(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
         && s.peer_service_annotations
             .as_ref()
             .is_some_and(|a| a.is_empty())
+        && s.peer_service_annotations_by_service
+            .as_ref()
+            .is_some_and(|a| a.values().all(|m| m.is_empty()))
     {
         d.warning_at(
             AttrPath::root("peer_source_ranges"),
