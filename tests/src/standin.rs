@@ -234,6 +234,15 @@ struct StandinResource {
     json: Json,
 }
 
+impl StandinResource {
+    /// The state after a create or an update: the plan with its unknowns filled.
+    fn applied(&self, planned: &Value) -> Value {
+        let mut v = planned.clone();
+        fill(self.kind.name, &self.json, &mut v, planned, &mut 0);
+        v
+    }
+}
+
 #[tfplugin::async_trait]
 impl Resource for StandinResource {
     fn type_name(&self) -> &'static str {
@@ -254,10 +263,7 @@ impl Resource for StandinResource {
         }
     }
     async fn create(&self, _ctx: &mut Ctx, planned: &Value, _d: &mut Diagnostics) -> Value {
-        let mut v = planned.clone();
-        let root = planned.clone();
-        fill(self.kind.name, &self.json, &mut v, &root, &mut 0);
-        v
+        self.applied(planned)
     }
     async fn read(&self, _ctx: &mut Ctx, state: &Value, _d: &mut Diagnostics) -> Value {
         state.clone()
@@ -269,10 +275,7 @@ impl Resource for StandinResource {
         planned: &Value,
         _d: &mut Diagnostics,
     ) -> Value {
-        let mut v = planned.clone();
-        let root = planned.clone();
-        fill(self.kind.name, &self.json, &mut v, &root, &mut 0);
-        v
+        self.applied(planned)
     }
     async fn delete(&self, _ctx: &mut Ctx, _prior: &Value, _d: &mut Diagnostics) {}
 }

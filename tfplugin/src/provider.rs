@@ -220,40 +220,35 @@ impl ProviderServer {
     }
 
     fn data_entry(&self, name: &str, diags: &mut Diagnostics) -> Option<&DataEntry> {
-        let e = self.data_sources.get(name);
-        if e.is_none() {
-            diags.error(
-                "Unknown data source",
-                format!(
-                    "this provider has no data source {name:?}; it offers: {}",
-                    self.data_sources
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
-        e
+        lookup(&self.data_sources, "data source", name, diags)
     }
 
     fn entry(&self, name: &str, diags: &mut Diagnostics) -> Option<&Entry> {
-        let e = self.resources.get(name);
-        if e.is_none() {
-            diags.error(
-                "Unknown resource type",
-                format!(
-                    "this provider has no resource type {name:?}; it offers: {}",
-                    self.resources
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            );
-        }
-        e
+        lookup(&self.resources, "resource type", name, diags)
     }
+}
+
+/// The entry of type `name`, or an error naming the types there are.
+fn lookup<'a, T>(
+    map: &'a BTreeMap<&'static str, T>,
+    what: &str,
+    name: &str,
+    diags: &mut Diagnostics,
+) -> Option<&'a T> {
+    let e = map.get(name);
+    if e.is_none() {
+        let offered = map.keys().cloned().collect::<Vec<_>>().join(", ");
+        let summary = if what == "data source" {
+            "Unknown data source"
+        } else {
+            "Unknown resource type"
+        };
+        diags.error(
+            summary,
+            format!("this provider has no {what} {name:?}; it offers: {offered}"),
+        );
+    }
+    e
 }
 
 fn decode(
