@@ -46,8 +46,13 @@ impl MariaDb {
         let data = dir.join("data");
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let fresh = !data.join("mysql").exists();
+        // a temporary directory of its own: servers bootstrapping at once in
+        // one /tmp can remove each other's temporary tables
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         if fresh {
             let o = Command::new(program("mariadb-install-db", "mariadb-server")?)
+                .env("TMPDIR", &tmp)
                 .args(["--no-defaults", "--user=root", "--skip-test-db"])
                 .arg(format!("--datadir={}", data.display()))
                 .arg("--auth-root-authentication-method=normal")
@@ -62,6 +67,7 @@ impl MariaDb {
         }
         let child = Command::new(program("mariadbd", "mariadb-server")?)
             .arg("--no-defaults")
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", dir.join("sock").display()))
             .arg(format!("--pid-file={}", dir.join("pid").display()))

@@ -387,27 +387,39 @@ pub fn annotation_keys() -> Validator {
     })
 }
 
+/// A Kubernetes qualified name: an optional DNS-subdomain prefix and `/`,
+/// then up to 63 letters, digits, '-', '_' and '.', starting and ending with
+/// a letter or digit (annotation keys, CSI driver names).
+pub fn is_qualified_name(k: &str) -> bool {
+    let (prefix, name) = k
+        .rsplit_once('/')
+        .map(|(p, n)| (Some(p), n))
+        .unwrap_or((None, k));
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    name_ok && prefix.is_none_or(is_dns_subdomain)
+}
+
 /// Why `k` is not a Kubernetes annotation key, if it is not one.
 pub fn annotation_key_error(k: &str) -> Option<String> {
-    {
-        {
-            let (prefix, name) = k
-                .rsplit_once('/')
-                .map(|(p, n)| (Some(p), n))
-                .unwrap_or((None, k));
-            let name_ok = !name.is_empty()
-                && name.len() <= 63
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-                && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-            if !name_ok || prefix.is_some_and(|p| !is_dns_subdomain(p)) {
-                return Some(format!("{k:?} is not an annotation key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.', e.g. \"networking.gke.io/load-balancer-type\"."));
-            }
+    (!is_qualified_name(k)).then(|| format!("{k:?} is not an annotation key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.', e.g. \"networking.gke.io/load-balancer-type\"."))
+}
+
+/// A StorageClass provisioner: the name of a CSI driver (Kubernetes takes a
+/// qualified name).
+pub fn provisioner() -> Validator {
+    Validator::string("Invalid provisioner", "a CSI driver name", |s| {
+        if is_qualified_name(s) {
+            Ok(())
+        } else {
+            Err(format!("{s:?} is not a CSI driver name: letters, digits, '-', '_' and '.', e.g. \"ebs.csi.eks.amazonaws.com\" (see kubectl get csidrivers)."))
         }
-    }
-    None
+    })
 }
 
 #[cfg(test)]

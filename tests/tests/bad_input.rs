@@ -535,6 +535,45 @@ fn cases(p: &Pems) -> Vec<Case> {
     ));
     v.push(c(
         STACK,
+        vec![("storage_class_provisioner", s("not a driver!"))],
+        "Invalid provisioner",
+        "storage_class_provisioner",
+    ));
+    v.push(c(
+        STACK,
+        vec![
+            ("storage_class", s("gp3")),
+            ("storage_class_provisioner", s("ebs.csi.aws.com")),
+        ],
+        "Two storage classes",
+        "storage_class_provisioner",
+    ));
+    v.push(c(
+        STACK,
+        vec![("storage_class_parameters", "{ type = \"gp3\" }".into())],
+        "Parameters without a provisioner",
+        "storage_class_parameters",
+    ));
+    v.push(c(
+        STACK,
+        vec![(
+            "wordpress_service_annotations",
+            "{ \"-bad\" = \"x\" }".into(),
+        )],
+        "Invalid annotation",
+        "wordpress_service_annotations",
+    ));
+    v.push(c(
+        STACK,
+        vec![
+            ("site_url", s("http://blog.example.com")),
+            ("wordpress_tls_at_load_balancer", "true".into()),
+        ],
+        "TLS at the load balancer of an http site",
+        "wordpress_tls_at_load_balancer",
+    ));
+    v.push(c(
+        STACK,
         vec![("primary_member", s("nowhere"))],
         "Unknown primary member",
         "primary_member",

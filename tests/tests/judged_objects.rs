@@ -201,6 +201,10 @@ fn a_three_region_site_passes_kubernetes_validate_and_checkov() {
             "blog",
             r#"  primary_member     = "us-east"
   peer_service_annotations = { "networking.gke.io/load-balancer-type" = "Internal" }
+  storage_class_provisioner = "ebs.csi.aws.com"
+  storage_class_parameters  = { type = "gp3", encrypted = "true" }
+  wordpress_service_annotations = { for n in ["us-east", "eu-west", "ap-south"] : n => { "service.beta.kubernetes.io/aws-load-balancer-ssl-ports" = "https" } }
+  wordpress_tls_at_load_balancer = true
 "#,
         ),
     );
@@ -231,6 +235,13 @@ fn a_three_region_site_passes_kubernetes_validate_and_checkov() {
         let objs = read_back(&r, i, &stack["values"]["inventory"]);
         total += objs.len();
         kinds.extend(objs.iter().map(|o| o["kind"].as_str().unwrap().to_string()));
+        // the stack's own block class, which every ReadWriteOnce claim names
+        assert!(
+            objs.iter().any(|o| o["kind"] == "StorageClass"
+                && o["metadata"]["name"] == "geowp-geowp-block"
+                && o["provisioner"] == "ebs.csi.aws.com"),
+            "{n}: no block StorageClass"
+        );
         write_objects(&out.path().join(n), &objs);
     }
     for k in [

@@ -13,8 +13,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use geowp_provider::render::tidb::BOOTSTRAP_SH;
-use geowp_provider::render::{FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
-use geowp_tests::wordpress::{docroot, free_port, php_with_wordpress, Env, MariaDb, PhpServer};
+use geowp_provider::render::{
+    config_extra, FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP,
+};
+use geowp_tests::wordpress::{
+    docroot, free_port, php_with_wordpress, Env, MariaDb, PhpServer, Site,
+};
 use serde_json::Value;
 
 const DB_PASSWORD: &str = "wp-db-pw-7c1f0e";
@@ -22,7 +26,7 @@ const ADMIN_PASSWORD: &str = "admin-pw-93be1";
 
 /// The environment geowp renders into the WordPress Deployment (secrets as
 /// files), pointed at this machine's server.
-fn wordpress_env(dir: &Path, db_port: u16, url: &str) -> Env {
+fn wordpress_env(dir: &Path, db_port: u16, extra: String) -> Env {
     let secrets = dir.join("secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
@@ -36,10 +40,7 @@ fn wordpress_env(dir: &Path, db_port: u16, url: &str) -> Env {
         ),
         ("WORDPRESS_DB_CHARSET".into(), "utf8mb4".into()),
         ("WORDPRESS_DB_COLLATE".into(), "utf8mb4_general_ci".into()),
-        (
-            "WORDPRESS_CONFIG_EXTRA".into(),
-            format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n"),
-        ),
+        ("WORDPRESS_CONFIG_EXTRA".into(), extra),
     ];
     for k in geowp_common::names::SALT_NAMES {
         let f = secrets.join(k);
@@ -148,7 +149,7 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
     );
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let env = wordpress_env(dir.path(), db.port, &url);
+    let env = wordpress_env(dir.path(), db.port, config_extra(&url, false));
     let root = docroot(
         &dir.path().join("with-plugin"),
         &[(FOUND_ROWS_FILE, FOUND_ROWS_PHP)],
@@ -290,4 +291,74 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
         "the health page took {:?} to fail",
         t.elapsed()
     );
+}
+
+/// WordPress behind a load balancer that ends TLS and adds no
+/// X-Forwarded-Proto (an NLB TLS listener) hears plain HTTP for an https
+/// site. With the config geowp renders for `wordpress_tls_at_load_balancer`
+/// the login page answers; with the plain config WordPress sends the visitor
+/// to the https address they came from, which through the load balancer is
+/// the same plain request again: the loop a browser gives up on.
+#[test]
+fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
+    let dir = tempfile::Builder::new()
+        .prefix("geowp-wp-tls-")
+        .tempdir()
+        .unwrap();
+    let db = MariaDb::start(&dir.path().join("db"), free_port()).unwrap_or_else(|e| panic!("{e}"));
+    let secrets = dir.path().join("site-secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "root-pw-5d2a9c71").unwrap();
+    std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
+    let o = db.bootstrap(BOOTSTRAP_SH, &secrets).unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let url = "https://blog.example.test";
+    let root = docroot(&dir.path().join("root"), &[]);
+    let plain = wordpress_env(dir.path(), db.port, config_extra(url, false));
+    let tls = wordpress_env(dir.path(), db.port, config_extra(url, true));
+    let o = php_with_wordpress(
+        &root,
+        &plain,
+        true,
+        "require_once ABSPATH . 'wp-admin/includes/upgrade.php';\nwp_install('geowp tls', 'admin', 'admin@example.com', true, '', 'admin-pw-93be1');\necho \"installed\\n\";",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("installed"),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // each backend as the load balancer reaches it: plain HTTP, the site's Host
+    let backend = |env: &Env, name: &str| {
+        let port = free_port();
+        let server = PhpServer::start(&root, env, &dir.path().join(format!("{name}.log")), port);
+        let site = Site {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            host: "blog.example.test".into(),
+        };
+        (server, site)
+    };
+
+    let (_plain_server, site) = backend(&plain, "plain");
+    let r = site.get("/wp-login.php", "").unwrap();
+    assert_eq!(r.status, 302, "{:?} {}", r.headers, r.text());
+    assert_eq!(
+        r.header("location"),
+        Some("https://blog.example.test/wp-login.php"),
+        "WordPress sends the visitor to the https address: {:?}",
+        r.headers
+    );
+
+    let (_tls_server, site) = backend(&tls, "tls");
+    let r = site.get("/wp-login.php", "").unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.header("location"));
+    assert!(
+        r.text()
+            .contains("action=\"https://blog.example.test/wp-login.php\""),
+        "the login form posts to the https address"
+    );
+    let r = site.get("/", "").unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.header("location"));
+    assert!(r.text().contains("https://blog.example.test/"));
 }

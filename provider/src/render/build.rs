@@ -173,11 +173,7 @@ pub fn claim_template(spec: &StackSpec, name: &str, size: &str) -> PersistentVol
             labels: Some(labels(spec, "")),
             ..Default::default()
         },
-        spec: Some(claim_spec(
-            spec.storage_class.clone(),
-            "ReadWriteOnce",
-            size,
-        )),
+        spec: Some(claim_spec(spec.rwo_storage_class(), "ReadWriteOnce", size)),
         ..Default::default()
     }
 }

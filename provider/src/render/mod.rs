@@ -27,7 +27,7 @@ pub use spec::{
     DEFAULT_BUSYBOX_IMAGE, DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE, DEFAULT_SYNCTHING_IMAGE,
     DEFAULT_TIDB_VERSION, DEFAULT_WORDPRESS_IMAGE,
 };
-pub use wordpress::{FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
+pub use wordpress::{config_extra, FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
 
 /// Secrets the objects carry (never logged, never in non-sensitive state).
 #[derive(Clone, PartialEq, Eq)]
@@ -175,6 +175,7 @@ pub fn render(spec: &StackSpec, inputs: &Inputs) -> Vec<Obj> {
     let mut objs = namespace::objects(spec);
     objs.push(site_secret(spec, &inputs.secrets));
     objs.extend(policy::objects(spec));
+    objs.extend(nfs::block_class(spec));
     objs.extend(nfs::objects(spec));
     let pd = inputs.pd.clone().unwrap_or_else(|| spec.new_topology());
     objs.extend(tidb::objects(spec, &inputs.tls, &pd));

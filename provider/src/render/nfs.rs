@@ -66,6 +66,23 @@ fn subject(spec: &StackSpec) -> Vec<Subject> {
     }]
 }
 
+/// The StorageClass of the ReadWriteOnce volumes when the stack makes its
+/// own (`storage_class_provisioner`): a deleted claim keeps its disk, and a
+/// volume is made in the zone its pod is scheduled to.
+pub fn block_class(spec: &StackSpec) -> Option<Obj> {
+    let provisioner = spec.storage_class_provisioner.clone()?;
+    let params = &spec.storage_class_parameters;
+    Some(Obj::new(&StorageClass {
+        metadata: cluster_meta(spec, &spec.block_storage_class_name(), "storage"),
+        provisioner,
+        parameters: (!params.is_empty()).then(|| params.clone()),
+        reclaim_policy: Some("Retain".into()),
+        volume_binding_mode: Some("WaitForFirstConsumer".into()),
+        allow_volume_expansion: Some(true),
+        ..Default::default()
+    }))
+}
+
 pub fn objects(spec: &StackSpec) -> Vec<Obj> {
     let cr_name = format!("geowp-{}-nfs-provisioner", spec.namespace);
     let sc_name = spec.storage_class_name();

@@ -13,7 +13,7 @@ use tfplugin::Model;
 
 use crate::validators::{
     annotation_keys, cidrs, dns_label, folder_id, host_port, image, label_value, positive_quantity,
-    site_url, storage_class, tidb_version, url_host_port,
+    provisioner, site_url, storage_class, tidb_version, url_host_port,
 };
 
 /// Pinned default images: one tag for PD, TiKV and TiDB (v8.5 LTS).
@@ -202,6 +202,14 @@ pub struct StackSpec {
     /// StorageClass of the ReadWriteOnce volumes (PD, TiKV, TiDB, NFS export, SyncThing config). Default: the cluster's default.
     #[tf(replace, validate = storage_class())]
     pub storage_class: Option<String>,
+    /// CSI driver of a StorageClass the stack creates for its ReadWriteOnce volumes and uses instead of the cluster's default: `geowp-NAMESPACE-block`, reclaim policy Retain (a deleted claim keeps its disk), bound where the pod is scheduled, expandable. For clusters with no fit default class: `ebs.csi.eks.amazonaws.com` on EKS Auto Mode (which has no default class), `ebs.csi.aws.com` with the EBS CSI add-on, `pd.csi.storage.gke.io` on GKE. Conflicts with `storage_class`.
+    #[tf(replace, validate = provisioner())]
+    #[serde(default)]
+    pub storage_class_provisioner: Option<String>,
+    /// Parameters of that StorageClass as its driver documents them, e.g. `{ type = "gp3", encrypted = "true" }` for EBS. Needs `storage_class_provisioner`.
+    #[tf(default = BTreeMap::<String, String>::new(), replace)]
+    #[serde(default)]
+    pub storage_class_parameters: BTreeMap<String, String>,
     /// PD volume size.
     #[tf(default = "10Gi", replace, validate = positive_quantity("10Gi"))]
     pub pd_storage_size: String,
@@ -232,6 +240,14 @@ pub struct StackSpec {
     /// Fixed node port (30000-32767) of WordPress when `wordpress_service_type` is `NodePort` or `LoadBalancer`, for a global load balancer that targets node ports. Default: one Kubernetes picks.
     #[tf(validate = int_between(30000, 32767))]
     pub wordpress_node_port: Option<i32>,
+    /// Annotations of the WordPress Service, for the load balancer that serves it, e.g. on EKS an internet-facing NLB with a TLS listener: `service.beta.kubernetes.io/aws-load-balancer-scheme = "internet-facing"`, `service.beta.kubernetes.io/aws-load-balancer-ssl-cert = ACM_CERTIFICATE_ARN`, `service.beta.kubernetes.io/aws-load-balancer-ssl-ports = "https"` (with `wordpress_tls_at_load_balancer`).
+    #[tf(default = BTreeMap::<String, String>::new(), validate = annotation_keys())]
+    #[serde(default)]
+    pub wordpress_service_annotations: BTreeMap<String, String>,
+    /// The load balancer in front terminates TLS and passes plain TCP on, with no `X-Forwarded-Proto` header (an NLB TLS listener). The WordPress Service then has port 443, named `https`, to the pods' port 80, in place of port 80, so the load balancer listens for TLS only; and WordPress takes every request as https: without that, WordPress sees http on an https `site_url` and redirects each visitor to the address they came from, forever. Needs an https `site_url`. Leave it false behind HTTP load balancers (Google's, an ALB, HAProxy), which send the header.
+    #[tf(default = false)]
+    #[serde(default)]
+    pub wordpress_tls_at_load_balancer: bool,
     /// Service type of the per-pod PD and TiKV Services and SyncThing's, which other regions dial: `ClusterIP`, `NodePort` or `LoadBalancer`.
     #[tf(default = ServiceType::LoadBalancer, validate = one_of(ServiceType::NAMES))]
     pub peer_service_type: ServiceType,
@@ -377,6 +393,19 @@ impl StackSpec {
     }
     pub fn storage_class_name(&self) -> String {
         format!("geowp-{}-nfs", self.namespace)
+    }
+    /// The StorageClass the stack creates with `storage_class_provisioner`.
+    pub fn block_storage_class_name(&self) -> String {
+        format!("geowp-{}-block", self.namespace)
+    }
+    /// The class of the ReadWriteOnce volumes: the named one, the stack's
+    /// own, or None for the cluster's default.
+    pub fn rwo_storage_class(&self) -> Option<String> {
+        self.storage_class.clone().or_else(|| {
+            self.storage_class_provisioner
+                .as_ref()
+                .map(|_| self.block_storage_class_name())
+        })
     }
     pub fn provisioner_name(&self) -> String {
         format!("geowp.dev/{}-nfs", self.namespace)

@@ -41,6 +41,8 @@ pub fn spec(member: &str) -> StackSpec {
         mysql_client_image: DEFAULT_MYSQL_CLIENT_IMAGE.into(),
         busybox_image: DEFAULT_BUSYBOX_IMAGE.into(),
         storage_class: None,
+        storage_class_provisioner: None,
+        storage_class_parameters: BTreeMap::new(),
         pd_storage_size: "10Gi".into(),
         tikv_storage_size: "50Gi".into(),
         tidb_storage_size: "5Gi".into(),
@@ -51,6 +53,8 @@ pub fn spec(member: &str) -> StackSpec {
         wordpress_replicas: 2,
         wordpress_service_type: ServiceType::LoadBalancer,
         wordpress_node_port: None,
+        wordpress_service_annotations: BTreeMap::new(),
+        wordpress_tls_at_load_balancer: false,
         peer_service_type: ServiceType::LoadBalancer,
         folder_id: "wp-content".into(),
         tidb_tls: true,
@@ -799,5 +803,114 @@ fn a_peer_service_takes_its_own_annotations_over_the_shared_ones() {
     assert_eq!(
         ann("tikv-0")["networking.gke.io/load-balancer-type"],
         "Internal"
+    );
+}
+
+#[test]
+fn the_stack_makes_its_own_block_storage_class_when_given_a_provisioner() {
+    let claims = |objs: &[Obj]| -> Vec<Value> {
+        workloads(objs)
+            .iter()
+            .flat_map(|o| {
+                o.body["spec"]["volumeClaimTemplates"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .map(|t| t["spec"]["storageClassName"].clone())
+            .collect()
+    };
+    // by default: the cluster's default class, and no class of the stack's
+    let objs = all("us-east");
+    assert!(!objs.iter().any(|o| o.id.name == "geowp-geowp-block"));
+    let default = claims(&objs);
+    assert!(default.len() >= 3, "{default:?}");
+    assert!(default.iter().all(Value::is_null), "{default:?}");
+
+    let mut s = spec("us-east");
+    s.storage_class_provisioner = Some("ebs.csi.eks.amazonaws.com".into());
+    s.storage_class_parameters = BTreeMap::from([
+        ("type".to_string(), "gp3".to_string()),
+        ("encrypted".to_string(), "true".to_string()),
+    ]);
+    let objs = render(&s, &inputs());
+    let class = find(&objs, "StorageClass", "geowp-geowp-block");
+    assert_eq!(class.wave(), geowp_kube::Wave::Cluster);
+    assert_eq!(class.body["provisioner"], "ebs.csi.eks.amazonaws.com");
+    assert_eq!(
+        class.body["parameters"],
+        json!({"type": "gp3", "encrypted": "true"})
+    );
+    assert_eq!(class.body["reclaimPolicy"], "Retain");
+    assert_eq!(class.body["volumeBindingMode"], "WaitForFirstConsumer");
+    assert_eq!(class.body["allowVolumeExpansion"], true);
+    let own = claims(&objs);
+    assert_eq!(own.len(), default.len());
+    assert!(own.iter().all(|c| c == "geowp-geowp-block"), "{own:?}");
+    // wp-content stays on the NFS class
+    assert_eq!(
+        find(&objs, "PersistentVolumeClaim", "wp-content").body["spec"]["storageClassName"],
+        "geowp-geowp-nfs"
+    );
+}
+
+#[test]
+fn wordpress_behind_a_tls_listener_serves_443_and_takes_requests_as_https() {
+    let service = |s: &StackSpec| find(&render(s, &inputs()), "Service", "wordpress").clone();
+    let extra = |s: &StackSpec| {
+        let objs = render(s, &inputs());
+        let wp = find(&objs, "Deployment", "wordpress");
+        pod(wp)["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "WORDPRESS_CONFIG_EXTRA")
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let plain = spec("us-east");
+    let svc = service(&plain);
+    assert_eq!(
+        svc.body["spec"]["ports"],
+        json!([{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}])
+    );
+    assert!(svc.body["metadata"]["annotations"].is_null());
+    assert!(!extra(&plain).contains("HTTPS"));
+
+    let mut tls = spec("us-east");
+    tls.wordpress_tls_at_load_balancer = true;
+    tls.wordpress_service_annotations = BTreeMap::from([
+        (
+            "service.beta.kubernetes.io/aws-load-balancer-scheme".to_string(),
+            "internet-facing".to_string(),
+        ),
+        (
+            "service.beta.kubernetes.io/aws-load-balancer-ssl-ports".to_string(),
+            "https".to_string(),
+        ),
+    ]);
+    let svc = service(&tls);
+    assert_eq!(
+        svc.body["spec"]["ports"],
+        json!([{"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        svc.body["metadata"]["annotations"]
+            ["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"],
+        "https"
+    );
+    let x = extra(&tls);
+    assert!(
+        x.contains("define('WP_HOME', 'https://blog.example.com');"),
+        "{x}"
+    );
+    assert!(x.ends_with("$_SERVER['HTTPS'] = 'on';\n"), "{x}");
+    // the pods still listen on 80: the NetworkPolicy admits that port
+    let objs = render(&tls, &inputs());
+    assert_eq!(
+        pod(find(&objs, "Deployment", "wordpress"))["containers"][0]["ports"],
+        json!([{"name": "http", "containerPort": 80}])
     );
 }

@@ -77,6 +77,18 @@ fn read_only(name: &str, path: &str, sub_path: Option<&str>) -> VolumeMount {
     }
 }
 
+/// What the image's wp-config.php evaluates from `WORDPRESS_CONFIG_EXTRA`:
+/// the site's address, and with TLS at the load balancer, that every
+/// request is https (the official image already honours X-Forwarded-Proto).
+pub fn config_extra(site_url: &str, tls_at_load_balancer: bool) -> String {
+    let url = site_url.replace('\'', "");
+    let mut extra = format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n");
+    if tls_at_load_balancer {
+        extra.push_str("$_SERVER['HTTPS'] = 'on';\n");
+    }
+    extra
+}
+
 pub fn objects(spec: &StackSpec) -> Vec<Obj> {
     let file = |key: &str| format!("{SECRETS_DIR}/{key}");
     let mut env_vars = vec![
@@ -92,10 +104,7 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         env("WORDPRESS_DB_COLLATE", "utf8mb4_general_ci"),
         env(
             "WORDPRESS_CONFIG_EXTRA",
-            &format!(
-                "define('WP_HOME', '{0}');\ndefine('WP_SITEURL', '{0}');\n",
-                spec.site_url.replace('\'', "")
-            ),
+            &config_extra(&spec.site_url, spec.wordpress_tls_at_load_balancer),
         ),
     ];
     let mut salts = SALT_NAMES;
@@ -209,14 +218,27 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         }),
         ..Default::default()
     };
+    let mut service_meta = meta(spec, object::WORDPRESS, object::WORDPRESS);
+    if !spec.wordpress_service_annotations.is_empty() {
+        service_meta.annotations = Some(spec.wordpress_service_annotations.clone());
+    }
+    // behind a TLS listener the one port is 443, still to the pods' http
+    let port = if spec.wordpress_tls_at_load_balancer {
+        ServicePort {
+            target_port: Some(IntOrString::String("http".into())),
+            ..svc_port("https", 443, "TCP")
+        }
+    } else {
+        svc_port("http", 80, "TCP")
+    };
     let service = Service {
-        metadata: meta(spec, object::WORDPRESS, object::WORDPRESS),
+        metadata: service_meta,
         spec: Some(ServiceSpec {
             type_: Some(spec.wordpress_service_type.as_str().into()),
             selector: Some(selector(object::WORDPRESS)),
             ports: Some(vec![ServicePort {
                 node_port: spec.wordpress_node_port,
-                ..svc_port("http", 80, "TCP")
+                ..port
             }]),
             ..Default::default()
         }),

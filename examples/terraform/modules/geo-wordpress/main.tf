@@ -61,14 +61,18 @@ resource "geowp_cluster_stack" "region" {
   max_rtt_ms                          = var.max_rtt_ms
   resources                           = var.resources
 
-  tidb_version           = var.tidb_version
-  wordpress_image        = var.wordpress_image
-  wordpress_replicas     = var.wordpress_replicas
-  wordpress_service_type = var.wordpress_service_type
-  wordpress_node_port    = var.wordpress_node_port
-  peer_service_type      = var.peer_service_type
-  storage_class          = var.storage_class
-  wait_for_rollout       = var.wait_for_rollout
+  tidb_version                   = var.tidb_version
+  wordpress_image                = var.wordpress_image
+  wordpress_replicas             = var.wordpress_replicas
+  wordpress_service_type         = var.wordpress_service_type
+  wordpress_node_port            = var.wordpress_node_port
+  peer_service_type              = var.peer_service_type
+  storage_class                  = var.storage_class
+  storage_class_provisioner      = var.storage_class_provisioner
+  storage_class_parameters       = var.storage_class_parameters
+  wordpress_service_annotations  = lookup(var.wordpress_service_annotations, each.key, {})
+  wordpress_tls_at_load_balancer = var.wordpress_tls_at_load_balancer
+  wait_for_rollout               = var.wait_for_rollout
 }
 
 # The file plane: every region's SyncThing knows every other and shares wp-content.

@@ -71,6 +71,18 @@ variable "storage_class" {
   default     = null
 }
 
+variable "storage_class_provisioner" {
+  description = "CSI driver of a StorageClass each stack makes for its ReadWriteOnce volumes (reclaim policy Retain), for clusters with no fit default class, e.g. ebs.csi.eks.amazonaws.com on EKS Auto Mode; null uses storage_class or the cluster's default."
+  type        = string
+  default     = null
+}
+
+variable "storage_class_parameters" {
+  description = "Parameters of that StorageClass, e.g. { type = \"gp3\", encrypted = \"true\" } for EBS."
+  type        = map(string)
+  default     = {}
+}
+
 variable "wait_for_rollout" {
   description = "Wait for workloads, claims and load balancers to be ready."
   type        = bool
@@ -90,6 +102,18 @@ variable "syncthing_overrides" {
     folder_path    = string
   }))
   default = {}
+}
+
+variable "wordpress_service_annotations" {
+  description = "Per region (by the keys of clusters), annotations of the WordPress Service for the load balancer in front of it, e.g. an internet-facing NLB with that region's ACM certificate on EKS."
+  type        = map(map(string))
+  default     = {}
+}
+
+variable "wordpress_tls_at_load_balancer" {
+  description = "The load balancer in front of WordPress terminates TLS without an X-Forwarded-Proto header (an NLB TLS listener): the Service listens on 443 and WordPress takes every request as https. Needs an https site_url."
+  type        = bool
+  default     = false
 }
 
 variable "wordpress_node_port" {

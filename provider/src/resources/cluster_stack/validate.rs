@@ -34,6 +34,7 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
     }
     check_tls(&c, d);
     check_exposure(&c, d);
+    check_storage(&c, d);
     if let (Some(Some(primary)), Some(members)) = (&spec.primary_member, &spec.members) {
         if !members.contains_key(primary) {
             d.error_at(
@@ -53,6 +54,44 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
                 "Node port without a node-port Service",
                 format!("wordpress_node_port needs wordpress_service_type = \"NodePort\" or \"LoadBalancer\"; it is {:?}. Set the service type, or remove the node port.", t.as_str()),
             );
+        }
+    }
+}
+
+/// One source for the ReadWriteOnce volumes' class: a named class or the
+/// stack's own; WordPress behind a TLS listener needs an https site.
+fn check_storage(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
+    let s = &c.spec;
+    let p = AttrPath::root;
+    let own = matches!(s.storage_class_provisioner, Some(Some(_)));
+    if own && matches!(s.storage_class, Some(Some(_))) {
+        d.error_at(
+            p("storage_class_provisioner"),
+            "Two storage classes",
+            "storage_class names a class of the cluster and storage_class_provisioner makes the stack one; the volumes can have only one. Remove one of them.",
+        );
+    }
+    if !own
+        && matches!(s.storage_class_provisioner, Some(None))
+        && s.storage_class_parameters
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+    {
+        d.error_at(
+            p("storage_class_parameters"),
+            "Parameters without a provisioner",
+            "storage_class_parameters are the parameters of the StorageClass the stack makes with storage_class_provisioner, which is not set. Set storage_class_provisioner (e.g. \"ebs.csi.eks.amazonaws.com\"), or remove the parameters.",
+        );
+    }
+    if s.wordpress_tls_at_load_balancer == Some(true) {
+        if let Some(url) = &s.site_url {
+            if !url.starts_with("https://") {
+                d.error_at(
+                    p("wordpress_tls_at_load_balancer"),
+                    "TLS at the load balancer of an http site",
+                    format!("wordpress_tls_at_load_balancer makes WordPress take every request as https, but site_url is {url:?}. Give site_url as https://..., or set wordpress_tls_at_load_balancer to false."),
+                );
+            }
         }
     }
 }
