@@ -19,6 +19,18 @@
 //! (Terraform takes block syntax for list-of-object attributes), the same
 //! `x[0].y` references, unknown at plan when left out.
 //!
+//! Two stand-ins are built on it: `hashicorp/google` for the GKE example
+//! (schema from the provider's repository) and `hashicorp/aws` for the EKS
+//! example (schema from lonegunmanb/terraform-provider-aws-index, which holds
+//! the source of each function of one aws release: the provider's own
+//! repository is too large to fetch here). Where the real provider computes
+//! at plan in a CustomizeDiff (aws_acm_certificate fills
+//! `domain_validation_options[*].domain_name` from the config), the stand-in
+//! leaves the value unknown, which is stricter there. Value checks
+//! (ValidateFunc, ConflictsWith, ExactlyOneOf) are not emulated: a value the
+//! real provider refuses at plan can pass here. The `region` argument aws 6
+//! adds to every resource is not served: the examples use provider aliases.
+//!
 //! What it checks is Terraform-level correctness only: names, types,
 //! nesting, what is known at plan and what is not. It does not check what
 //! the cloud would accept (API validation, quotas, IAM, regions) or do.
@@ -149,8 +161,26 @@ fn plan_unknowns(j: &Json, config: &Value, planned: &mut Value) {
 fn plausible(kind: &str, name: &str, ty: &Type, obj: &Value, seq: &mut u32) -> Value {
     *seq += 1;
     let own = obj.get("name").as_str().unwrap_or("thing").to_string();
+    let aws = kind.starts_with("aws_");
     match ty {
         Type::String => Value::str(match name {
+            // AWS ids are a prefix and hex digits (vpc-0a1b..., subnet-...)
+            "id" if aws => format!(
+                "{}-{:017x}",
+                kind.trim_start_matches("aws_").replace('_', ""),
+                *seq
+            ),
+            "arn" => format!(
+                "arn:aws:standin:us-east-1:123456789012:{kind}/{own}-{}",
+                *seq
+            ),
+            "endpoint" if aws => format!("https://{:032X}.gr7.us-east-1.eks.amazonaws.com", *seq),
+            "token" => "k8s-aws-v1.standin-token".into(),
+            "fqdn" => obj
+                .get("name")
+                .as_str()
+                .unwrap_or("standin.example")
+                .to_string(),
             "id" => format!("projects/standin/{kind}/{own}"),
             "project" => "standin-project".into(),
             "address" | "ip_address" => format!("10.200.{}.{}", *seq / 250, *seq % 250 + 2),
@@ -181,7 +211,34 @@ fn fill(kind: &str, j: &Json, v: &mut Value, root: &Value, seq: &mut u32) {
             continue;
         }
         let ty = Type::from_json(&a["type"]).unwrap_or(Type::String);
-        let new = if name == "managed_instance_group_urls" {
+        let new = if name == "domain_validation_options" {
+            // ACM asks for one CNAME per name of the certificate
+            let domain = root
+                .get("domain_name")
+                .as_str()
+                .unwrap_or("standin.example")
+                .to_string();
+            Value::List(vec![Value::Map(BTreeMap::from([
+                ("domain_name".to_string(), Value::str(domain.clone())),
+                (
+                    "resource_record_name".to_string(),
+                    Value::str(format!("_standin.{domain}.")),
+                ),
+                ("resource_record_type".to_string(), Value::str("CNAME")),
+                (
+                    "resource_record_value".to_string(),
+                    Value::str("_standin.acm-validations.aws."),
+                ),
+            ]))])
+        } else if name == "certificate_authority" {
+            use base64::Engine;
+            let ca = rcgen::generate_simple_self_signed(vec!["standin-eks-ca".into()])
+                .expect("a self-signed certificate");
+            Value::List(vec![Value::Map(BTreeMap::from([(
+                "data".to_string(),
+                Value::str(base64::engine::general_purpose::STANDARD.encode(ca.cert.pem())),
+            )]))])
+        } else if name == "managed_instance_group_urls" {
             let cluster = root.get("name").as_str().unwrap_or("cluster").to_string();
             let zones = root.get("node_locations").as_list().unwrap_or(&[]).to_vec();
             Value::List(

@@ -1,23 +1,32 @@
 #!/usr/bin/env python3
-"""Writes google.json, the schema the stand-in google provider serves, from
-a checkout of hashicorp/terraform-provider-google (SDKv2 schema maps in Go).
+"""Writes the schema a stand-in provider serves (tests/standins/<provider>.json)
+from the real provider's Go source (SDKv2 schema maps).
 
-    tests/standins/goschema.py /path/to/terraform-provider-google > tests/standins/google.json
+    tests/standins/goschema.py google /path/to/terraform-provider-google > tests/standins/google.json
+    tests/standins/goschema.py aws /path/to/terraform-provider-aws-index > tests/standins/aws.json
 
-Only what the GKE example touches is taken (the SPEC below), plus every
-Required attribute of each block it takes, and every value cites the Go line
+google reads a checkout of hashicorp/terraform-provider-google. aws reads
+lonegunmanb/terraform-provider-aws-index, which holds the source of every
+function of hashicorp/terraform-provider-aws at one release, one function a
+file (the provider's own repository is too large to fetch where geowp is
+tested); its lines are cited.
+
+Only what the examples touch is taken (the SPECs below), plus every
+Required attribute of each block taken, and every value cites the Go line
 it was read from. Type, Required/Optional/Computed, Sensitive, ForceNew and
 MaxItems are read from the entry itself; SDKv2's own rules make the nesting
 (a list or set of schema.Resource is a block unless Computed only or
 ConfigMode: SchemaConfigModeAttr, then an attribute of objects)."""
 import json, re, subprocess, sys
 
-REPO = sys.argv[1] if len(sys.argv) > 1 else '.'
+PROVIDER, REPO = sys.argv[1], sys.argv[2]
 COMMIT = subprocess.run(['git', '-C', REPO, 'rev-parse', 'HEAD'], capture_output=True, text=True, check=True).stdout.strip()
+# the index's commits say which release they hold: "Update index files for terraform-provider-aws v6.58.0"
+AWS_VERSION = subprocess.run(['git', '-C', REPO, 'log', '-1', '--format=%s'], capture_output=True, text=True, check=True).stdout.strip().split()[-1]
 C = 'google/services/compute/'
 K = 'google/services/container/'
 # resource type: (file, attribute paths the example sets or reads, {entry: (file, line of the function/var that holds its schema)})
-SPEC = {
+GOOGLE = {
     'google_compute_network': (C + 'resource_compute_network.go', ['name', 'auto_create_subnetworks'], {}),
     'google_compute_subnetwork': (C + 'resource_compute_subnetwork.go', ['name', 'region', 'network', 'ip_cidr_range', 'secondary_ip_range.range_name', 'secondary_ip_range.ip_cidr_range'], {}),
     'google_container_cluster': (K + 'resource_container_cluster.go', ['name', 'location', 'network', 'subnetwork', 'node_locations', 'initial_node_count', 'datapath_provider', 'ip_allocation_policy.cluster_secondary_range_name', 'ip_allocation_policy.services_secondary_range_name', 'node_config.machine_type', 'node_config.disk_size_gb', 'node_config.tags', 'deletion_protection', 'endpoint', 'master_auth.cluster_ca_certificate', 'node_pool.managed_instance_group_urls'],
@@ -34,8 +43,85 @@ SPEC = {
     'google_compute_target_http_proxy': (C + 'resource_compute_target_http_proxy.go', ['name', 'url_map'], {}),
     'google_compute_global_forwarding_rule': (C + 'resource_compute_global_forwarding_rule.go', ['name', 'load_balancing_scheme', 'target', 'ip_address', 'port_range'], {}),
 }
-# every resource: the id SDKv2 adds, and the project where the resource has one
-ALWAYS = ['project']
+E = 'index/internal/service/ec2/'
+TAGS = ['tags']
+# what the EKS example (examples/terraform/eks) sets or reads
+AWS = {
+    'aws_vpc': (E + 'func.resourceVPC.goindex', ['cidr_block', 'enable_dns_hostnames'] + TAGS, {}),
+    'aws_subnet': (E + 'func.resourceSubnet.goindex', ['vpc_id', 'availability_zone', 'cidr_block'] + TAGS, {}),
+    'aws_internet_gateway': (E + 'func.resourceInternetGateway.goindex', ['vpc_id'] + TAGS, {}),
+    'aws_eip': (E + 'func.resourceEIP.goindex', ['domain'] + TAGS, {}),
+    'aws_nat_gateway': (E + 'func.resourceNATGateway.goindex', ['allocation_id', 'subnet_id'] + TAGS, {}),
+    'aws_route_table': (E + 'func.resourceRouteTable.goindex', ['vpc_id'] + TAGS, {}),
+    'aws_route': (E + 'func.resourceRoute.goindex', ['route_table_id', 'destination_cidr_block', 'gateway_id', 'nat_gateway_id', 'vpc_peering_connection_id'], {}),
+    'aws_route_table_association': (E + 'func.resourceRouteTableAssociation.goindex', ['subnet_id', 'route_table_id'], {}),
+    'aws_vpc_peering_connection': (E + 'func.resourceVPCPeeringConnection.goindex', ['vpc_id', 'peer_vpc_id', 'peer_region'] + TAGS, {}),
+    'aws_vpc_peering_connection_accepter': (E + 'func.resourceVPCPeeringConnectionAccepter.goindex', ['vpc_peering_connection_id', 'auto_accept'] + TAGS, {}),
+    'aws_iam_role': ('index/internal/service/iam/func.resourceRole.goindex', ['name', 'assume_role_policy', 'arn'], {}),
+    'aws_iam_role_policy_attachment': ('index/internal/service/iam/func.resourceRolePolicyAttachment.goindex', ['role', 'policy_arn'], {}),
+    'aws_eks_cluster': ('index/internal/service/eks/func.resourceCluster.goindex',
+                        ['name', 'role_arn', 'version', 'bootstrap_self_managed_addons', 'access_config.authentication_mode', 'access_config.bootstrap_cluster_creator_admin_permissions',
+                         'compute_config.enabled', 'compute_config.node_pools', 'compute_config.node_role_arn', 'kubernetes_network_config.elastic_load_balancing.enabled',
+                         'storage_config.block_storage.enabled', 'vpc_config.subnet_ids', 'vpc_config.endpoint_private_access', 'vpc_config.endpoint_public_access',
+                         'endpoint', 'certificate_authority.data'], {}),
+    'aws_acm_certificate': ('index/internal/service/acm/func.resourceCertificate.goindex',
+                            ['domain_name', 'validation_method', 'arn', 'domain_validation_options.domain_name', 'domain_validation_options.resource_record_name',
+                             'domain_validation_options.resource_record_type', 'domain_validation_options.resource_record_value'], {}),
+    'aws_acm_certificate_validation': ('index/internal/service/acm/func.resourceCertificateValidation.goindex', ['certificate_arn', 'validation_record_fqdns'], {}),
+    'aws_route53_record': ('index/internal/service/route53/func.resourceRecord.goindex',
+                           ['zone_id', 'name', 'type', 'ttl', 'records', 'allow_overwrite', 'fqdn', 'set_identifier', 'health_check_id', 'latency_routing_policy.region'], {}),
+    'aws_route53_health_check': ('index/internal/service/route53/func.resourceHealthCheck.goindex',
+                                 ['type', 'fqdn', 'port', 'resource_path', 'request_interval', 'failure_threshold'] + TAGS, {}),
+}
+AWS_DATA = {
+    'aws_eks_cluster_auth': ('index/internal/service/eks/func.dataSourceClusterAuth.goindex', ['name', 'token'], {}),
+}
+SPEC = GOOGLE if PROVIDER == 'google' else AWS
+# names.AttrX constants the aws schemas use: hashicorp/terraform-provider-aws
+# names/attr_consts_gen.go spells each as its snake_case, acronyms whole
+ACRONYMS = {'ARN': 'arn', 'ARNs': 'arns', 'IDs': 'ids', 'ID': 'id', 'VPC': 'vpc', 'CIDR': 'cidr', 'DNS': 'dns', 'IP': 'ip', 'IPv6': 'ipv6',
+            'IAM': 'iam', 'KMS': 'kms', 'SNS': 'sns', 'URI': 'uri', 'URL': 'url', 'TTL': 'ttl', 'FQDN': 'fqdn', 'JSON': 'json', 'IOPS': 'iops'}
+
+
+def attr_const(name):
+    """names.AttrVPCConfig -> vpc_config."""
+    rest, words = name[len('Attr'):], []
+    while rest:
+        for a in sorted(ACRONYMS, key=len, reverse=True):
+            if rest.startswith(a) and (len(rest) == len(a) or rest[len(a)].isupper()):
+                words.append(ACRONYMS[a])
+                rest = rest[len(a):]
+                break
+        else:
+            m = re.match(r'[A-Z][a-z0-9]*', rest)
+            if not m:
+                raise SystemExit(f'cannot spell names.{name}')
+            words.append(m.group(0).lower())
+            rest = rest[m.end():]
+    return '_'.join(words)
+
+
+# every google resource: the project where the resource has one
+ALWAYS = ['project'] if PROVIDER == 'google' else []
+# schema helpers the aws resources call: tags in, tags with the provider's default tags out
+CALLS = {'tftags.TagsSchema': dict(type=['map', 'string'], required=False, optional=True, computed=False),
+         'tftags.TagsSchemaComputed': dict(type=['map', 'string'], required=False, optional=False, computed=True)}
+
+
+def package_const(ident):
+    """An attribute name the aws source keeps in a package variable or
+    constant (routeDestinationCIDRBlock): its value, from the index."""
+    for kind in ('var', 'const'):
+        for d in PACKAGE_DIRS:
+            r = subprocess.run(['git', '-C', REPO, 'show', f'HEAD:{d}{kind}.{ident}.goindex'], capture_output=True, text=True)
+            if r.returncode == 0:
+                m = re.search(ident + r'\s*=\s*"([a-z0-9_]+)"', r.stdout)
+                if m:
+                    return m.group(1)
+    raise SystemExit(f'no value for {ident} in {PACKAGE_DIRS}')
+
+
+PACKAGE_DIRS = []
 
 
 def src(path):
@@ -58,12 +144,15 @@ def tree(lines, start=0, end=None):
     for i in range(start, end if end is not None else len(lines)):
         l = lines[i]
         code = strip(l)
-        m = re.match(r'^\s*"([a-z0-9_]+)":\s*(\{|(\w+)\(\),)', l)
+        m = re.match(r'^\s*(?:"([a-z0-9_]+)"|names\.(Attr\w+)|([a-z]\w*)):\s*(\{|([\w.]+)\(\),)', l)
         d = code.count('{') - code.count('}')
         node = stack[-1][0]
-        if m and (d > 0 or m.group(3)):
-            n = {'name': m.group(1), 'line': i + 1, 'children': {}, 'own': [], 'call': m.group(3)}
-            node['children'].setdefault(m.group(1), []).append(n)
+        if m and m.group(3) and (PROVIDER == 'google' or m.group(3) in ('Elem', 'Schema')):
+            m = None
+        if m and (d > 0 or m.group(5)):
+            key = m.group(1) or (attr_const(m.group(2)) if m.group(2) else package_const(m.group(3)))
+            n = {'name': key, 'line': i + 1, 'children': {}, 'own': [], 'call': m.group(5)}
+            node['children'].setdefault(key, []).append(n)
             if d > 0:
                 stack.append((n, depth))
                 depth += d
@@ -118,7 +207,9 @@ PRIM = {'String': 'string', 'Int': 'number', 'Float': 'number', 'Bool': 'bool'}
 
 
 def cite(file, line):
-    return f'hashicorp/terraform-provider-google@{COMMIT[:12]} {file}:{line}'
+    if PROVIDER == 'google':
+        return f'hashicorp/terraform-provider-google@{COMMIT[:12]} {file}:{line}'
+    return f'lonegunmanb/terraform-provider-aws-index@{COMMIT[:12]} {file}:{line} (hashicorp/terraform-provider-aws {AWS_VERSION})'
 
 
 def build(file, lines, node, paths, overrides):
@@ -140,6 +231,9 @@ def build(file, lines, node, paths, overrides):
                 continue
             raise SystemExit(f'{file}: no entry {name!r} under line {node["line"]}')
         n = node['children'][name][0]
+        if n.get('call') in CALLS:
+            out['attributes'].append(dict(name=name, sensitive=False, force_new=False, cite=cite(file, n['line']) + f' {n["call"]}()', **CALLS[n['call']]))
+            continue
         nfile, nlines = file, lines
         f = flags(n['own'])
         children_node = n
@@ -176,11 +270,13 @@ def build(file, lines, node, paths, overrides):
     return out
 
 
-def resource(rtype):
-    file, paths, overrides = SPEC[rtype]
+def resource(rtype, spec=None):
+    file, paths, overrides = (spec or SPEC)[rtype]
+    PACKAGE_DIRS[:] = [file.rsplit('/', 1)[0] + '/']
     lines = src(file)
-    fn = next(i for i, l in enumerate(lines) if re.match(r'func Resource\w+\(\) \*schema\.Resource \{', l))
-    start = next(i for i, l in enumerate(lines) if i > fn and re.search(r'Schema:\s*map\[string\]\*schema\.Schema\{', l))
+    fn = next(i for i, l in enumerate(lines) if re.match(r'func ([Rr]esource|dataSource)\w+\(\) \*schema\.Resource \{', l))
+    # the resource's own schema (two tabs in), not an Identity schema deeper in
+    start = next(i for i, l in enumerate(lines) if i > fn and re.match(r'\t\t(Schema: map\[string\]\*schema\.Schema\{|SchemaFunc: func\(\) map\[string\]\*schema\.Schema \{)', l))
     root = tree(lines, start, body_end(lines, start))
     has_project = 'project' in root['children']
     blk = build(file, lines, root, paths + (['project'] if has_project else []), overrides)
@@ -204,16 +300,22 @@ def client_config():
 
 
 def provider_config():
-    file = 'google/provider/provider.go'
+    file, marker, attrs = (('google/provider/provider.go', 'func Provider()', ['project', 'region', 'zone']) if PROVIDER == 'google'
+                           else ('index/internal/provider/sdkv2/func.NewProvider.goindex', 'func NewProvider(', ['region']))
     lines = src(file)
-    fn = next(i for i, l in enumerate(lines) if l.startswith('func Provider()'))
+    fn = next(i for i, l in enumerate(lines) if l.startswith(marker))
     start = next(i for i, l in enumerate(lines) if i > fn and 'Schema: map[string]*schema.Schema{' in l)
     root = tree(lines, start, body_end(lines, start))
-    return build(file, lines, root, ['project', 'region', 'zone'], {})
+    return build(file, lines, root, attrs, {})
 
 
-out = {'provider': 'hashicorp/google', 'commit': COMMIT, 'provider_config': provider_config(),
-       'resources': {r: resource(r) for r in sorted(SPEC)},
-       'data_sources': {'google_client_config': client_config()}}
+if PROVIDER == 'google':
+    out = {'provider': 'hashicorp/google', 'commit': COMMIT, 'provider_config': provider_config(),
+           'resources': {r: resource(r) for r in sorted(SPEC)},
+           'data_sources': {'google_client_config': client_config()}}
+else:
+    out = {'provider': 'hashicorp/aws', 'commit': COMMIT, 'provider_config': provider_config(),
+           'resources': {r: resource(r) for r in sorted(SPEC)},
+           'data_sources': {d: resource(d, AWS_DATA) for d in sorted(AWS_DATA)}}
 json.dump(out, sys.stdout, indent=1, sort_keys=True)
 print()

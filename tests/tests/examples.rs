@@ -1,8 +1,9 @@
 //! The examples users copy are formatted as `terraform fmt` wants, and the
-//! GKE example validates and plans from empty state with real Terraform,
-//! the real geowp provider and a stand-in google provider that serves the
-//! real provider's schema (`geowp_tests::standin`; no cloud is reached, so
-//! nothing is applied: what it checks is Terraform-level correctness).
+//! GKE and EKS examples validate and plan from empty state with real
+//! Terraform, the real geowp provider and stand-in google and aws providers
+//! that serve the real providers' schemas (`geowp_tests::standin`; no cloud
+//! is reached, so only targeted applies of cloud resources run against the
+//! stand-ins: what it checks is Terraform-level correctness).
 
 use geowp_tests::repo_root;
 
@@ -88,45 +89,91 @@ fn the_gke_example_uses_the_module_and_health_checks_wordpress() {
     }
 }
 
-/// The GKE example in a Terraform working directory with the real geowp
-/// provider and the stand-in google provider (`geowp_tests::standin`: the
-/// real schema, no cloud), `loadbalancer.tf` passed through `edit`.
-fn gke_example(
+/// A cloud example (`examples/terraform/NAME`, with its local modules and
+/// `../modules/geo-wordpress`) in a Terraform working directory with the
+/// real geowp provider and a stand-in cloud provider (`geowp_tests::standin`:
+/// the real schema, no cloud), each file passed through `edit` (its path
+/// under the example, and its text).
+fn cloud_example(
     terraform: &geowp_tests::Terraform,
-    edit: impl Fn(String) -> String,
+    name: &str,
+    standin: (&str, &str, &str),
+    edit: impl Fn(&str, String) -> String,
 ) -> geowp_tests::Tf {
     use geowp_tests::{workspace_bin, MirroredProvider, Tf};
+    let (source, version, bin) = standin;
     let tf = Tf::with(
         terraform,
         &[
             MirroredProvider::geowp(),
-            MirroredProvider::new(
-                "hashicorp/google",
-                "7.0.0",
-                workspace_bin("terraform-provider-google-standin"),
-            ),
+            MirroredProvider::new(source, version, workspace_bin(bin)),
         ],
     );
     let ex = repo_root().join("examples/terraform");
-    for f in ["main.tf", "loadbalancer.tf"] {
-        let text = std::fs::read_to_string(ex.join("gke").join(f)).unwrap();
-        tf.write(
-            f,
-            &if f == "loadbalancer.tf" {
-                edit(text)
+    fn copy(
+        from: &std::path::Path,
+        to: &std::path::Path,
+        rel: &str,
+        edit: &dyn Fn(&str, String) -> String,
+    ) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rel = if rel.is_empty() {
+                name.clone()
             } else {
-                text
-            },
-        );
+                format!("{rel}/{name}")
+            };
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &to.join(&name), &rel, edit);
+            } else if name.ends_with(".tf") {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                std::fs::write(to.join(&name), edit(&rel, text)).unwrap();
+            }
+        }
     }
+    copy(&ex.join(name), &tf.work, "", &edit);
     // the module's relative source, ../modules/geo-wordpress
-    let module = tf.root.path().join("modules/geo-wordpress");
-    std::fs::create_dir_all(&module).unwrap();
-    for e in std::fs::read_dir(ex.join("modules/geo-wordpress")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), module.join(e.file_name())).unwrap();
-    }
+    copy(
+        &ex.join("modules/geo-wordpress"),
+        &tf.root.path().join("modules/geo-wordpress"),
+        "",
+        &|_, t| t,
+    );
     tf
+}
+
+/// The GKE example against the stand-in google provider, `loadbalancer.tf`
+/// passed through `edit`.
+fn gke_example(
+    terraform: &geowp_tests::Terraform,
+    edit: impl Fn(String) -> String,
+) -> geowp_tests::Tf {
+    cloud_example(
+        terraform,
+        "gke",
+        (
+            "hashicorp/google",
+            "7.0.0",
+            "terraform-provider-google-standin",
+        ),
+        |f, t| if f == "loadbalancer.tf" { edit(t) } else { t },
+    )
+}
+
+/// The EKS example against the stand-in aws provider, each file passed
+/// through `edit`.
+fn eks_example(
+    terraform: &geowp_tests::Terraform,
+    edit: impl Fn(&str, String) -> String,
+) -> geowp_tests::Tf {
+    cloud_example(
+        terraform,
+        "eks",
+        ("hashicorp/aws", "6.58.0", "terraform-provider-aws-standin"),
+        edit,
+    )
 }
 
 geowp_tests::for_each_terraform! {
@@ -210,5 +257,123 @@ geowp_tests::for_each_terraform! {
     let list = tf.ok(&["state", "list"]);
     assert_eq!(list.lines().filter(|l| l.contains("named_port")).count(), 6, "{list}");
     assert!(!list.contains("geowp_cluster_stack"), "only the targeted Google resources are applied:\n{list}");
+    }
+}
+
+const EKS_VARS: [&str; 4] = [
+    "-var",
+    "zone_id=Z0STANDIN",
+    "-var",
+    "domain=blog.example.org",
+];
+
+geowp_tests::for_each_terraform! {
+    fn the_eks_example_plans_from_nothing_against_the_aws_schema(terraform) {
+    let tf = eks_example(terraform, |_, t| t);
+    tf.ok(&["init"]);
+    tf.ok(&["validate"]);
+    let mut args = vec!["plan"];
+    args.extend(EKS_VARS);
+    let plan = tf.ok(&args);
+    assert!(plan.contains("Plan: "), "{plan}");
+    // each region's VPC and cluster under its own provider, the peerings
+    // and their routes (keyed by the peer, known at plan), the site, the
+    // latency records with their health checks
+    for want in [
+        "module.eu_west.aws_eks_cluster.this will be created",
+        "module.ap_south.aws_subnet.peer_lb will be created",
+        "module.us_east.aws_route53_record.validation[\"blog.example.org\"] will be created",
+        "aws_vpc_peering_connection_accepter.eu_west_ap_south will be created",
+        "aws_route.ap_south_to_peers[\"eu-west\"] will be created",
+        "aws_route53_health_check.wordpress[\"us-east\"] will be created",
+        "aws_route53_record.site[\"ap-south\"] will be created",
+        "module.site.geowp_cluster_stack.region[\"eu-west\"] will be created",
+        "module.site.geowp_sync_group.files will be created",
+    ] {
+        assert!(plan.contains(want), "missing {want:?} in:\n{plan}");
+    }
+    // the peer NLBs are internal at their fixed addresses, admit only the
+    // site's ranges; WordPress ends TLS at its NLB; Auto Mode's EBS class
+    let flat = plan.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    for want in [
+        "\"service.beta.kubernetes.io/aws-load-balancer-scheme\" = \"internal\"",
+        "\"service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses\" = \"10.20.255.4\"",
+        "pd_peer_url = \"https://10.30.255.4:2380\"",
+        "+ \"10.30.255.0/27\",",
+        "\"service.beta.kubernetes.io/aws-load-balancer-scheme\" = \"internet-facing\"",
+        "wordpress_tls_at_load_balancer = true",
+        "storage_class_provisioner = \"ebs.csi.eks.amazonaws.com\"",
+    ] {
+        assert!(flat.contains(want), "missing {want:?} in:\n{plan}");
+    }
+    }
+}
+
+geowp_tests::for_each_terraform! {
+    fn records_keyed_by_the_load_balancers_names_fail_at_plan(terraform) {
+    // a tempting mistake: one record per endpoint, keyed by the NLB's
+    // name, which exists only once the stacks have applied
+    let tf = eks_example(terraform, |f, t| {
+        if f == "dns.tf" {
+            t.replace(
+                "resource \"aws_route53_health_check\" \"wordpress\" {\n  provider          = aws.us_east\n  for_each          = local.aws_regions\n",
+                "resource \"aws_route53_health_check\" \"wordpress\" {\n  provider          = aws.us_east\n  for_each          = toset(values(module.site.wordpress_endpoints))\n",
+            )
+        } else {
+            t
+        }
+    });
+    let dns = std::fs::read_to_string(tf.work.join("dns.tf")).unwrap();
+    assert!(dns.contains("toset(values(module.site.wordpress_endpoints))"), "the bug was not planted");
+    tf.ok(&["init"]);
+    let mut args = vec!["plan"];
+    args.extend(EKS_VARS);
+    let r = tf.run(&args);
+    assert_ne!(r.code(), 0, "the planted for_each planned:\n{}", r.all());
+    assert!(r.all().contains("Invalid for_each argument"), "{}", r.all());
+    }
+}
+
+geowp_tests::for_each_terraform! {
+    fn a_misspelled_aws_argument_fails_validate(terraform) {
+    let tf = eks_example(terraform, |f, t| {
+        if f == "region/main.tf" {
+            t.replace("bootstrap_self_managed_addons", "bootstrap_self_managed_add_ons")
+        } else {
+            t
+        }
+    });
+    tf.ok(&["init"]);
+    let r = tf.run(&["validate"]);
+    assert_ne!(r.code(), 0, "{}", r.all());
+    assert!(r.all().contains("Unsupported argument") && r.all().contains("bootstrap_self_managed_add_ons"), "{}", r.all());
+    }
+}
+
+geowp_tests::for_each_terraform! {
+    fn the_certificate_validation_and_peering_routes_take_their_values_at_apply(terraform) {
+    // the stand-in's apply returns ACM's validation record for the domain
+    // and AWS-shaped ids: the record keyed by the domain (known at plan)
+    // takes the certificate's values, each peering route its accepter's id
+    let tf = eks_example(terraform, |_, t| t);
+    tf.ok(&["init"]);
+    let mut args = vec![
+        "apply",
+        "-auto-approve",
+        "-target=module.us_east.aws_acm_certificate_validation.site",
+        "-target=aws_route.eu_west_to_peers",
+    ];
+    args.extend(EKS_VARS);
+    tf.ok(&args);
+    let record = tf.ok(&["state", "show", "module.us_east.aws_route53_record.validation[\"blog.example.org\"]"]);
+    for want in ["\"_standin.blog.example.org.\"", "\"CNAME\"", "\"_standin.acm-validations.aws.\"", "allow_overwrite = true"] {
+        assert!(record.contains(want), "missing {want} in {record}");
+    }
+    let route = tf.ok(&["state", "show", "aws_route.eu_west_to_peers[\"us-east\"]"]);
+    assert!(route.contains("destination_cidr_block    = \"10.10.0.0/16\""), "{route}");
+    assert!(route.contains("vpc_peering_connection_id = \"vpcpeeringconnectionaccepter-"), "{route}");
+    let list = tf.ok(&["state", "list"]);
+    assert_eq!(list.lines().filter(|l| l.starts_with("aws_route.eu_west_to_peers")).count(), 2, "{list}");
+    assert!(!list.contains("geowp_cluster_stack"), "only the targeted AWS resources are applied:\n{list}");
     }
 }
