@@ -101,6 +101,9 @@ def attr_const(name):
     return '_'.join(words)
 
 
+# where SDKv2 adds "id" to every resource: hashicorp/terraform-plugin-sdk
+# at 9e601691167d, CoreConfigSchema
+SDK_ID_CITE = 'hashicorp/terraform-plugin-sdk@9e601691167d helper/schema/core_schema.go:318 (CoreConfigSchema adds an optional computed id)'
 # every google resource: the project where the resource has one
 ALWAYS = ['project'] if PROVIDER == 'google' else []
 # schema helpers the aws resources call: tags in, tags with the provider's default tags out
@@ -282,7 +285,7 @@ def resource(rtype, spec=None):
     blk = build(file, lines, root, paths + (['project'] if has_project else []), overrides)
     # SDKv2 adds "id" to every resource (helper/schema core_schema.go)
     blk['attributes'].insert(0, dict(name='id', type='string', required=False, optional=True, computed=True, sensitive=False,
-                                     force_new=False, cite='hashicorp/terraform-plugin-sdk helper/schema/core_schema.go (CoreConfigSchema adds an optional computed id)'))
+                                     force_new=False, cite=SDK_ID_CITE))
     return dict(source=cite(file, start + 1), block=blk)
 
 

@@ -377,3 +377,46 @@ geowp_tests::for_each_terraform! {
     assert!(!list.contains("geowp_cluster_stack"), "only the targeted AWS resources are applied:\n{list}");
     }
 }
+
+#[test]
+fn every_stand_in_attribute_cites_the_line_it_was_read_from() {
+    fn walk(b: &serde_json::Value, at: &str, n: &mut usize) {
+        let cited = |j: &serde_json::Value, what: &str| {
+            let c = j["cite"].as_str().unwrap_or("");
+            // OWNER/REPO@COMMIT12 PATH:LINE
+            let ok = c.split_once('@').is_some_and(|(repo, rest)| {
+                repo.contains('/')
+                    && rest.len() > 13
+                    && rest[..12].chars().all(|ch| ch.is_ascii_hexdigit())
+                    && rest[13..]
+                        .split_whitespace()
+                        .next()
+                        .and_then(|p| p.rsplit_once(':'))
+                        .is_some_and(|(_, line)| line.parse::<u32>().is_ok_and(|l| l > 0))
+            });
+            assert!(ok, "{what} cites no source line: {c:?}");
+        };
+        for a in b["attributes"].as_array().into_iter().flatten() {
+            *n += 1;
+            cited(a, &format!("{at}.{}", a["name"]));
+        }
+        for nb in b["blocks"].as_array().into_iter().flatten() {
+            *n += 1;
+            cited(nb, &format!("{at}.{}", nb["name"]));
+            walk(&nb["block"], &format!("{at}.{}", nb["name"]), n);
+        }
+    }
+    for provider in ["google", "aws"] {
+        let path = repo_root().join(format!("tests/standins/{provider}.json"));
+        let j: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut n = 0;
+        walk(&j["provider_config"], provider, &mut n);
+        for kind in ["resources", "data_sources"] {
+            for (name, r) in j[kind].as_object().unwrap() {
+                walk(&r["block"], name, &mut n);
+            }
+        }
+        assert!(n > 40, "{provider}: only {n} attributes");
+    }
+}
