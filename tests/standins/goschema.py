@@ -69,12 +69,14 @@ AWS = {
                              'domain_validation_options.resource_record_type', 'domain_validation_options.resource_record_value'], {}),
     'aws_acm_certificate_validation': ('index/internal/service/acm/func.resourceCertificateValidation.goindex', ['certificate_arn', 'validation_record_fqdns'], {}),
     'aws_route53_record': ('index/internal/service/route53/func.resourceRecord.goindex',
-                           ['zone_id', 'name', 'type', 'ttl', 'records', 'allow_overwrite', 'fqdn', 'set_identifier', 'health_check_id', 'latency_routing_policy.region'], {}),
+                           ['zone_id', 'name', 'type', 'ttl', 'records', 'allow_overwrite', 'fqdn', 'set_identifier', 'health_check_id', 'latency_routing_policy.region',
+                            'alias.name', 'alias.zone_id', 'alias.evaluate_target_health'], {}),
     'aws_route53_health_check': ('index/internal/service/route53/func.resourceHealthCheck.goindex',
                                  ['type', 'fqdn', 'port', 'resource_path', 'request_interval', 'failure_threshold'] + TAGS, {}),
 }
 AWS_DATA = {
     'aws_eks_cluster_auth': ('index/internal/service/eks/func.dataSourceClusterAuth.goindex', ['name', 'token'], {}),
+    'aws_lb_hosted_zone_id': ('index/internal/service/elbv2/func.dataSourceHostedZoneID.goindex', ['load_balancer_type'], {}),
 }
 SPEC = GOOGLE if PROVIDER == 'google' else AWS
 # names.AttrX constants the aws schemas use: hashicorp/terraform-provider-aws

@@ -303,6 +303,9 @@ geowp_tests::for_each_terraform! {
         "\"service.beta.kubernetes.io/aws-load-balancer-scheme\" = \"internet-facing\"",
         "wordpress_tls_at_load_balancer = true",
         "storage_class_provisioner = \"ebs.csi.eks.amazonaws.com\"",
+        // the latency records alias the NLBs, health-checked
+        "evaluate_target_health = true",
+        "request_interval = 10",
     ] {
         assert!(flat.contains(want), "missing {want:?} in:\n{plan}");
     }

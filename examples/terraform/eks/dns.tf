@@ -1,11 +1,13 @@
-# The global entry point: one latency record per region for var.domain,
-# each answered only while Route 53's health check of that region's
-# WordPress passes (the health page answers 200 only when WordPress reaches
-# the database). Route 53's fastest checks: every 10 s, out after 2 failures,
-# and a 30 s TTL, so a lost region leaves the answers within about a minute.
+# The global entry point: one latency alias record per region for
+# var.domain (the apex works too), each answered only while Route 53's health
+# check of that region's WordPress passes (the health page answers 200 only
+# when WordPress reaches the database). Route 53's fastest checks: every
+# 10 s, out after 2 failures; an alias answers with the load balancer's own
+# TTL (60 s), so a lost region leaves the answers within about 90 s.
 
 locals {
-  aws_regions = { for name, r in local.regions : name => r.aws_region }
+  aws_regions  = { for name, r in local.regions : name => r.aws_region }
+  nlb_zone_ids = { for name, r in local.regions : name => r.module.nlb_zone_id }
 }
 
 resource "aws_route53_health_check" "wordpress" {
@@ -25,11 +27,14 @@ resource "aws_route53_record" "site" {
   for_each        = local.aws_regions
   zone_id         = var.zone_id
   name            = var.domain
-  type            = "CNAME"
-  ttl             = 30
-  records         = [module.site.wordpress_endpoints[each.key]]
+  type            = "A"
   set_identifier  = each.key
   health_check_id = aws_route53_health_check.wordpress[each.key].id
+  alias {
+    name                   = module.site.wordpress_endpoints[each.key]
+    zone_id                = local.nlb_zone_ids[each.key]
+    evaluate_target_health = true
+  }
   latency_routing_policy {
     region = each.value
   }

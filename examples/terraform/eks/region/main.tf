@@ -258,6 +258,16 @@ resource "aws_acm_certificate_validation" "site" {
   validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
 }
 
+# The zone Route 53 aliases of this region's NLBs point into.
+data "aws_lb_hosted_zone_id" "nlb" {
+  load_balancer_type = "network"
+}
+
+output "nlb_zone_id" {
+  description = "Route 53 zone of this region's network load balancers, for alias records."
+  value       = data.aws_lb_hosted_zone_id.nlb.id
+}
+
 output "cluster" {
   description = "How the geowp provider reaches this region's cluster (with token), and the fixed private addresses its PD, TiKV and SyncThing load balancers take."
   value = {
