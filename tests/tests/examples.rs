@@ -196,6 +196,7 @@ geowp_tests::for_each_terraform! {
     }
     // the peer Services are internal and admit only the site's ranges
     assert!(plan.contains("networking.gke.io/load-balancer-type"), "{plan}");
+    assert!(plan.contains("\"pd.csi.storage.gke.io\""), "{plan}");
     assert!(plan.contains("\"10.64.0.0/14\""), "{plan}");
     }
 }

@@ -196,6 +196,10 @@ module "site" {
   # about the largest round trip between the default regions (us-east1 to
   # asia-south1); measure yours between nodes
   max_rtt_ms = 250
+  # PD and TiKV on SSD persistent disks (TiDB asks for SSDs) in a class of
+  # the stack's own that keeps a disk when its claim goes
+  storage_class_provisioner = "pd.csi.storage.gke.io"
+  storage_class_parameters  = { type = "pd-ssd" }
   # A small site's sizes, to fit two e2-standard-8 nodes per region. Left
   # out, the provider's defaults are TiDB's documented minimums (PD 4 CPU
   # 8Gi, TiKV 8 CPU 32Gi, TiDB 8 CPU 16Gi), which need e2-standard-16 nodes.
