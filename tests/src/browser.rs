@@ -34,6 +34,12 @@ impl Browser {
     /// `profile`; `resolve` maps host names to addresses (`--host-resolver-rules`),
     /// so one site name can lead to one region.
     pub fn start(profile: &Path, resolve: &[(&str, &str)]) -> Browser {
+        Browser::start_with(profile, resolve, &[])
+    }
+
+    /// As `start`, with more Chromium switches (e.g.
+    /// `--ignore-certificate-errors` for a test's own certificate).
+    pub fn start_with(profile: &Path, resolve: &[(&str, &str)], extra: &[&str]) -> Browser {
         let driver = need("/usr/bin/chromedriver", "chromium-driver");
         let chromium = need("/usr/bin/chromium", "chromium");
         let port = crate::syncthing::free_port();
@@ -63,6 +69,7 @@ impl Browser {
             format!("--user-data-dir={}", profile.display()),
             "--window-size=1280,900".into(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         if !resolve.is_empty() {
             let rules: Vec<String> = resolve
                 .iter()
@@ -115,6 +122,32 @@ impl Browser {
 
     pub fn go(&self, url: &str) {
         self.call("POST", &self.at("/url"), Some(json!({"url": url})));
+    }
+
+    /// Navigates to `url`; Chromium's network error (`net::ERR_...`) when
+    /// the page could not be loaded.
+    pub fn try_go(&self, url: &str) -> Result<(), String> {
+        let body = json!({"url": url}).to_string();
+        let r = http::send(
+            self.addr,
+            None,
+            &Request {
+                method: "POST",
+                path: &self.at("/url"),
+                headers: vec![("Content-Type", "application/json".into())],
+                body: body.as_bytes(),
+            },
+            TIMEOUT,
+        )
+        .map_err(|e| format!("WebDriver: {e}"))?;
+        if r.status < 400 {
+            return Ok(());
+        }
+        let v: Value = serde_json::from_slice(&r.bytes).unwrap_or(Value::Null);
+        Err(v["value"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| r.text()))
     }
 
     pub fn url(&self) -> String {

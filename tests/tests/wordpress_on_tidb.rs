@@ -7,7 +7,9 @@
 //! pages WordPress draws from them (front page, Posts and Users screens).
 //! The same script without the plugin sends SQL_CALC_FOUND_ROWS, so the
 //! log check can fail. The health page answers 503 once the database is
-//! gone.
+//! gone. Behind a load balancer that ends TLS and adds no header (an NLB),
+//! `wordpress_tls_at_load_balancer`'s config lets a real browser through
+//! HAProxy log in, where the plain config loops.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -298,7 +300,11 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
 /// site. With the config geowp renders for `wordpress_tls_at_load_balancer`
 /// the login page answers; with the plain config WordPress sends the visitor
 /// to the https address they came from, which through the load balancer is
-/// the same plain request again: the loop a browser gives up on.
+/// the same plain request again: the loop a browser gives up on. Shown
+/// twice: to the backends directly, and through a real HAProxy TLS listener
+/// in TCP mode (what an NLB is) with headless Chromium, which gives up with
+/// ERR_TOO_MANY_REDIRECTS on the plain config and logs in to wp-admin over
+/// https on geowp's.
 #[test]
 fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
     let dir = tempfile::Builder::new()
@@ -340,8 +346,8 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
         (server, site)
     };
 
-    let (_plain_server, site) = backend(&plain, "plain");
-    let r = site.get("/wp-login.php", "").unwrap();
+    let (_plain_server, plain_site) = backend(&plain, "plain");
+    let r = plain_site.get("/wp-login.php", "").unwrap();
     assert_eq!(r.status, 302, "{:?} {}", r.headers, r.text());
     assert_eq!(
         r.header("location"),
@@ -361,4 +367,83 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
     let r = site.get("/", "").unwrap();
     assert_eq!(r.status, 200, "{:?}", r.header("location"));
     assert!(r.text().contains("https://blog.example.test/"));
+
+    // the same two backends behind a real TLS listener, HAProxy in TCP mode
+    // as an NLB is (TLS ends there, no header is added), on port 443 of two
+    // loopback addresses, and a real browser
+    let ck = rcgen::generate_simple_self_signed(vec!["blog.example.test".into()]).unwrap();
+    let pem = dir.path().join("site.pem");
+    std::fs::write(
+        &pem,
+        format!("{}{}", ck.cert.pem(), ck.signing_key.serialize_pem()),
+    )
+    .unwrap();
+    let cfg = dir.path().join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "global\n  log stderr format raw local0 notice\n\
+defaults\n  mode tcp\n  log global\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
+frontend plain\n  bind {PLAIN_LB}:443 ssl crt {0}\n  default_backend plain\n\
+backend plain\n  server wp {1}\n\
+frontend tls\n  bind {TLS_LB}:443 ssl crt {0}\n  default_backend tls\n\
+backend tls\n  server wp {2}\n",
+            pem.display(),
+            plain_site.addr,
+            site.addr,
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(
+        geowp_localrun::mariadb::program("haproxy", "haproxy").unwrap_or_else(|e| panic!("{e}")),
+    );
+    cmd.arg("-db").arg("-f").arg(&cfg);
+    let log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    let _haproxy = geowp_localrun::proc::Group::spawn(cmd).expect("start haproxy");
+    for lb in [PLAIN_LB, TLS_LB] {
+        let addr = std::net::SocketAddr::new(lb.parse().unwrap(), 443);
+        assert!(
+            geowp_localrun::mariadb::wait_port(addr, std::time::Duration::from_secs(20)),
+            "haproxy did not listen on {addr}: {}",
+            std::fs::read_to_string(dir.path().join("haproxy.log")).unwrap_or_default()
+        );
+    }
+    let browser = |lb: &str, name: &str| {
+        geowp_tests::browser::Browser::start_with(
+            &dir.path().join(name),
+            &[("blog.example.test", lb)],
+            &["--ignore-certificate-errors"],
+        )
+    };
+    {
+        let b = browser(PLAIN_LB, "chromium-plain");
+        let loaded = b.try_go("https://blog.example.test/wp-login.php");
+        let page = if loaded.is_ok() {
+            b.source()
+        } else {
+            String::new()
+        };
+        assert!(
+            loaded
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.contains("ERR_TOO_MANY_REDIRECTS"))
+                || page.contains("ERR_TOO_MANY_REDIRECTS"),
+            "the plain config should loop behind TLS: {loaded:?} {}",
+            &page[..page.len().min(300)]
+        );
+    }
+    let b = browser(TLS_LB, "chromium-tls");
+    b.log_in("https://blog.example.test", "admin", "admin-pw-93be1");
+    assert!(
+        b.url().starts_with("https://blog.example.test/wp-admin"),
+        "{}",
+        b.url()
+    );
 }
+
+/// The load balancers of the browser test: port 443 of two loopback
+/// addresses, in front of the plain and the TLS-aware config.
+const PLAIN_LB: &str = "127.91.0.1";
+const TLS_LB: &str = "127.91.0.2";
