@@ -14,6 +14,7 @@
 //! keep kube's error as their `#[source]`; print them with
 //! [`geowp_common::error_chain`] to show the cause.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -168,6 +169,32 @@ pub struct Connection {
     pub kubeconfig: Option<String>,
     pub context: Option<String>,
     pub insecure: bool,
+    /// A credential plugin run for a token whenever the last one expires.
+    pub exec: Option<Exec>,
+}
+
+/// A credential plugin (kubeconfig's `users[].user.exec`): a program that
+/// prints an ExecCredential with a token and, usually, its expiry.
+#[derive(Clone, Default, PartialEq)]
+pub struct Exec {
+    pub api_version: String,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Exec {
+    /// The kubeconfig `exec` entry: never interactive, since the provider
+    /// has no terminal (a plugin that would prompt fails instead).
+    fn to_kubeconfig(&self) -> Value {
+        serde_json::json!({
+            "apiVersion": self.api_version,
+            "command": self.command,
+            "args": self.args,
+            "env": self.env.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect::<Vec<_>>(),
+            "interactiveMode": "Never",
+        })
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -259,10 +286,15 @@ fn yaml_of(doc: serde_json::Value) -> Result<kube::config::Kubeconfig, ClusterEr
 }
 
 /// Checks what kube-rs would otherwise panic on or fail on late: every
-/// bearer token of the kubeconfig must fit an HTTP header.
+/// bearer token of the kubeconfig must fit an HTTP header. Credential
+/// plugins are made non-interactive: the provider's stdin and stderr belong
+/// to Terraform.
 fn check_tokens(kc: &mut kube::config::Kubeconfig) -> Result<(), ClusterError> {
     for ai in &mut kc.auth_infos {
         if let Some(auth) = ai.auth_info.as_mut() {
+            if let Some(exec) = auth.exec.as_mut() {
+                exec.interactive_mode = Some(kube::config::ExecInteractiveMode::Never);
+            }
             if let Some(t) = auth.token.as_ref() {
                 use secrecy::ExposeSecret;
                 let cleaned = clean_token(t.expose_secret())
@@ -305,6 +337,9 @@ pub async fn connect(
             let mut user = serde_json::json!({});
             if let Some(t) = &c.token {
                 user["token"] = Value::String(t.clone());
+            }
+            if let Some(e) = &c.exec {
+                user["exec"] = e.to_kubeconfig();
             }
             if let (Some(cert), Some(key)) = (&c.client_cert_pem, &c.client_key_pem) {
                 user["client-certificate-data"] = Value::String(geowp_common::b64::encode(cert));

@@ -410,6 +410,19 @@ pub fn annotation_key_error(k: &str) -> Option<String> {
     (!is_qualified_name(k)).then(|| format!("{k:?} is not an annotation key: an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' and '.', e.g. \"networking.gke.io/load-balancer-type\"."))
 }
 
+/// A credential plugin's command: a program name or path, one word.
+pub fn exec_command() -> Validator {
+    Validator::string("Invalid command", "a program name or path", |s| {
+        if s.is_empty() || s.trim() != s || s.chars().any(char::is_control) {
+            Err(format!("{s:?} is not a program: give its name (\"aws\") or path, and its arguments in args."))
+        } else if s.contains(' ') && !s.contains('/') {
+            Err(format!("{s:?} has a space: put the program in command and each argument in args, e.g. command = \"aws\", args = [\"eks\", \"get-token\", ...]."))
+        } else {
+            Ok(())
+        }
+    })
+}
+
 /// A StorageClass provisioner: the name of a CSI driver (Kubernetes takes a
 /// qualified name).
 pub fn provisioner() -> Validator {

@@ -656,6 +656,44 @@ fn cases(p: &Pems) -> Vec<Case> {
         "No credentials",
         "cluster.token",
     ));
+    let aws = || Some("\"aws\"".to_string());
+    v.push(c(
+        STACK,
+        vec![cl(&[("exec_command", aws())])],
+        "Two tokens",
+        "cluster.exec_command",
+    ));
+    v.push(c(
+        STACK,
+        vec![cl(&[
+            ("token", None),
+            ("exec_command", aws()),
+            (
+                "exec_api_version",
+                Some("\"client.authentication.k8s.io/v1alpha0\"".into()),
+            ),
+        ])],
+        "Invalid value",
+        "cluster.exec_api_version",
+    ));
+    v.push(c(
+        STACK,
+        vec![cl(&[
+            ("token", None),
+            ("exec_command", Some("\"aws eks get-token\"".into())),
+        ])],
+        "Invalid command",
+        "cluster.exec_command",
+    ));
+    v.push(c(
+        STACK,
+        vec![cl(&[(
+            "exec_args",
+            Some("[\"eks\", \"get-token\"]".into()),
+        )])],
+        "Credential plugin settings without a plugin",
+        "cluster.exec_args",
+    ));
     let b64_only: String = p.ca.lines().filter(|l| !l.starts_with("-----")).collect();
     v.push(c(
         STACK,

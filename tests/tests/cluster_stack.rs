@@ -880,3 +880,110 @@ fn time_now() -> i64 {
         .unwrap()
         .as_secs() as i64
 }
+
+/// A credential plugin as `aws eks get-token` is one: it prints an
+/// ExecCredential with the token (here from its env) and an expiry (here
+/// already past, so the token is renewed at once), counts its runs, and
+/// refuses to run interactively (the provider has no terminal).
+fn plugin(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(format!("plugin-{name}"));
+    let runs = dir.join(format!("runs-{name}"));
+    std::fs::write(
+        &p,
+        format!(
+            r#"#!/bin/sh
+case "$KUBERNETES_EXEC_INFO" in
+  *'"interactive":false'*) ;;
+  *) echo "run interactively: $KUBERNETES_EXEC_INFO" >&2; exit 1 ;;
+esac
+echo run >> {runs}
+printf '{{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{{"token":"%s","expirationTimestamp":"2000-01-01T00:00:00Z"}}}}' "$GEOWP_TOKEN"
+"#,
+            runs = runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn runs(dir: &std::path::Path, name: &str) -> usize {
+    std::fs::read_to_string(dir.join(format!("runs-{name}")))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+geowp_tests::for_each_terraform! {
+    fn a_credential_plugin_gives_the_token_and_runs_again_once_it_expires(terraform) {
+    let r = Regions::start(&NAMES, fast());
+    let dir = tempfile::Builder::new().prefix("geowp-exec-").tempdir().unwrap();
+    let with_exec = |token_of: &dyn Fn(usize) -> String| {
+        let mut cfg = r.stacks_config(&|_| String::new());
+        for (i, n) in NAMES.iter().enumerate() {
+            let h = r.handle(i);
+            let token = h.token();
+            if i == 2 {
+                // the last region through a kubeconfig of its own whose exec
+                // user does not say interactiveMode: the provider makes it
+                // non-interactive all the same
+                let kc = serde_json::json!({"apiVersion": "v1", "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": h.url(),
+                        "certificate-authority-data": geowp_common::b64::encode(&h.ca_pem)}}],
+                    "users": [{"name": "u", "user": {"exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": plugin(dir.path(), n).display().to_string(),
+                        "env": [{"name": "GEOWP_TOKEN", "value": token_of(i)}]}}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "c"});
+                let file = dir.path().join(format!("kubeconfig-{n}-{}", token_of(i)));
+                std::fs::write(&file, kc.to_string()).unwrap();
+                let block = format!(
+                    "    host = \"{}\"\n    cluster_ca_certificate = <<-EOT\n{}    EOT\n    token = \"{token}\"\n",
+                    h.url(),
+                    h.ca_pem
+                );
+                assert!(cfg.contains(&block), "no cluster block of {n} in {cfg}");
+                cfg = cfg.replacen(&block, &format!("    kubeconfig = file(\"{}\")\n", file.display()), 1);
+                continue;
+            }
+            let line = format!("    token = \"{token}\"\n");
+            assert!(cfg.contains(&line));
+            cfg = cfg.replacen(
+                &line,
+                &format!(
+                    "    exec_command = \"{}\"\n    exec_args = [\"--region\", \"{n}\"]\n    exec_env = {{ GEOWP_TOKEN = \"{}\" }}\n",
+                    plugin(dir.path(), n).display(),
+                    token_of(i)
+                ),
+                1,
+            );
+        }
+        cfg
+    };
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+    tf.write("main.tf", &with_exec(&|i| r.handle(i).token().to_string()));
+    tf.ok(&["init"]);
+    let out = tf.ok(&["apply", "-auto-approve"]);
+    assert!(out.contains("Apply complete! Resources: 4 added"), "{out}");
+    // the token expired as soon as it came: each region's plugin ran again
+    // for the requests after the first
+    for n in NAMES {
+        assert!(runs(dir.path(), n) >= 2, "{n}: the plugin ran {} times", runs(dir.path(), n));
+    }
+    let p = tf.ok(&["plan", "-detailed-exitcode"]);
+    assert!(p.contains("No changes"), "{p}");
+
+    // a plugin whose token the API server refuses (the refresh still uses
+    // the state's good settings; the apply the new ones): the error names
+    // the member and says the credentials were refused
+    tf.write("main.tf", &with_exec(&|i| if i == 1 { "wrong-token".into() } else { r.handle(i).token().to_string() }));
+    let bad = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(bad.code(), 0, "{}", bad.all());
+    let all = bad.all();
+    for want in ["member eu-west", "401 Unauthorized", "Check the credentials"] {
+        assert!(all.contains(want), "missing {want:?}: {all}");
+    }
+    }
+}

@@ -310,6 +310,20 @@ geowp_tests::for_each_terraform! {
     ] {
         assert!(flat.contains(want), "missing {want:?} in:\n{plan}");
     }
+    // with the AWS CLI for tokens, each stack and the sync group run
+    // aws eks get-token for their region's cluster instead
+    let mut args = vec!["plan", "-var", "token_from_aws_cli=true"];
+    args.extend(EKS_VARS);
+    let plan = tf.ok(&args);
+    let flat = plan.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    for want in [
+        "exec_command = \"aws\"",
+        "\"get-token\",",
+        "\"ap-south-1\",",
+        "exec_api_version = \"client.authentication.k8s.io/v1beta1\"",
+    ] {
+        assert!(flat.contains(want), "missing {want:?} in:\n{plan}");
+    }
     }
 }
 

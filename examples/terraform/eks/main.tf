@@ -42,6 +42,12 @@ variable "kubernetes_version" {
   default     = "1.33"
 }
 
+variable "token_from_aws_cli" {
+  description = "Have the geowp provider run `aws eks get-token` (the AWS CLI on the machine that runs Terraform) for a fresh token whenever the last expires, in place of aws_eks_cluster_auth's token, which lives 15 minutes: for applies that run longer."
+  type        = bool
+  default     = false
+}
+
 variable "primary_member" {
   description = "The member most writes come from; PD's leader prefers it."
   type        = string
@@ -115,6 +121,14 @@ module "site" {
   site_url  = "https://${var.domain}"
   clusters = {
     for name, r in local.regions : name => merge(r.module.cluster, { token = r.module.token })
+  }
+  cluster_exec = {
+    for name, r in local.regions : name => {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", r.module.cluster_name, "--region", r.aws_region, "--output", "json"]
+      env         = {}
+    } if var.token_from_aws_cli
   }
 
   # PD, TiKV and SyncThing on internal NLBs (EKS Auto Mode's load balancer

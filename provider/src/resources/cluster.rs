@@ -4,11 +4,15 @@
 //! place cluster errors become diagnostics.
 
 use geowp_common::error_chain;
-use geowp_kube::{ClusterError, Connection};
+use std::collections::BTreeMap;
+
+use geowp_kube::{ClusterError, Connection, Exec};
 use tfplugin::diag::{AttrPath, Diagnostics};
 use tfplugin::{Model, Secret};
 
-use crate::validators::{api_server, certificate, kubeconfig, private_key, token};
+use tfplugin::validate::one_of;
+
+use crate::validators::{api_server, certificate, exec_command, kubeconfig, private_key, token};
 
 /// How to reach the cluster, usually straight from the resource that creates it. Give `host` with `cluster_ca_certificate` and a `token` or a client certificate and key; or a raw `kubeconfig` (and `context`). Values unknown until apply are fine: plan never contacts the cluster.
 #[derive(Model, Clone, Debug, PartialEq, Default)]
@@ -35,7 +39,20 @@ pub struct ClusterModel {
     pub context: Option<String>,
     /// **Insecure.** Skip checking the API server's certificate, and allow plain `http://` hosts. Only for throwaway test clusters.
     pub insecure_skip_tls_verify: Option<bool>,
+    /// A credential plugin the provider runs for a token, again whenever the last one expires, instead of a fixed `token` (an EKS token lives 15 minutes, a GKE one an hour: less than a long first apply): the program, a name looked up on the PATH Terraform runs with (`aws`) or a path, as kubectl's `users[].user.exec.command`. With `exec_args`, e.g. `["eks", "get-token", "--cluster-name", NAME, "--region", REGION, "--output", "json"]`. It runs on the machine that runs Terraform, never interactively.
+    #[tf(validate = exec_command())]
+    pub exec_command: Option<String>,
+    /// The credential plugin's arguments.
+    pub exec_args: Option<Vec<String>>,
+    /// The ExecCredential version the credential plugin speaks: `client.authentication.k8s.io/v1beta1` (aws, gke-gcloud-auth-plugin, kubelogin; the default) or `client.authentication.k8s.io/v1`.
+    #[tf(validate = one_of(&["client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1"]))]
+    pub exec_api_version: Option<String>,
+    /// Environment variables the credential plugin gets besides Terraform's own, e.g. `{ AWS_PROFILE = "site" }`. Shown in plans: name a profile here, never a secret.
+    pub exec_env: Option<BTreeMap<String, String>>,
 }
+
+/// The ExecCredential version assumed when `exec_api_version` is not given.
+pub const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1beta1";
 
 impl ClusterModel {
     pub fn connection(&self) -> Connection {
@@ -49,6 +66,15 @@ impl ClusterModel {
             kubeconfig: s(&self.kubeconfig),
             context: self.context.clone(),
             insecure: self.insecure_skip_tls_verify == Some(true),
+            exec: self.exec_command.as_ref().map(|command| Exec {
+                api_version: self
+                    .exec_api_version
+                    .clone()
+                    .unwrap_or_else(|| EXEC_API_VERSION.into()),
+                command: command.clone(),
+                args: self.exec_args.clone().unwrap_or_default(),
+                env: self.exec_env.clone().unwrap_or_default(),
+            }),
         }
     }
 
@@ -67,6 +93,10 @@ impl ClusterModel {
             kubeconfig: None,
             context: None,
             insecure_skip_tls_verify: c.insecure.then_some(true),
+            exec_command: None,
+            exec_args: None,
+            exec_api_version: None,
+            exec_env: None,
         })
     }
 }
@@ -119,18 +149,38 @@ impl ClusterModelPartial {
             && set(&self.kubeconfig) == Some(false)
             && set(&self.token) == Some(false)
             && set(&self.client_certificate) == Some(false)
+            && set(&self.exec_command) == Some(false)
         {
             d.error_at(
                 p("token"),
                 "No credentials",
-                "with host, set a token, or client_certificate and client_key.",
+                "with host, set a token, exec_command (a credential plugin), or client_certificate and client_key.",
             );
+        }
+        if set(&self.token) == Some(true) && set(&self.exec_command) == Some(true) {
+            d.error_at(
+                p("exec_command"),
+                "Two tokens",
+                "token and exec_command both give the bearer token: keep exec_command (it renews the token) and remove token, or the other way round.",
+            );
+        }
+        if set(&self.exec_command) == Some(false) {
+            for (a, s) in [
+                ("exec_args", set(&self.exec_args)),
+                ("exec_api_version", set(&self.exec_api_version)),
+                ("exec_env", set(&self.exec_env)),
+            ] {
+                if s == Some(true) {
+                    d.error_at(p(a), "Credential plugin settings without a plugin", format!("{a} is for the program exec_command names, which is not set: set exec_command, or remove {a}."));
+                }
+            }
         }
         if set(&self.host) == Some(false) && set(&self.kubeconfig) == Some(true) {
             for (a, s) in [
                 ("token", set(&self.token)),
                 ("client_certificate", set(&self.client_certificate)),
                 ("cluster_ca_certificate", set(&self.cluster_ca_certificate)),
+                ("exec_command", set(&self.exec_command)),
             ] {
                 if s == Some(true) {
                     d.error_at(p(a), "Credentials beside a kubeconfig", format!("{a} is ignored with kubeconfig: put it in the kubeconfig, or use host with {a} instead."));

@@ -279,6 +279,11 @@ output "cluster" {
   }
 }
 
+output "cluster_name" {
+  description = "The EKS cluster's name (for aws eks get-token)."
+  value       = aws_eks_cluster.this.name
+}
+
 output "token" {
   description = "A token for the cluster's API server, valid 15 minutes from when the apply read it."
   value       = data.aws_eks_cluster_auth.this.token

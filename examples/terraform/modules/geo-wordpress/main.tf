@@ -35,7 +35,12 @@ resource "geowp_cluster_stack" "region" {
   cluster {
     host                   = each.value.host
     cluster_ca_certificate = each.value.cluster_ca_certificate
-    token                  = each.value.token
+    # a credential plugin, where given, renews the token; else the fixed one
+    token            = contains(keys(var.cluster_exec), each.key) ? null : each.value.token
+    exec_command     = try(var.cluster_exec[each.key].command, null)
+    exec_args        = try(var.cluster_exec[each.key].args, null)
+    exec_api_version = try(var.cluster_exec[each.key].api_version, null)
+    exec_env         = try(var.cluster_exec[each.key].env, null)
   }
 
   member    = each.key
@@ -91,7 +96,11 @@ resource "geowp_sync_group" "files" {
       cluster = {
         host                   = var.clusters[name].host
         cluster_ca_certificate = var.clusters[name].cluster_ca_certificate
-        token                  = var.clusters[name].token
+        token                  = contains(keys(var.cluster_exec), name) ? null : var.clusters[name].token
+        exec_command           = try(var.cluster_exec[name].command, null)
+        exec_args              = try(var.cluster_exec[name].args, null)
+        exec_api_version       = try(var.cluster_exec[name].api_version, null)
+        exec_env               = try(var.cluster_exec[name].env, null)
       }
     }
   }

@@ -29,6 +29,17 @@ variable "clusters" {
   }
 }
 
+variable "cluster_exec" {
+  description = "Per region (by the keys of clusters), a credential plugin the provider runs for a fresh token, again whenever the last one expires, in place of that cluster's token (an EKS token lives 15 minutes): api_version, command, args and env, as kubectl's users[].user.exec, e.g. aws eks get-token."
+  type = map(object({
+    api_version = string
+    command     = string
+    args        = list(string)
+    env         = map(string)
+  }))
+  default = {}
+}
+
 variable "namespace" {
   description = "Namespace of the stack in every cluster."
   type        = string
