@@ -49,6 +49,45 @@ pub struct Credentials {
     pub client_cert_pem: Option<String>,
     pub client_key_pem: Option<String>,
     pub insecure: bool,
+    /// The user's credential plugin (`user.exec`), as `aws eks
+    /// update-kubeconfig` and `gcloud container clusters get-credentials`
+    /// write it.
+    pub exec: Option<ExecPlugin>,
+}
+
+/// A kubeconfig user's `exec` entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecPlugin {
+    pub api_version: Option<String>,
+    pub command: String,
+    pub args: Vec<String>,
+    /// `env` as name => value.
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+fn exec_of(user: &Value) -> Option<ExecPlugin> {
+    let e = user.get("exec")?;
+    let s = |v: &Value| v.as_str().map(String::from);
+    Some(ExecPlugin {
+        api_version: e.get("apiVersion").and_then(s),
+        command: e.get("command").and_then(s)?,
+        args: e
+            .get("args")
+            .and_then(Value::as_sequence)
+            .map(|a| a.iter().filter_map(s).collect())
+            .unwrap_or_default(),
+        env: e
+            .get("env")
+            .and_then(Value::as_sequence)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|kv| {
+                        Some((kv.get("name").and_then(s)?, kv.get("value").and_then(s)?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
 }
 
 impl std::fmt::Debug for Credentials {
@@ -188,6 +227,7 @@ impl Doc {
             client_cert_pem: self.pem(us, "client-certificate", &us_name)?,
             client_key_pem: self.pem(us, "client-key", &us_name)?,
             insecure: cl.get("insecure-skip-tls-verify").and_then(Value::as_bool) == Some(true),
+            exec: exec_of(us),
         })
     }
 
@@ -252,6 +292,30 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn an_exec_user_gives_its_credential_plugin() {
+        // as `aws eks update-kubeconfig` writes it
+        let kc = "apiVersion: v1\nkind: Config\nclusters:\n- name: c1\n  cluster:\n    server: https://eks.example\nusers:\n- name: u1\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n      args: [--region, us-east-1, eks, get-token, --cluster-name, geowp-us-east, --output, json]\n      env:\n      - name: AWS_PROFILE\n        value: site\ncontexts:\n- name: east\n  context:\n    cluster: c1\n    user: u1\ncurrent-context: east\n";
+        let c = parse(kc, None).unwrap().credentials(None).unwrap();
+        assert_eq!(c.token, None);
+        let e = c.exec.unwrap();
+        assert_eq!(
+            e.api_version.as_deref(),
+            Some("client.authentication.k8s.io/v1beta1")
+        );
+        assert_eq!(e.command, "aws");
+        assert_eq!(e.args[3], "get-token");
+        assert_eq!(e.args.len(), 8);
+        assert_eq!(e.env.get("AWS_PROFILE").map(String::as_str), Some("site"));
+        // a token user has none
+        assert!(parse(KC, None)
+            .unwrap()
+            .credentials(None)
+            .unwrap()
+            .exec
+            .is_none());
     }
 
     #[test]

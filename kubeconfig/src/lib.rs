@@ -6,5 +6,5 @@
 mod doc;
 mod merge;
 
-pub use doc::{parse, Credentials, Doc, ReadError};
+pub use doc::{parse, Credentials, Doc, ExecPlugin, ReadError};
 pub use merge::{from_json, merge, write_atomic, Input, MergeError};

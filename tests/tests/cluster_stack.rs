@@ -975,6 +975,35 @@ geowp_tests::for_each_terraform! {
     let p = tf.ok(&["plan", "-detailed-exitcode"]);
     assert!(p.contains("No changes"), "{p}");
 
+    // import through a kubeconfig context whose user is a credential plugin
+    // (what `aws eks update-kubeconfig` writes): the plugin comes along
+    tf.ok(&["state", "rm", "geowp_cluster_stack.us-east"]);
+    let before = runs(dir.path(), "us-east");
+    let h = r.handle(0);
+    let kc = serde_json::json!({"apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": h.url(),
+            "certificate-authority-data": geowp_common::b64::encode(&h.ca_pem)}}],
+        "users": [{"name": "u", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": plugin(dir.path(), "us-east").display().to_string(),
+            "args": ["--region", "us-east"],
+            "env": [{"name": "GEOWP_TOKEN", "value": h.token()}]}}}],
+        "contexts": [{"name": "us-east", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "us-east"});
+    let kc_file = dir.path().join("import-kubeconfig");
+    std::fs::write(&kc_file, kc.to_string()).unwrap();
+    let imp = tf.run_env(
+        &["import", "geowp_cluster_stack.us-east", "us-east/geowp/us-east"],
+        &[("KUBECONFIG", kc_file.to_str().unwrap())],
+    );
+    assert!(imp.status.success(), "{}", imp.all());
+    assert!(runs(dir.path(), "us-east") > before, "import did not run the plugin");
+    let shown = tf.ok(&["state", "show", "geowp_cluster_stack.us-east"]);
+    let flat = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    let want = format!("exec_command = \"{}\"", plugin(dir.path(), "us-east").display());
+    assert!(flat.contains(&want), "{shown}");
+    tf.ok(&["apply", "-auto-approve"]);
+
     // a plugin whose token the API server refuses (the refresh still uses
     // the state's good settings; the apply the new ones): the error names
     // the member and says the credentials were refused

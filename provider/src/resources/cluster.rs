@@ -93,10 +93,14 @@ impl ClusterModel {
             kubeconfig: None,
             context: None,
             insecure_skip_tls_verify: c.insecure.then_some(true),
-            exec_command: None,
-            exec_args: None,
-            exec_api_version: None,
-            exec_env: None,
+            exec_command: c.exec.as_ref().map(|e| e.command.clone()),
+            exec_args: c.exec.as_ref().map(|e| e.args.clone()),
+            exec_api_version: c.exec.as_ref().and_then(|e| e.api_version.clone()),
+            exec_env: c
+                .exec
+                .as_ref()
+                .filter(|e| !e.env.is_empty())
+                .map(|e| e.env.clone()),
         })
     }
 }
