@@ -318,7 +318,12 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
     std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
     let o = db.bootstrap(BOOTSTRAP_SH, &secrets).unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let url = "https://blog.example.test";
+    // the site's address is the load balancers' (below), on a port of our
+    // own: an unprivileged one, so the test runs without root
+    let lb_port = free_port();
+    let host = format!("blog.example.test:{lb_port}");
+    let url = format!("https://{host}");
+    let url = url.as_str();
     let root = docroot(&dir.path().join("root"), &[]);
     let plain = wordpress_env(dir.path(), db.port, config_extra(url, false));
     let tls = wordpress_env(dir.path(), db.port, config_extra(url, true));
@@ -341,7 +346,7 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
         let server = PhpServer::start(&root, env, &dir.path().join(format!("{name}.log")), port);
         let site = Site {
             addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-            host: "blog.example.test".into(),
+            host: host.clone(),
         };
         (server, site)
     };
@@ -351,7 +356,7 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
     assert_eq!(r.status, 302, "{:?} {}", r.headers, r.text());
     assert_eq!(
         r.header("location"),
-        Some("https://blog.example.test/wp-login.php"),
+        Some(format!("{url}/wp-login.php").as_str()),
         "WordPress sends the visitor to the https address: {:?}",
         r.headers
     );
@@ -360,16 +365,15 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
     let r = site.get("/wp-login.php", "").unwrap();
     assert_eq!(r.status, 200, "{:?}", r.header("location"));
     assert!(
-        r.text()
-            .contains("action=\"https://blog.example.test/wp-login.php\""),
+        r.text().contains(&format!("action=\"{url}/wp-login.php\"")),
         "the login form posts to the https address"
     );
     let r = site.get("/", "").unwrap();
     assert_eq!(r.status, 200, "{:?}", r.header("location"));
-    assert!(r.text().contains("https://blog.example.test/"));
+    assert!(r.text().contains(&format!("{url}/")));
 
     // the same two backends behind a real TLS listener, HAProxy in TCP mode
-    // as an NLB is (TLS ends there, no header is added), on port 443 of two
+    // as an NLB is (TLS ends there, no header is added), on the site's port of two
     // loopback addresses, and a real browser
     let ck = rcgen::generate_simple_self_signed(vec!["blog.example.test".into()]).unwrap();
     let pem = dir.path().join("site.pem");
@@ -384,9 +388,9 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
         format!(
             "global\n  log stderr format raw local0 notice\n\
 defaults\n  mode tcp\n  log global\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n\
-frontend plain\n  bind {PLAIN_LB}:443 ssl crt {0}\n  default_backend plain\n\
+frontend plain\n  bind {PLAIN_LB}:{lb_port} ssl crt {0}\n  default_backend plain\n\
 backend plain\n  server wp {1}\n\
-frontend tls\n  bind {TLS_LB}:443 ssl crt {0}\n  default_backend tls\n\
+frontend tls\n  bind {TLS_LB}:{lb_port} ssl crt {0}\n  default_backend tls\n\
 backend tls\n  server wp {2}\n",
             pem.display(),
             plain_site.addr,
@@ -402,7 +406,7 @@ backend tls\n  server wp {2}\n",
     cmd.stdout(log.try_clone().unwrap()).stderr(log);
     let _haproxy = geowp_localrun::proc::Group::spawn(cmd).expect("start haproxy");
     for lb in [PLAIN_LB, TLS_LB] {
-        let addr = std::net::SocketAddr::new(lb.parse().unwrap(), 443);
+        let addr = std::net::SocketAddr::new(lb.parse().unwrap(), lb_port);
         assert!(
             geowp_localrun::mariadb::wait_port(addr, std::time::Duration::from_secs(20)),
             "haproxy did not listen on {addr}: {}",
@@ -418,7 +422,7 @@ backend tls\n  server wp {2}\n",
     };
     {
         let b = browser(PLAIN_LB, "chromium-plain");
-        let loaded = b.try_go("https://blog.example.test/wp-login.php");
+        let loaded = b.try_go(&format!("{url}/wp-login.php"));
         let page = if loaded.is_ok() {
             b.source()
         } else {
@@ -435,15 +439,15 @@ backend tls\n  server wp {2}\n",
         );
     }
     let b = browser(TLS_LB, "chromium-tls");
-    b.log_in("https://blog.example.test", "admin", "admin-pw-93be1");
+    b.log_in(url, "admin", "admin-pw-93be1");
     assert!(
-        b.url().starts_with("https://blog.example.test/wp-admin"),
+        b.url().starts_with(&format!("{url}/wp-admin")),
         "{}",
         b.url()
     );
 }
 
-/// The load balancers of the browser test: port 443 of two loopback
+/// The load balancers of the browser test: the site's port on two loopback
 /// addresses, in front of the plain and the TLS-aware config.
 const PLAIN_LB: &str = "127.91.0.1";
 const TLS_LB: &str = "127.91.0.2";

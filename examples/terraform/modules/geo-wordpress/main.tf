@@ -17,6 +17,20 @@ resource "geowp_site" "this" {
 }
 
 locals {
+  # how each region's cluster is reached, for its stack and the sync group:
+  # a credential plugin that renews the token where cluster_exec names one,
+  # else the fixed token
+  cluster_settings = {
+    for name, c in var.clusters : name => {
+      host                   = c.host
+      cluster_ca_certificate = c.cluster_ca_certificate
+      token                  = contains(keys(var.cluster_exec), name) ? null : c.token
+      exec_command           = try(var.cluster_exec[name].command, null)
+      exec_args              = try(var.cluster_exec[name].args, null)
+      exec_api_version       = try(var.cluster_exec[name].api_version, null)
+      exec_env               = try(var.cluster_exec[name].env, null)
+    }
+  }
   # PD speaks TLS unless tidb_tls is off
   pd_scheme = var.tidb_tls ? "https" : "http"
   members = {
@@ -33,14 +47,13 @@ resource "geowp_cluster_stack" "region" {
   for_each = var.clusters
 
   cluster {
-    host                   = each.value.host
-    cluster_ca_certificate = each.value.cluster_ca_certificate
-    # a credential plugin, where given, renews the token; else the fixed one
-    token            = contains(keys(var.cluster_exec), each.key) ? null : each.value.token
-    exec_command     = try(var.cluster_exec[each.key].command, null)
-    exec_args        = try(var.cluster_exec[each.key].args, null)
-    exec_api_version = try(var.cluster_exec[each.key].api_version, null)
-    exec_env         = try(var.cluster_exec[each.key].env, null)
+    host                   = local.cluster_settings[each.key].host
+    cluster_ca_certificate = local.cluster_settings[each.key].cluster_ca_certificate
+    token                  = local.cluster_settings[each.key].token
+    exec_command           = local.cluster_settings[each.key].exec_command
+    exec_args              = local.cluster_settings[each.key].exec_args
+    exec_api_version       = local.cluster_settings[each.key].exec_api_version
+    exec_env               = local.cluster_settings[each.key].exec_env
   }
 
   member    = each.key
@@ -93,15 +106,7 @@ resource "geowp_sync_group" "files" {
       gui_address    = try(var.syncthing_overrides[name].gui_address, null)
       folder_path    = try(var.syncthing_overrides[name].folder_path, null)
       namespace      = var.namespace
-      cluster = {
-        host                   = var.clusters[name].host
-        cluster_ca_certificate = var.clusters[name].cluster_ca_certificate
-        token                  = contains(keys(var.cluster_exec), name) ? null : var.clusters[name].token
-        exec_command           = try(var.cluster_exec[name].command, null)
-        exec_args              = try(var.cluster_exec[name].args, null)
-        exec_api_version       = try(var.cluster_exec[name].api_version, null)
-        exec_env               = try(var.cluster_exec[name].env, null)
-      }
+      cluster        = local.cluster_settings[name]
     }
   }
 }
