@@ -17,12 +17,14 @@ use crate::validators::{
 };
 
 /// Pinned default images: one tag for PD, TiKV and TiDB (v8.5 LTS).
-pub const DEFAULT_TIDB_VERSION: &str = "v8.5.1";
+pub const DEFAULT_TIDB_VERSION: &str = "v8.5.7";
 pub const DEFAULT_WORDPRESS_IMAGE: &str = "wordpress:6.7.1-php8.3-apache";
 pub const DEFAULT_SYNCTHING_IMAGE: &str = "syncthing/syncthing:1.29.2";
 pub const DEFAULT_NFS_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8";
 pub const DEFAULT_MYSQL_CLIENT_IMAGE: &str = "mysql:8.4.3";
 pub const DEFAULT_BUSYBOX_IMAGE: &str = "busybox:1.36.1";
+/// HAProxy's LTS line (3.2, maintained to 2030), official image.
+pub const DEFAULT_PD_PEER_RELAY_IMAGE: &str = "haproxy:3.2-alpine";
 
 /// A Service's type, as Kubernetes spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +201,10 @@ pub struct StackSpec {
     /// Small image with a shell, for SyncThing's config copy.
     #[tf(default = DEFAULT_BUSYBOX_IMAGE, validate = image())]
     pub busybox_image: String,
+    /// HAProxy image of the relay in the PD pod (with `tidb_tls`): PD's peer port is relayed to PD on loopback, because PD's embedded etcd refuses a peer whose certificate does not name the connection's source address, which across regions is a node, NAT or load balancer address.
+    #[tf(default = DEFAULT_PD_PEER_RELAY_IMAGE, validate = image())]
+    #[serde(default = "default_pd_peer_relay_image")]
+    pub pd_peer_relay_image: String,
     /// StorageClass of the ReadWriteOnce volumes (PD, TiKV, TiDB, NFS export, SyncThing config). Default: the cluster's default.
     #[tf(replace, validate = storage_class())]
     pub storage_class: Option<String>,
@@ -298,6 +304,10 @@ fn founders_check() -> tfplugin::validate::Validator {
         }
         Ok(())
     })
+}
+
+fn default_pd_peer_relay_image() -> String {
+    DEFAULT_PD_PEER_RELAY_IMAGE.to_string()
 }
 
 /// How this member's PD starts, and which PDs its TiKV and TiDB dial first.

@@ -40,6 +40,7 @@ pub fn spec(member: &str) -> StackSpec {
         nfs_provisioner_image: DEFAULT_NFS_IMAGE.into(),
         mysql_client_image: DEFAULT_MYSQL_CLIENT_IMAGE.into(),
         busybox_image: DEFAULT_BUSYBOX_IMAGE.into(),
+        pd_peer_relay_image: DEFAULT_PD_PEER_RELAY_IMAGE.into(),
         storage_class: None,
         storage_class_provisioner: None,
         storage_class_parameters: BTreeMap::new(),
@@ -163,7 +164,17 @@ fn pd_topology_is_identical_in_every_region_and_each_member_is_itself() {
             members()[m].pd_client_url
         );
         assert_eq!(arg(&a, "--client-urls="), "https://0.0.0.0:2379");
-        assert_eq!(arg(&a, "--peer-urls="), "https://0.0.0.0:2380");
+        // PD's peer listener on loopback behind the relay (etcd's source
+        // address check; see tidb::pd_peer_listen)
+        assert_eq!(arg(&a, "--peer-urls="), "https://127.0.0.1:2381");
+        let containers = &pod(find(objs, "StatefulSet", "pd"))["containers"];
+        assert_eq!(containers[1]["name"], "peer-relay");
+        assert_eq!(containers[1]["ports"][0]["containerPort"], 2380);
+        let relay = data(find(objs, "ConfigMap", "pd-peer-relay"), "haproxy.cfg");
+        assert!(
+            relay.contains("bind :2380") && relay.contains("server pd 127.0.0.1:2381"),
+            "{relay}"
+        );
         assert!(
             !a.iter().any(|x| x.starts_with("--join")),
             "--join must not be used with --initial-cluster"
@@ -287,10 +298,10 @@ fn cross_region_timings_follow_the_round_trip_time() {
     use super::tidb::{pd_timings, tikv_election_ticks};
     assert_eq!(
         pd_timings(150),
-        (500, 3000, 3),
+        (500, 3000, 5),
         "PD's defaults for a 150 ms site"
     );
-    assert_eq!(pd_timings(400), (600, 4000, 4));
+    assert_eq!(pd_timings(400), (600, 4000, 5));
     assert_eq!(pd_timings(1000), (1500, 10000, 10));
     assert_eq!(tikv_election_ticks(150), 10);
     assert_eq!(tikv_election_ticks(1000), 20);
@@ -299,7 +310,7 @@ fn cross_region_timings_follow_the_round_trip_time() {
     let objs = render(&far, &inputs());
     let pd = data(find(&objs, "ConfigMap", "pd-config"), "pd.toml");
     assert!(
-        pd.starts_with("lease = 4\ntick-interval = \"600ms\"\nelection-interval = \"4000ms\""),
+        pd.starts_with("lease = 5\ntick-interval = \"600ms\"\nelection-interval = \"4000ms\""),
         "{pd}"
     );
     assert!(data(find(&objs, "ConfigMap", "tikv-config"), "tikv.toml")

@@ -80,11 +80,13 @@ echo bootstrap done
 /// PD's heartbeat and election timings from the largest round-trip time
 /// `rtt` (ms), following etcd's tuning guidance (PD embeds etcd): the tick at
 /// least 1.5 RTT, the election timeout at least ten RTT and six ticks; PD's
-/// defaults (500 ms, 3 s, lease 3 s) are the floor.
+/// defaults are the floor: 500 ms, 3 s, and a lease of 5 s
+/// (tikv/pd@v8.5.7 server/config/config.go:178 `defaultLeaderLease`, raised
+/// from 3 by pd#9173).
 pub fn pd_timings(rtt: u32) -> (u32, u32, u32) {
     let tick = 500.max((rtt * 3).div_ceil(2));
     let election = 3000.max(rtt * 10).max(tick * 6);
-    let lease = 3.max(election.div_ceil(1000));
+    let lease = 5.max(election.div_ceil(1000));
     (tick, election, lease)
 }
 
@@ -107,10 +109,17 @@ fn security(spec: &StackSpec, keys: [&str; 3], cn_key: &str) -> String {
     )
 }
 
+/// PD's config file. `[replication]` counts only when the cluster is
+/// bootstrapped (PD keeps it in etcd afterwards and the persisted copy wins),
+/// so the replication Job sets `isolation-level` on a running cluster too.
+/// With `isolation-level = "zone"` PD never puts two replicas of a Region in
+/// one zone (tikv/pd@v8.5.7 pkg/schedule/config/config.go:658-666): after a
+/// region has been down past `max-store-down-time`, its replicas wait for a
+/// zone rather than doubling up in a surviving one.
 pub fn pd_toml(spec: &StackSpec) -> String {
     let (tick, election, lease) = pd_timings(spec.max_rtt_ms);
     format!(
-        "lease = {lease}\ntick-interval = \"{tick}ms\"\nelection-interval = \"{election}ms\"\n\n[replication]\nmax-replicas = 3\nlocation-labels = [\"zone\"]\n{}",
+        "lease = {lease}\ntick-interval = \"{tick}ms\"\nelection-interval = \"{election}ms\"\n\n[replication]\nmax-replicas = 3\nlocation-labels = [\"zone\"]\nisolation-level = \"zone\"\n{}",
         security(spec, ["cacert-path", "cert-path", "key-path"], "cert-allowed-cn")
     )
 }
@@ -124,9 +133,15 @@ pub fn tikv_toml(spec: &StackSpec) -> String {
     )
 }
 
+/// TiDB's scratch space on its own volume, not the container's small
+/// `/tmp`: `temp-dir` (ingest of ADD INDEX, IMPORT INTO) and
+/// `tmp-storage-path` (spill to disk on OOM) are keys of the config file.
+/// `tmp-storage-path` is no flag of tidb-server: its flag set
+/// (pingcap/tidb@v8.5.x cmd/tidb-server/main.go `initFlagSet`, created with
+/// `flag.ExitOnError`) would exit 2 with "flag provided but not defined".
 pub fn tidb_toml(spec: &StackSpec) -> String {
     format!(
-        "[labels]\nzone = \"{}\"\n{}",
+        "temp-dir = \"/var/lib/tidb/temp\"\ntmp-storage-path = \"/var/lib/tidb/tmp-storage\"\n\n[labels]\nzone = \"{}\"\n{}",
         spec.zone(),
         security(
             spec,
@@ -134,6 +149,88 @@ pub fn tidb_toml(spec: &StackSpec) -> String {
             "cluster-verify-cn"
         )
     )
+}
+
+/// The port other regions dial for PD's peer traffic.
+pub const PD_PEER_PORT: u16 = 2380;
+/// With TLS, PD's own peer listener: loopback only, behind the relay.
+pub const PD_PEER_INNER_PORT: u16 = 2381;
+/// The ConfigMap holding the relay's HAProxy configuration.
+const PEER_RELAY_CONFIG: &str = "pd-peer-relay";
+
+/// Where PD's peer listener binds.
+///
+/// With TLS, PD's embedded etcd checks that a connecting peer's client
+/// certificate names the connection's *source* address (etcd-io/etcd@v3.5.15
+/// client/pkg/transport/listener.go:125 wraps every TLS peer listener with
+/// `checkSAN`, listener_tls.go:192 `checkCertSAN`; tikv/pd@v8.5.7
+/// server/config/config.go:721-725 sets the peer TLS info and never
+/// `SkipClientSANVerify`). Across regions that source is a node, NAT or load
+/// balancer address no certificate of ours can name (etcd-io/etcd#8268), so
+/// PD listens on loopback and a TCP relay in the same pod forwards the peer
+/// port to it: every peer connection then comes from 127.0.0.1, which each
+/// region certificate names. TLS is not ended by the relay; PD still checks
+/// the peer's certificate against the site CA and common name.
+pub fn pd_peer_listen(spec: &StackSpec) -> String {
+    if spec.tidb_tls {
+        format!("https://127.0.0.1:{PD_PEER_INNER_PORT}")
+    } else {
+        format!("http://0.0.0.0:{PD_PEER_PORT}")
+    }
+}
+
+/// HAProxy in TCP mode: accepts on `listen` (every address) and forwards
+/// each connection unchanged to PD's loopback peer listener at `inner`.
+/// etcd's peer streams carry a heartbeat every tick, so the idle timeouts
+/// are never reached by a healthy member.
+pub fn peer_relay_cfg(listen: u16, inner: u16) -> String {
+    format!(
+        "# PD's peer port, relayed to PD on loopback (see geowp's tidb.rs: etcd's\n\
+         # peer certificate check against the source address)\n\
+         global\n    maxconn 1024\n\n\
+         defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 1h\n    timeout server 1h\n\n\
+         frontend pd-peer\n    bind :{listen}\n    default_backend pd\n\n\
+         backend pd\n    server pd 127.0.0.1:{inner}\n"
+    )
+}
+
+/// The relay container of the PD pod, with TLS.
+fn peer_relay(spec: &StackSpec) -> Option<(Container, Vec<Volume>)> {
+    if !spec.tidb_tls {
+        return None;
+    }
+    let container = Container {
+        name: "peer-relay".into(),
+        image: Some(spec.pd_peer_relay_image.clone()),
+        command: Some(vec![
+            "haproxy".into(),
+            "-db".into(),
+            "-f".into(),
+            "/etc/pd-peer-relay/haproxy.cfg".into(),
+        ]),
+        ports: Some(vec![port("peer", i32::from(PD_PEER_PORT))]),
+        volume_mounts: Some(vec![VolumeMount {
+            read_only: Some(true),
+            ..mount("peer-relay", "/etc/pd-peer-relay")
+        }]),
+        readiness_probe: Some(harden::tcp(i32::from(PD_PEER_PORT), 10, 0, 3)),
+        liveness_probe: Some(harden::tcp(i32::from(PD_PEER_PORT), 20, 10, 3)),
+        resources: Some(harden::small()),
+        security_context: Some(harden::read_only(&[])),
+        ..Default::default()
+    };
+    Some((
+        container,
+        vec![config_volume_named("peer-relay", PEER_RELAY_CONFIG)],
+    ))
+}
+
+/// TiKV's status address as other regions reach it: the advertised store
+/// host, port 20180 (the per-pod Service carries both ports).
+fn tikv_status_address(advertised: &str) -> String {
+    let hp = host_port_of(advertised);
+    let host = hp.rsplit_once(':').map(|(h, _)| h).unwrap_or(hp);
+    format!("{host}:20180")
 }
 
 /// One of the three TiDB components, as a StatefulSet.
@@ -152,6 +249,8 @@ struct Part<'a> {
     /// CA. A change restarts the pods; a renewed certificate and key do not
     /// (PD, TiKV and TiDB re-read those for each new connection).
     read_at_start: String,
+    /// Containers beside the program (PD's peer relay), with their volumes.
+    sidecars: Vec<(Container, Vec<Volume>)>,
 }
 
 fn config_volume(name: &str) -> Volume {
@@ -199,23 +298,30 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
         mounts.push(tls_mount());
         volumes.push(tls_volume());
     }
+    let mut sidecars = Vec::new();
+    for (container, vols) in c.sidecars {
+        sidecars.push(container);
+        volumes.extend(vols);
+    }
+    let mut containers = vec![Container {
+        name: c.name.into(),
+        image: Some(format!("pingcap/{}:{}", c.name, spec.tidb_version)),
+        command: Some(vec![c.binary.into()]),
+        args: Some(c.args),
+        ports: Some(c.ports),
+        volume_mounts: Some(mounts),
+        readiness_probe: Some(harden::tcp(c.probe_port, 10, 0, 3)),
+        // generous: a PD or TiKV catching up on its log must not be killed
+        liveness_probe: Some(harden::tcp(c.probe_port, 20, 60, 6)),
+        resources: Some(harden::resources(&spec.resources_of(c.component))),
+        security_context: Some(harden::read_only(&[])),
+        ..Default::default()
+    }];
+    containers.extend(sidecars);
     let pod = PodSpec {
         automount_service_account_token: Some(false),
         security_context: Some(harden::pod(TIDB_USER)),
-        containers: vec![Container {
-            name: c.name.into(),
-            image: Some(format!("pingcap/{}:{}", c.name, spec.tidb_version)),
-            command: Some(vec![c.binary.into()]),
-            args: Some(c.args),
-            ports: Some(c.ports),
-            volume_mounts: Some(mounts),
-            readiness_probe: Some(harden::tcp(c.probe_port, 10, 0, 3)),
-            // generous: a PD or TiKV catching up on its log must not be killed
-            liveness_probe: Some(harden::tcp(c.probe_port, 20, 60, 6)),
-            resources: Some(harden::resources(&spec.resources_of(c.component))),
-            security_context: Some(harden::read_only(&[])),
-            ..Default::default()
-        }],
+        containers,
         volumes: Some(volumes),
         ..Default::default()
     };
@@ -376,7 +482,10 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
             spec,
             object::TIKV,
             &my_tikv,
-            vec![svc_port("server", 20160, "TCP")],
+            vec![
+                svc_port("server", 20160, "TCP"),
+                svc_port("status", 20180, "TCP"),
+            ],
         )),
         Obj::new(&Service {
             metadata: meta(spec, object::TIDB, object::TIDB),
@@ -393,6 +502,13 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
     ];
     if spec.tidb_tls {
         out.push(tls_secret(spec, tls));
+        out.push(Obj::new(&config_map(
+            spec,
+            PEER_RELAY_CONFIG,
+            object::PD,
+            "haproxy.cfg",
+            &peer_relay_cfg(PD_PEER_PORT, PD_PEER_INNER_PORT),
+        )));
     }
     let ca = if spec.tidb_tls {
         tls.ca_pem.as_str()
@@ -410,7 +526,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
                 "--data-dir=/var/lib/pd".into(),
                 format!("--client-urls={scheme}://0.0.0.0:2379"),
                 format!("--advertise-client-urls={my_client}"),
-                format!("--peer-urls={scheme}://0.0.0.0:2380"),
+                format!("--peer-urls={}", pd_peer_listen(spec)),
                 format!("--advertise-peer-urls={my_peer}"),
                 // a founder bootstraps with the founders; a joiner asks the running cluster
                 if pd.initial_cluster.is_empty() {
@@ -420,13 +536,19 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
                 },
                 "--config=/etc/pd/pd.toml".into(),
             ],
-            ports: vec![port("client", 2379), port("peer", 2380)],
+            // with TLS the relay holds the peer port
+            ports: if spec.tidb_tls {
+                vec![port("client", 2379)]
+            } else {
+                vec![port("client", 2379), port("peer", 2380)]
+            },
             probe_port: 2379,
             replicas: 1,
             data: "/var/lib/pd",
             data_size: &spec.pd_storage_size,
             config: "/etc/pd",
             read_at_start: format!("{}{ca}", pd_toml(spec)),
+            sidecars: peer_relay(spec).into_iter().collect(),
         },
     ));
     out.push(component(
@@ -440,6 +562,9 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
                 "--addr=0.0.0.0:20160".into(),
                 format!("--advertise-addr={my_tikv}"),
                 "--status-addr=0.0.0.0:20180".into(),
+                // other regions (cluster tables, Dashboard, status calls) reach
+                // the status port at the same host as the store
+                format!("--advertise-status-addr={}", tikv_status_address(&my_tikv)),
                 "--data-dir=/var/lib/tikv".into(),
                 "--config=/etc/tikv/tikv.toml".into(),
             ],
@@ -450,6 +575,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
             data_size: &spec.tikv_storage_size,
             config: "/etc/tikv",
             read_at_start: format!("{}{ca}", tikv_toml(spec)),
+            sidecars: Vec::new(),
         },
     ));
     out.push(component(
@@ -464,7 +590,6 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
                 "-P".into(),
                 "4000".into(),
                 "--status=10080".into(),
-                "--tmp-storage-path=/var/lib/tidb/tmp".into(),
                 "--config=/etc/tidb/tidb.toml".into(),
             ],
             ports: vec![port("mysql", 4000), port("status", 10080)],
@@ -474,9 +599,11 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
             data_size: &spec.tidb_storage_size,
             config: "/etc/tidb",
             read_at_start: format!("{}{ca}", tidb_toml(spec)),
+            sidecars: Vec::new(),
         },
     ));
     out.push(bootstrap_job(spec));
+    out.push(replication_job(spec));
     if let Some(j) = leader_priority_job(spec) {
         out.push(j);
     }
@@ -640,6 +767,24 @@ fn pd_ctl_container(
 pub fn pd_ctl_job(spec: &StackSpec, target: Option<&str>, words: &[String], nonce: &str) -> Obj {
     let (container, volumes) = pd_ctl_container(spec, target, words);
     job(spec, "pd-ctl", "pd-ctl", container, volumes, nonce)
+}
+
+/// Sets PD's `isolation-level` on the running cluster with pd-ctl
+/// (`config set` prints "Success!": tikv/pd@v8.5.7
+/// tools/pd-ctl/pdctl/command/config_command.go:400). Idempotent; every
+/// region runs it, the first one to reach PD does the work.
+fn replication_job(spec: &StackSpec) -> Obj {
+    let (container, volumes) = pd_ctl_container(
+        spec,
+        None,
+        &[
+            "config".into(),
+            "set".into(),
+            "isolation-level".into(),
+            "zone".into(),
+        ],
+    );
+    job(spec, "pd-replication", "pd-ctl", container, volumes, "")
 }
 
 /// Sets this member's PD leader priority with pd-ctl (from the PD image),

@@ -53,10 +53,30 @@ pub async fn pd_ctl(
     cluster.run_job(&job, params).await
 }
 
-/// pd-ctl prints failures rather than exiting with a status: success is
-/// its "Success!" line.
+/// pd-ctl prints failures rather than exiting with a status: success is a
+/// line that is `Success!` (most commands, e.g. tikv/pd@v8.5.7
+/// tools/pd-ctl/pdctl/command/member_command.go:112, scheduler.go:555) or
+/// `Success! ` followed by the server's message (commands that post JSON,
+/// global.go:302: `scheduler add` prints "Success! The scheduler is
+/// created."). A `Failed!` line is never success.
 fn succeeded(out: &str) -> bool {
-    out.lines().any(|l| l.trim() == "Success!")
+    out.lines().any(|l| {
+        let l = l.trim();
+        l == "Success!" || l.starts_with("Success! ")
+    })
+}
+
+/// What pd-ctl printed, for an error message; an empty output is said as
+/// such (a Job whose pod printed nothing: pd-ctl did not run, or its log
+/// was lost), never as an empty quote.
+fn printed(out: &str) -> String {
+    let t = out.trim();
+    if t.is_empty() {
+        "nothing (its Job's pod printed no output: look at the Job's events and pod with kubectl)"
+            .into()
+    } else {
+        t.to_string()
+    }
 }
 
 fn json_of(out: &str) -> Option<serde_json::Value> {
@@ -117,7 +137,11 @@ async fn expect_success(
     if succeeded(&out) || fine_if.iter().any(|f| out.contains(f)) {
         Ok(())
     } else {
-        Err(format!("pd-ctl {} said: {}", words.join(" "), out.trim()))
+        Err(format!(
+            "pd-ctl {} said: {}",
+            words.join(" "),
+            printed(&out)
+        ))
     }
 }
 
@@ -139,7 +163,7 @@ async fn drain_store(
     if !succeeded(&out) && !out.contains("address not found") {
         return Err(format!(
             "pd-ctl store delete addr {address} said: {}",
-            out.trim()
+            printed(&out)
         ));
     }
     loop {
@@ -517,6 +541,12 @@ mod tests {
     #[test]
     fn pd_ctl_output_is_read_as_pd_ctl_prints_it() {
         assert!(succeeded("Success!\n"));
+        // what pd-ctl v8.5.7 prints for `scheduler add evict-leader-scheduler 1`
+        // (global.go:302 with server/api/scheduler.go:241's message)
+        assert!(succeeded("Success! The scheduler is created.\n"));
+        assert!(!succeeded("Failed! [500] \"scheduler existed\"\n"));
+        assert!(!succeeded("Success!ful? no\n"));
+        assert_eq!(printed("  \n"), "nothing (its Job's pod printed no output: look at the Job's events and pod with kubectl)");
         assert!(!succeeded(
             "Failed to delete member x: [404] member not found\n"
         ));
