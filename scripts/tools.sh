@@ -9,7 +9,9 @@
 #                                              real WordPress on a real MySQL-compatible server
 #   browser (Debian: haproxy, chromium, chromium-driver)
 #                                              the demo's global load balancer and the browser test
-# Usage: scripts/tools.sh [terraform] [null] [syncthing] [judges] [wordpress] [browser]   (no argument: all)
+#   etcd (Debian: etcd-server, etcd-client, haproxy)
+#                                              PD's peer layer (embedded etcd) with the PD pod's relay
+# Usage: scripts/tools.sh [terraform] [null] [syncthing] [judges] [wordpress] [browser] [etcd]   (no argument: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -135,4 +137,10 @@ fi
 
 if want browser; then
   apt_need "the demo's load balancer and browser" haproxy chromium chromium-driver
+fi
+
+# etcd is the consensus layer PD embeds: PD's peer TLS is tested on real
+# members (with HAProxy, the relay the PD pod runs)
+if want etcd; then
+  apt_need "PD's peer layer on real etcd" etcd-server etcd-client haproxy
 fi

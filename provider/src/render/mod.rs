@@ -9,6 +9,7 @@ use geowp_common::names::{secret, SALT_NAMES};
 use k8s_openapi::api::core::v1::Secret;
 
 pub mod build;
+pub mod example;
 pub mod harden;
 mod namespace;
 mod nfs;

@@ -2,7 +2,7 @@
 //! each port is opened to whom needs it.
 //!
 //! - TiDB's SQL port (4000) to WordPress and the bootstrap Job only.
-//! - PD (2379, 2380) and TiKV (20160) to the site's own pods and to
+//! - PD (2379, 2380) and TiKV (20160, status 20180) to the site's own pods and to
 //!   `peer_source_ranges` (the other regions).
 //! - SyncThing's sync port (22000) to `peer_source_ranges`.
 //! - NFS (2049, 20048, 111) to `node_source_ranges`: NFS volumes are mounted
@@ -138,7 +138,10 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             spec,
             "tikv",
             object::TIKV,
-            vec![rule(peers(spec, &tidb_tier), &[(20160, "TCP")])],
+            vec![rule(
+                peers(spec, &tidb_tier),
+                &[(20160, "TCP"), (20180, "TCP")],
+            )],
         ),
         policy(
             spec,

@@ -26,50 +26,7 @@ pub fn members() -> BTreeMap<String, Member> {
 }
 
 pub fn spec(member: &str) -> StackSpec {
-    StackSpec {
-        site_name: "blog".into(),
-        member: member.into(),
-        zone: Some(format!("zone-{member}")),
-        namespace: "geowp".into(),
-        members: members(),
-        founders: None,
-        site_url: "https://blog.example.com".into(),
-        tidb_version: DEFAULT_TIDB_VERSION.into(),
-        wordpress_image: DEFAULT_WORDPRESS_IMAGE.into(),
-        syncthing_image: DEFAULT_SYNCTHING_IMAGE.into(),
-        nfs_provisioner_image: DEFAULT_NFS_IMAGE.into(),
-        mysql_client_image: DEFAULT_MYSQL_CLIENT_IMAGE.into(),
-        busybox_image: DEFAULT_BUSYBOX_IMAGE.into(),
-        pd_peer_relay_image: DEFAULT_PD_PEER_RELAY_IMAGE.into(),
-        storage_class: None,
-        storage_class_provisioner: None,
-        storage_class_parameters: BTreeMap::new(),
-        pd_storage_size: "10Gi".into(),
-        tikv_storage_size: "50Gi".into(),
-        tidb_storage_size: "5Gi".into(),
-        nfs_storage_size: "20Gi".into(),
-        wp_content_size: "10Gi".into(),
-        syncthing_config_size: None,
-        tidb_replicas: 1,
-        wordpress_replicas: 2,
-        wordpress_service_type: ServiceType::LoadBalancer,
-        wordpress_node_port: None,
-        wordpress_service_annotations: BTreeMap::new(),
-        wordpress_tls_at_load_balancer: false,
-        peer_service_type: ServiceType::LoadBalancer,
-        folder_id: "wp-content".into(),
-        tidb_tls: true,
-        peer_source_ranges: vec!["10.0.0.0/16".into(), "10.1.0.0/16".into()],
-        node_source_ranges: vec!["10.128.0.0/20".into()],
-        peer_service_annotations: BTreeMap::from([(
-            "networking.gke.io/load-balancer-type".to_string(),
-            "Internal".to_string(),
-        )]),
-        peer_service_annotations_by_service: BTreeMap::new(),
-        primary_member: Some("us-east".into()),
-        max_rtt_ms: 150,
-        resources: BTreeMap::new(),
-    }
+    super::example::spec(member, members())
 }
 
 pub fn secrets() -> Secrets {
