@@ -8,6 +8,7 @@ pub mod demo;
 pub mod regions;
 pub mod standin;
 pub mod syncthing;
+pub mod tidbcheck;
 pub mod wordpress;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,439 @@
+//! The TiDB objects geowp renders, read the way pd-server, tikv-server,
+//! tidb-server and pd-ctl read them: every flag, config key and pd-ctl
+//! command against the tables `tests/standins/tidbsrc.py` wrote from their
+//! source (`tests/standins/tidb-tables.json`), and the refusals each
+//! program gives for the faults found before (issue 19).
+
+use std::collections::BTreeMap;
+
+use geowp_provider::render::{self, tidb, Inputs, Member, Obj, StackSpec, TlsMaterial};
+use geowp_tests::tidbcheck::{self, ConfigOf, Refusal, Tables};
+use serde_json::Value;
+
+// ------------------------------------------------------------ citations
+
+/// `owner/repo@ref path:line`, ref a tag (v8.5.7) or a commit.
+fn well_formed(c: &str) -> bool {
+    let Some((repo, rest)) = c.split_once('@') else {
+        return false;
+    };
+    let mut parts = rest.splitn(2, ' ');
+    let (Some(reference), Some(place)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    repo.split('/').count() == 2
+        && !reference.is_empty()
+        && place
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.rsplit_once(':'))
+            .is_some_and(|(path, line)| {
+                !path.is_empty() && line.parse::<u32>().is_ok_and(|l| l > 0)
+            })
+}
+
+fn walk_cites(v: &Value, at: &str, n: &mut usize) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k == "cite" || k.ends_with("_cite") || k == "also" {
+                    for c in x.as_array().cloned().unwrap_or_else(|| vec![x.clone()]) {
+                        let c = c.as_str().unwrap_or_default();
+                        assert!(well_formed(c), "{at}.{k} is no citation: {c:?}");
+                        *n += 1;
+                    }
+                } else {
+                    walk_cites(x, &format!("{at}.{k}"), n);
+                }
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                walk_cites(x, &format!("{at}[{i}]"), n);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_table_entry_cites_the_line_it_was_read_from() {
+    let t = Tables::load();
+    let mut n = 0;
+    walk_cites(&t.0, "", &mut n);
+    // every flag, key and command is an entry with its own citation
+    for (section, list) in [
+        ("pd_server", "flags"),
+        ("pd_config", "keys"),
+        ("tikv_server", "flags"),
+        ("tikv_config", "keys"),
+        ("tidb_server", "flags"),
+        ("pd_ctl", "commands"),
+        ("pd_ctl", "global_flags"),
+    ] {
+        let entries = t.0[section][list].as_array().cloned().unwrap_or_default();
+        assert!(!entries.is_empty(), "{section}.{list} is empty");
+        for e in entries {
+            assert!(
+                e["cite"].as_str().is_some_and(well_formed),
+                "{section}.{list}: {e} has no citation"
+            );
+        }
+    }
+    assert!(n > 500, "only {n} citations");
+    assert!(!well_formed("tikv/pd@v8.5.7 server/config/config.go"));
+    assert!(!well_formed("server/config/config.go:12"));
+}
+
+// ------------------------------------------------------------ the rendered objects
+
+fn members() -> BTreeMap<String, Member> {
+    ["us-east", "eu-west", "ap-south"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                n.to_string(),
+                Member {
+                    pd_client_url: format!("https://10.0.{i}.1:2379"),
+                    pd_peer_url: format!("https://10.0.{i}.1:2380"),
+                    tikv_address: format!("10.0.{i}.2:20160"),
+                    syncthing_address: format!("tcp://10.0.{i}.3:22000"),
+                },
+            )
+        })
+        .collect()
+}
+
+/// One region of the three-region site the demo runs.
+fn spec(member: &str, tls: bool) -> StackSpec {
+    StackSpec {
+        site_name: "blog".into(),
+        member: member.into(),
+        zone: Some(format!("zone-{member}")),
+        namespace: "geowp".into(),
+        members: members(),
+        founders: None,
+        site_url: "https://blog.example.com".into(),
+        tidb_version: render::DEFAULT_TIDB_VERSION.into(),
+        wordpress_image: render::DEFAULT_WORDPRESS_IMAGE.into(),
+        syncthing_image: render::DEFAULT_SYNCTHING_IMAGE.into(),
+        nfs_provisioner_image: render::DEFAULT_NFS_IMAGE.into(),
+        mysql_client_image: render::DEFAULT_MYSQL_CLIENT_IMAGE.into(),
+        busybox_image: render::DEFAULT_BUSYBOX_IMAGE.into(),
+        pd_peer_relay_image: render::DEFAULT_PD_PEER_RELAY_IMAGE.into(),
+        storage_class: None,
+        storage_class_provisioner: None,
+        storage_class_parameters: BTreeMap::new(),
+        pd_storage_size: "10Gi".into(),
+        tikv_storage_size: "50Gi".into(),
+        tidb_storage_size: "5Gi".into(),
+        nfs_storage_size: "20Gi".into(),
+        wp_content_size: "10Gi".into(),
+        syncthing_config_size: None,
+        tidb_replicas: 1,
+        wordpress_replicas: 2,
+        wordpress_service_type: render::ServiceType::LoadBalancer,
+        wordpress_node_port: None,
+        wordpress_service_annotations: BTreeMap::new(),
+        wordpress_tls_at_load_balancer: false,
+        peer_service_type: render::ServiceType::LoadBalancer,
+        folder_id: "wp-content".into(),
+        tidb_tls: tls,
+        peer_source_ranges: vec!["10.0.0.0/16".into()],
+        node_source_ranges: vec!["10.128.0.0/20".into()],
+        peer_service_annotations: BTreeMap::new(),
+        peer_service_annotations_by_service: BTreeMap::new(),
+        primary_member: Some("us-east".into()),
+        max_rtt_ms: 150,
+        resources: BTreeMap::new(),
+    }
+}
+
+fn inputs() -> Inputs {
+    Inputs {
+        secrets: render::Secrets {
+            tidb_root_password: "root-pw-123456789".into(),
+            wordpress_db_password: "wp-pw-123456789".into(),
+            salts: geowp_common::names::SALT_NAMES
+                .iter()
+                .map(|n| (n.to_string(), format!("salt-{n}")))
+                .collect(),
+        },
+        syncthing: render::SyncthingSecrets {
+            cert_pem: "CERT".into(),
+            key_pem: "KEY".into(),
+            device_id: "DEV".into(),
+            api_key: "api".into(),
+        },
+        tls: TlsMaterial {
+            ca_pem: "CA".into(),
+            cert_pem: "REGION-CERT".into(),
+            key_pem: "REGION-KEY".into(),
+        },
+        wp_content_uid: Some("u-1".into()),
+        pd: None,
+    }
+}
+
+fn find<'a>(objs: &'a [Obj], kind: &str, name: &str) -> &'a Obj {
+    objs.iter()
+        .find(|o| o.id.kind == kind && o.id.name == name)
+        .unwrap_or_else(|| panic!("no {kind}/{name}"))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+/// The named container's command and args.
+fn container(o: &Obj, name: &str) -> (Vec<String>, Vec<String>) {
+    let c = o.body["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name}"));
+    (strings(&c["command"]), strings(&c["args"]))
+}
+
+fn every_region() -> Vec<(String, Vec<Obj>)> {
+    let mut out = Vec::new();
+    for tls in [true, false] {
+        for m in ["us-east", "eu-west", "ap-south"] {
+            out.push((
+                format!("{m} (tls {tls})"),
+                render::render(&spec(m, tls), &inputs()),
+            ));
+        }
+    }
+    out
+}
+
+/// What lifecycle.rs asks pd-ctl (its words, with sample values).
+fn lifecycle_commands() -> Vec<Vec<String>> {
+    [
+        &["member", "leader", "show"][..],
+        &["store"],
+        &["member", "leader", "transfer", "eu-west"],
+        &["member", "delete", "name", "eu-west"],
+        &["store", "delete", "addr", "10.0.1.2:20160"],
+        &["scheduler", "add", "evict-leader-scheduler", "4"],
+        &["scheduler", "remove", "evict-leader-scheduler-4"],
+    ]
+    .iter()
+    .map(|w| w.iter().map(|s| s.to_string()).collect())
+    .collect()
+}
+
+#[test]
+fn every_flag_key_and_pd_ctl_command_rendered_is_one_the_programs_accept() {
+    let t = Tables::load();
+    let mut problems = Vec::new();
+    let mut say = |at: &str, what: String| problems.push(format!("{at}: {what}"));
+    for (at, objs) in every_region() {
+        let (_, pd) = container(find(&objs, "StatefulSet", "pd"), "pd");
+        if let Err(r) = tidbcheck::pd_server_args(&t, &pd) {
+            say(&at, format!("pd-server {pd:?}: {r:?}"));
+        }
+        let (_, tikv) = container(find(&objs, "StatefulSet", "tikv"), "tikv");
+        if let Err(r) = tidbcheck::tikv_server_args(&t, &tikv) {
+            say(&at, format!("tikv-server {tikv:?}: {r:?}"));
+        }
+        let (_, tidb_args) = container(find(&objs, "StatefulSet", "tidb"), "tidb");
+        if let Err(r) = tidbcheck::tidb_server_args(&t, &tidb_args) {
+            say(&at, format!("tidb-server {tidb_args:?}: {r:?}"));
+        }
+        // tidb.toml waits for the tidb key table: see tidb_config_keys_are_tabulated
+        for (cm, file, of) in [
+            ("pd-config", "pd.toml", ConfigOf::Pd),
+            ("tikv-config", "tikv.toml", ConfigOf::Tikv),
+        ] {
+            let text = find(&objs, "ConfigMap", cm).body["data"][file]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            for p in tidbcheck::config_problems(&t, of, &text) {
+                say(&at, format!("{file}: {p}"));
+            }
+        }
+        // the pd-ctl Jobs it renders, and the commands its lifecycle runs
+        let s = spec(
+            at.split(' ').next().unwrap_or_default(),
+            at.contains("true"),
+        );
+        let mut runs: Vec<Vec<String>> = objs
+            .iter()
+            .filter(|o| o.id.kind == "Job")
+            .filter_map(|o| {
+                let (cmd, _) = container_of_job(o);
+                (cmd.first().map(String::as_str) == Some("/pd-ctl")).then(|| cmd[1..].to_vec())
+            })
+            .collect();
+        for words in lifecycle_commands() {
+            let job = tidb::pd_ctl_job(&s, None, &words, "n");
+            runs.push(container_of_job(&job).0[1..].to_vec());
+        }
+        assert!(runs.len() >= 8, "{at}: pd-ctl Jobs not found");
+        for argv in runs {
+            if let Err(e) = tidbcheck::pd_ctl_command(&t, &argv) {
+                say(&at, format!("pd-ctl {argv:?}: {e}"));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "what the real programs refuse or ignore:\n{}",
+        problems.join("\n")
+    );
+}
+
+fn container_of_job(o: &Obj) -> (Vec<String>, Vec<String>) {
+    let c = &o.body["spec"]["template"]["spec"]["containers"][0];
+    (strings(&c["command"]), strings(&c["args"]))
+}
+
+#[test]
+#[ignore = "the tables hold no tidb config keys yet: tidbsrc.py reads pingcap/tidb pkg/config/config.go only when given a checkout holding it"]
+fn tidb_config_keys_are_tabulated() {
+    let t = Tables::load();
+    for m in ["us-east", "eu-west", "ap-south"] {
+        for tls in [true, false] {
+            let objs = render::render(&spec(m, tls), &inputs());
+            let text = find(&objs, "ConfigMap", "tidb-config").body["data"]["tidb.toml"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let p = tidbcheck::config_problems(&t, ConfigOf::Tidb, &text);
+            assert!(p.is_empty(), "{m} (tls {tls}): {p:?}");
+        }
+    }
+}
+
+// ------------------------------------------------------------ faults, with the real messages
+
+#[test]
+fn tidb_server_refuses_the_tmp_storage_path_flag_as_go_flag_does() {
+    let t = Tables::load();
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let (_, mut args) = container(find(&objs, "StatefulSet", "tidb"), "tidb");
+    assert_eq!(tidbcheck::tidb_server_args(&t, &args), Ok(()));
+    args.insert(args.len() - 1, "--tmp-storage-path=/x".into());
+    assert_eq!(
+        tidbcheck::tidb_server_args(&t, &args),
+        Err(Refusal {
+            message: "flag provided but not defined: -tmp-storage-path".into(),
+            exit_code: 2,
+        })
+    );
+    // Go's flag package: one or two dashes, a value after a non-bool
+    let ok = |a: &[&str]| {
+        tidbcheck::tidb_server_args(&t, &a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        ok(&["-P", "4000", "-temp-dir=/t", "--config-check"]),
+        Ok(())
+    );
+    assert_eq!(
+        ok(&["-P"]).unwrap_err().message,
+        "flag needs an argument: -P"
+    );
+}
+
+#[test]
+fn pd_refuses_an_unknown_key_and_flag_with_its_messages() {
+    let t = Tables::load();
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let text = find(&objs, "ConfigMap", "pd-config").body["data"]["pd.toml"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(tidbcheck::config_problems(&t, ConfigOf::Pd, &text).is_empty());
+    let planted = format!("lease-seconds = 5\n{text}");
+    let p = tidbcheck::config_problems(&t, ConfigOf::Pd, &planted);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("Config contains undefined item: lease-seconds"),
+        "{p:?}"
+    );
+    // a known key with a value of the wrong kind
+    let p = tidbcheck::config_problems(&t, ConfigOf::Pd, "[replication]\nmax-replicas = \"3\"\n");
+    assert!(p[0].contains("replication.max-replicas"), "{p:?}");
+    // pd-server's flags are cobra's: a single-dash long name is shorthands
+    let (_, mut args) = container(find(&objs, "StatefulSet", "pd"), "pd");
+    args.push("--no-such".into());
+    assert_eq!(
+        tidbcheck::pd_server_args(&t, &args),
+        Err(Refusal {
+            message: "Error: unknown flag: --no-such".into(),
+            exit_code: 1,
+        })
+    );
+    assert_eq!(
+        tidbcheck::pd_server_args(&t, &["-name=x".to_string()])
+            .unwrap_err()
+            .message,
+        "Error: unknown shorthand flag: 'n' in -name=x"
+    );
+}
+
+#[test]
+fn tikv_refuses_an_unknown_argument_as_clap_2_prints_it() {
+    let t = Tables::load();
+    let r = tidbcheck::tikv_server_args(&t, &["--pd=a:2379".into(), "--no-such=1".into()]);
+    assert_eq!(
+        r.unwrap_err().message,
+        "error: Found argument '--no-such' which wasn't expected, or isn't valid in this context"
+    );
+    assert!(
+        tidbcheck::config_problems(&t, ConfigOf::Tikv, "[server]\nno-such = 1\n")[0]
+            .starts_with("unknown configuration options: server.no-such")
+    );
+}
+
+#[test]
+fn pd_ctl_refuses_an_unknown_subcommand_and_reads_success_lines_from_the_tables() {
+    let t = Tables::load();
+    let argv = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let e = tidbcheck::pd_ctl_command(&t, &argv(&["-u", "http://pd:2379", "members", "show"]))
+        .unwrap_err();
+    assert_eq!(e, "unknown command \"members\" for \"pd-ctl\"");
+    let e = tidbcheck::pd_ctl_command(
+        &t,
+        &argv(&[
+            "-u",
+            "http://pd:2379",
+            "scheduler",
+            "add",
+            "evict-leader",
+            "4",
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(
+        e,
+        "unknown command \"evict-leader\" for \"pd-ctl scheduler add\""
+    );
+    let ok = tidbcheck::pd_ctl_command(
+        &t,
+        &argv(&[
+            "--cacert=/c",
+            "scheduler",
+            "add",
+            "evict-leader-scheduler",
+            "4",
+        ]),
+    )
+    .unwrap();
+    let lines: Vec<&str> = ok["success"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["line"].as_str())
+        .collect();
+    assert!(
+        lines.contains(&"Success! The scheduler is created."),
+        "{lines:?}"
+    );
+    assert!(tidbcheck::pd_ctl_command(&t, &argv(&["member", "delete", "name"])).is_err());
+}
