@@ -11,7 +11,9 @@ tikv/pd and tikv/tikv at v8.5.7, spf13/pflag v1.0.5 and spf13/cobra v1.8.0
 command line with them), clap-rs/clap v2.33.0 (the clap tikv/tikv@v8.5.7
 Cargo.lock pins for tikv-server). pingcap/tidb is read from a directory of
 files at TIDB_COMMIT (a checkout, or files saved from one); without it the
-tidb part is left out.
+tidb part is left out, or, with GEOWP_KEEP_TIDB=FILE, carried over
+unchanged from FILE (an earlier output of this script) when only the
+PD, TiKV or pd-ctl part is read again.
 
 Deterministic: the same sources give the same file. Every entry cites the
 line it was read from as `repo@tag path:line`. Not run in CI (the mirrors
@@ -471,6 +473,13 @@ PD_CTL = [
      [(r'Failed! %s', 'Failed! [{status}] {body}')]),
     (['scheduler', 'remove'], 'scheduler.go', r'Use:\s+"remove <scheduler>"', ['scheduler'], 'Success!', [(r'cmd\.Println\("Success!"\)', 'Success!', 'removeSchedulerCommandFunc')],
      [(r'cmd\.Println\(err\)', '{err}')]),
+    (['member'], 'member_command.go', r'Use:\s+"member \[leader\|delete\|leader_priority\]"', [], 'json', [(r'cmd\.Println\(r\)', 'the members as JSON', 'showMemberCommandFunc')],
+     [(r'Failed to get pd members: %s', 'Failed to get pd members: {err}')]),
+    (['health'], 'health_command.go', r'Use:\s+"health"', [], 'json', [(r'jsonPrint\(cmd, health\)', 'the members\' health as JSON', 'showHealthCommandFunc')],
+     [(r'cmd\.Println\(err\)', '{err}')]),
+    (['scheduler', 'config', 'evict-leader-scheduler'], 'scheduler.go', r'Use:\s+"evict-leader-scheduler",', [], 'json',
+     [(r'cmd\.Println\(r\)', 'the scheduler configuration as JSON (store-id-ranges, batch)', 'listSchedulerConfigCommandFunc')],
+     [(r'errors\.New\("\[404\] scheduler not found"\)', '[404] scheduler not found')]),
     (['config', 'set'], 'config_command.go', r'Use:\s+"set <option> <value>', ['option', 'value'], 'Success!', [(r'cmd\.Println\("Success!"\)', 'Success!', 'setConfigCommandFunc')],
      [(r'Failed to set config: %s', 'Failed to set config: {err}')]),
 ]
@@ -575,6 +584,14 @@ def main():
         tidb = Dir('pingcap/tidb', sys.argv[6], sys.argv[7])
         out['sources']['pingcap/tidb'] = sys.argv[7] + ' (a master commit the index holds, not the v8.5.7 tag)'
         out.update(tidb_tables(tidb))
+    elif os.environ.get('GEOWP_KEEP_TIDB'):
+        with open(os.environ['GEOWP_KEEP_TIDB'], encoding='utf-8') as f:
+            old = json.load(f)
+        for k in ('tidb_server', 'tidb_config'):
+            if k in old:
+                out[k] = old[k]
+        if 'pingcap/tidb' in old.get('sources', {}):
+            out['sources']['pingcap/tidb'] = old['sources']['pingcap/tidb']
     json.dump(out, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write('\n')
 

@@ -210,7 +210,8 @@ fn every_region() -> Vec<(String, Vec<Obj>)> {
     out
 }
 
-/// What lifecycle.rs asks pd-ctl (its words, with sample values).
+/// What lifecycle.rs and rolling.rs ask pd-ctl (their words, with sample
+/// values); tests/tests/lifecycle.rs checks every command its runs made too.
 fn lifecycle_commands() -> Vec<Vec<String>> {
     [
         &["member", "leader", "show"][..],
@@ -220,6 +221,9 @@ fn lifecycle_commands() -> Vec<Vec<String>> {
         &["store", "delete", "addr", "10.0.1.2:20160"],
         &["scheduler", "add", "evict-leader-scheduler", "4"],
         &["scheduler", "remove", "evict-leader-scheduler-4"],
+        &["scheduler", "config", "evict-leader-scheduler"],
+        &["member"],
+        &["health"],
     ]
     .iter()
     .map(|w| w.iter().map(|s| s.to_string()).collect())
