@@ -17,4 +17,4 @@ pub mod store;
 pub mod tls;
 
 pub use controllers::Behavior;
-pub use server::{start, Fault, FaultAction, Handle, Options};
+pub use server::{start, Entry, Fault, FaultAction, Handle, Journal, Options};

@@ -90,6 +90,7 @@ fn main() -> ExitCode {
             event_log: 20_000,
             ip_prefix: args.ip_prefix,
             pd: None,
+            journal: None,
         };
         let h = match fakeapi::start(opts).await {
             Ok(h) => h,

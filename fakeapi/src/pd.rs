@@ -15,7 +15,9 @@
 //! PD's "join a duplicated pd"), member delete, leader transfer, stores by
 //! address with states Up, Offline and Tombstone, store delete refused when
 //! fewer Up stores than max-replicas (3) would remain (PD's
-//! ErrStoresNotEnough), evict-leader schedulers, leader counts, health.
+//! ErrStoresNotEnough), PD's one evict-leader scheduler holding any number
+//! of stores (pd-ctl's v8.5.7 answers), member and store versions (the
+//! image tags they started from), leader counts, health.
 //! What it does not: Raft, regions and their data (an Offline store
 //! becomes Tombstone after a fixed delay, as if its regions had moved),
 //! timestamps, TLS (the certificate flags are accepted and ignored), and
@@ -30,6 +32,8 @@ use serde_json::{json, Value};
 /// How long an Offline store takes to become Tombstone.
 pub const DRAIN: Duration = Duration::from_millis(1500);
 const MAX_REPLICAS: usize = 3;
+/// PD's one evict-leader scheduler (tikv/pd@v8.5.7 pkg/schedule/types/type.go).
+const EVICT: &str = "evict-leader-scheduler";
 /// Leaders of the simulated regions, spread over the Up stores.
 const REGIONS: u64 = 60;
 
@@ -40,12 +44,16 @@ struct Member {
     peer_urls: String,
     priority: i64,
     down: bool,
+    /// What `pd-ctl member` reports as `binary_version` (the image's tag).
+    version: String,
 }
 
 #[derive(Clone, Debug)]
 struct Store {
     address: String,
     zone: String,
+    /// What `pd-ctl store` reports as the store's `version`.
+    version: String,
     offline_since: Option<Instant>,
     down: bool,
 }
@@ -68,7 +76,9 @@ struct State {
     leader: Option<String>,
     stores: BTreeMap<u64, Store>,
     next_id: u64,
-    schedulers: BTreeSet<String>,
+    /// The stores in PD's one evict-leader scheduler (`store-id-ranges`);
+    /// the scheduler exists while this is not empty.
+    evicting: BTreeSet<u64>,
     log: Vec<String>,
 }
 
@@ -80,6 +90,17 @@ pub struct FakePd {
 
 fn flag<'a>(args: &'a [String], f: &str) -> Option<&'a str> {
     args.iter().find_map(|a| a.strip_prefix(f))
+}
+
+/// The version a PD or TiKV container image runs, as PD reports it: the
+/// image tag without its `v` (`pingcap/pd:v8.5.7` -> `8.5.7`); empty
+/// without a tag.
+pub fn version_of_image(image: &str) -> String {
+    let tag = image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+    if tag.contains('/') {
+        return String::new();
+    }
+    tag.strip_prefix('v').unwrap_or(tag).to_string()
 }
 
 fn host_port(url: &str) -> &str {
@@ -136,11 +157,11 @@ impl FakePd {
             .push(format!("{member}: {}", if down { "down" } else { "up" }));
     }
 
-    /// A PD process starting with these arguments: Err(why) when a real PD
-    /// would exit.
-    pub fn start_pd(&self, args: &[String]) -> Result<(), String> {
+    /// A PD process of `image` starting with these arguments: Err(why) when
+    /// a real PD would exit.
+    pub fn start_pd(&self, args: &[String], image: &str) -> Result<(), String> {
         let mut s = self.lock();
-        let r = s.start_pd(args);
+        let r = s.start_pd(args, &version_of_image(image));
         let name = flag(args, "--name=").unwrap_or("?").to_string();
         s.log.push(match &r {
             Ok(()) => format!("pd {name}: started"),
@@ -149,10 +170,10 @@ impl FakePd {
         r
     }
 
-    /// A TiKV process starting: registers (or revives) its store.
-    pub fn start_tikv(&self, args: &[String], zone: &str) -> Result<(), String> {
+    /// A TiKV process of `image` starting: registers (or revives) its store.
+    pub fn start_tikv(&self, args: &[String], zone: &str, image: &str) -> Result<(), String> {
         let mut s = self.lock();
-        let r = s.start_tikv(args, zone);
+        let r = s.start_tikv(args, zone, &version_of_image(image));
         let addr = flag(args, "--advertise-addr=").unwrap_or("?").to_string();
         s.log.push(match &r {
             Ok(()) => format!("tikv {addr}: started"),
@@ -204,7 +225,7 @@ impl State {
         self.next_id
     }
 
-    fn start_pd(&mut self, args: &[String]) -> Result<(), String> {
+    fn start_pd(&mut self, args: &[String], version: &str) -> Result<(), String> {
         let name = flag(args, "--name=").ok_or("no --name")?.to_string();
         let client = flag(args, "--advertise-client-urls=")
             .unwrap_or("")
@@ -217,6 +238,7 @@ impl State {
                 // a restart over its data directory: flags of the first start no longer matter
                 m.down = false;
                 m.client_urls = client;
+                m.version = version.to_string();
                 if self.leader.is_none() {
                     self.elect();
                 }
@@ -243,7 +265,7 @@ impl State {
                         let id = self.id();
                         self.members.insert(
                             name,
-                            Member { id, client_urls: client, peer_urls: peer, priority: 0, down: false },
+                            Member { id, client_urls: client, peer_urls: peer, priority: 0, down: false, version: version.to_string() },
                         );
                         if self.leader.is_none() {
                             self.elect();
@@ -272,6 +294,7 @@ impl State {
                         peer_urls: peer,
                         priority: 0,
                         down: false,
+                        version: version.to_string(),
                     },
                 );
                 Ok(())
@@ -280,7 +303,7 @@ impl State {
         }
     }
 
-    fn start_tikv(&mut self, args: &[String], zone: &str) -> Result<(), String> {
+    fn start_tikv(&mut self, args: &[String], zone: &str, version: &str) -> Result<(), String> {
         let addr = flag(args, "--advertise-addr=")
             .ok_or("no --advertise-addr")?
             .to_string();
@@ -297,6 +320,7 @@ impl State {
             .find(|s| s.address == addr && s.state() != "Tombstone")
         {
             st.down = false;
+            st.version = version.to_string();
             return Ok(());
         }
         let id = self.id();
@@ -305,6 +329,7 @@ impl State {
             Store {
                 address: addr,
                 zone: zone.into(),
+                version: version.to_string(),
                 offline_since: None,
                 down: false,
             },
@@ -324,12 +349,7 @@ impl State {
         let takers: Vec<u64> = self
             .up_stores()
             .into_iter()
-            .filter(|id| {
-                !self.stores[id].down
-                    && !self
-                        .schedulers
-                        .contains(&format!("evict-leader-scheduler-{id}"))
-            })
+            .filter(|id| !self.stores[id].down && !self.evicting.contains(id))
             .collect();
         let mut out: BTreeMap<u64, u64> = self.stores.keys().map(|k| (*k, 0)).collect();
         for r in 0..REGIONS {
@@ -342,7 +362,7 @@ impl State {
 
     fn member_json(&self, name: &str, m: &Member) -> Value {
         json!({"name": name, "member_id": m.id, "client_urls": [m.client_urls], "peer_urls": [m.peer_urls],
-            "leader_priority": m.priority})
+            "leader_priority": m.priority, "binary_version": m.version})
     }
 
     fn ctl(&mut self, w: &[&str]) -> String {
@@ -403,7 +423,7 @@ impl State {
                     .map(|(id, s)| {
                         let state = if s.down && s.state() == "Up" { "Disconnected" } else { s.state() };
                         json!({"store": {"id": id, "address": s.address, "labels": [{"key": "zone", "value": s.zone}],
-                            "state_name": state},
+                            "version": s.version, "state_name": state},
                             "status": {"leader_count": counts.get(id).copied().unwrap_or(0), "region_count": REGIONS}})
                     })
                     .collect();
@@ -424,20 +444,62 @@ impl State {
                 Ok(id) if self.stores.contains_key(&id) => self.delete_store(id),
                 _ => format!("Failed to delete store {id}: [404] store not found"),
             },
-            ["scheduler", "show"] => pretty(json!(self.schedulers.iter().collect::<Vec<_>>())),
-            ["scheduler", "add", "evict-leader-scheduler", id] => match id.parse::<u64>() {
+            // tikv/pd@v8.5.7 tools/pd-ctl/pdctl/command/scheduler.go: `scheduler
+            // add evict-leader-scheduler` creates the one scheduler or, when it
+            // exists, adds the store to its configuration (205-232, 731-753);
+            // `scheduler remove evict-leader-scheduler-ID` deletes the store
+            // from it (531-546, 865-887), the last one taking the scheduler
+            // with it (pkg/schedule/schedulers/evict_leader.go:204-231); pd-ctl
+            // prints `Success! ` and PD's answer (global.go:297-302)
+            ["scheduler", "show"] => {
+                let mut names = vec!["balance-leader-scheduler", "balance-region-scheduler"];
+                if !self.evicting.is_empty() {
+                    names.push(EVICT);
+                }
+                pretty(json!(names))
+            }
+            ["scheduler", "add", EVICT, id] => match id.parse::<u64>() {
                 Ok(n) if self.stores.contains_key(&n) => {
-                    self.schedulers.insert(format!("evict-leader-scheduler-{n}"));
-                    "Success!".into()
+                    let created = self.evicting.is_empty();
+                    self.evicting.insert(n);
+                    if created {
+                        "Success! The scheduler is created.".into()
+                    } else {
+                        "Success! The scheduler has been applied to the store.".into()
+                    }
                 }
-                _ => format!("Failed to add scheduler: store {id} not found"),
+                Ok(n) => format!("Failed! [500] \"[PD:core:ErrStoreNotFound]store id {n} not found\""),
+                Err(e) => format!("strconv.ParseUint: parsing {id:?}: {e}"),
             },
-            ["scheduler", "remove", name] => {
-                if self.schedulers.remove(*name) {
-                    "Success!".into()
-                } else {
-                    format!("Failed to remove scheduler {name}: [404] scheduler not found")
+            ["scheduler", "config", EVICT] => {
+                if self.evicting.is_empty() {
+                    // scheduler.go:775-779
+                    return "[404] scheduler not found".into();
                 }
+                let ranges: serde_json::Map<String, Value> = self
+                    .evicting
+                    .iter()
+                    .map(|id| (id.to_string(), json!([{"start-key": "", "end-key": ""}])))
+                    .collect();
+                pretty(json!({"store-id-ranges": ranges, "batch": 3}))
+            }
+            ["scheduler", "remove", name] if name.starts_with(EVICT) && *name != EVICT => {
+                if self.evicting.is_empty() {
+                    return format!("Unable to update config: scheduler {EVICT} does not exist.");
+                }
+                let id = name.rsplit('-').next().unwrap_or("");
+                match id.parse::<u64>() {
+                    Ok(n) if self.evicting.remove(&n) => "Success!".into(),
+                    Ok(_) => "[404] \"[PD:scheduler:ErrScheduleConfigNotExist]the config does not exist\"".into(),
+                    Err(e) => format!("[400] \"strconv.ParseUint: parsing {id:?}: {e}\""),
+                }
+            }
+            ["scheduler", "remove", EVICT] => {
+                if self.evicting.is_empty() {
+                    return "[404] \"[PD:scheduler:ErrSchedulerNotFound]scheduler not found\"".into();
+                }
+                self.evicting.clear();
+                "Success!".into()
             }
             other => format!("unknown command: {}", other.join(" ")),
         }
@@ -466,6 +528,7 @@ mod tests {
         xs.iter().map(|x| x.to_string()).collect()
     }
     const INITIAL: &str = "a=http://a:2380,b=http://b:2380,c=http://c:2380";
+    const IMAGE: &str = "pingcap/pd:v8.5.7";
 
     fn pd(name: &str, extra: &str) -> Vec<String> {
         v(&[
@@ -479,11 +542,12 @@ mod tests {
     fn founded() -> FakePd {
         let p = FakePd::new();
         for n in ["a", "b", "c"] {
-            p.start_pd(&pd(n, &format!("--initial-cluster={INITIAL}")))
+            p.start_pd(&pd(n, &format!("--initial-cluster={INITIAL}")), IMAGE)
                 .unwrap();
             p.start_tikv(
                 &v(&[&format!("--advertise-addr={n}:20160"), "--pd=a:2379"]),
                 n,
+                "pingcap/tikv:v8.5.7",
             )
             .unwrap();
         }
@@ -495,14 +559,17 @@ mod tests {
         let p = founded();
         let four = "a=http://a:2380,b=http://b:2380,c=http://c:2380,d=http://d:2380";
         let e = p
-            .start_pd(&pd("d", &format!("--initial-cluster={four}")))
+            .start_pd(&pd("d", &format!("--initial-cluster={four}")), IMAGE)
             .unwrap_err();
         assert!(e.contains("cluster ID mismatch"), "{e}");
-        p.start_pd(&pd("d", "--join=http://a:2379")).unwrap();
+        p.start_pd(&pd("d", "--join=http://a:2379"), IMAGE).unwrap();
         assert_eq!(p.members(), ["a", "b", "c", "d"]);
         let mut moved = pd("b", "--join=http://a:2379");
         moved[2] = "--advertise-peer-urls=http://b2:2380".into();
-        assert!(p.start_pd(&moved).unwrap_err().contains("duplicated"));
+        assert!(p
+            .start_pd(&moved, IMAGE)
+            .unwrap_err()
+            .contains("duplicated"));
     }
 
     #[test]
@@ -517,7 +584,7 @@ mod tests {
             "c:20160",
         ]));
         assert!(out.contains("ErrStoresNotEnough"), "{out}");
-        p.start_tikv(&v(&["--advertise-addr=d:20160", "--pd=a:2379"]), "d")
+        p.start_tikv(&v(&["--advertise-addr=d:20160", "--pd=a:2379"]), "d", IMAGE)
             .unwrap();
         assert_eq!(
             p.ctl(&v(&["store", "delete", "addr", "c:20160"])),
@@ -550,5 +617,66 @@ mod tests {
         assert!(p
             .ctl(&v(&["member", "delete", "name", "zz"]))
             .starts_with("Failed"));
+    }
+
+    #[test]
+    fn one_evict_leader_scheduler_holds_many_stores_as_pd_v8_5_7_prints() {
+        let p = founded();
+        let ctl = |w: &[&str]| p.ctl(&v(w));
+        assert_eq!(
+            ctl(&["scheduler", "config", EVICT]),
+            "[404] scheduler not found"
+        );
+        assert_eq!(
+            ctl(&["scheduler", "add", EVICT, "4"]),
+            "Success! The scheduler is created."
+        );
+        assert_eq!(
+            ctl(&["scheduler", "add", EVICT, "6"]),
+            "Success! The scheduler has been applied to the store."
+        );
+        let conf: Value = serde_json::from_str(&ctl(&["scheduler", "config", EVICT])).unwrap();
+        let ids: Vec<&String> = conf["store-id-ranges"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(ids, ["4", "6"]);
+        let stores: Value = serde_json::from_str(&ctl(&["store"])).unwrap();
+        let leaders = |id: u64| {
+            stores["stores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["store"]["id"] == id)
+                .unwrap()["status"]["leader_count"]
+                .as_u64()
+                .unwrap()
+        };
+        assert_eq!((leaders(4), leaders(6), leaders(2)), (0, 0, REGIONS));
+        assert_eq!(stores["stores"][0]["store"]["version"], "8.5.7");
+        assert!(ctl(&["scheduler", "remove", "evict-leader-scheduler-2"])
+            .contains("ErrScheduleConfigNotExist"));
+        assert_eq!(
+            ctl(&["scheduler", "remove", "evict-leader-scheduler-4"]),
+            "Success!"
+        );
+        assert_eq!(
+            ctl(&["scheduler", "remove", "evict-leader-scheduler-6"]),
+            "Success!"
+        );
+        assert_eq!(
+            ctl(&["scheduler", "remove", "evict-leader-scheduler-6"]),
+            "Unable to update config: scheduler evict-leader-scheduler does not exist."
+        );
+        let members: Value = serde_json::from_str(&ctl(&["member"])).unwrap();
+        assert_eq!(members["members"][0]["binary_version"], "8.5.7");
+        p.start_pd(
+            &pd("a", &format!("--initial-cluster={INITIAL}")),
+            "pingcap/pd:v8.5.8",
+        )
+        .unwrap();
+        let members: Value = serde_json::from_str(&ctl(&["member"])).unwrap();
+        assert_eq!(members["members"][0]["binary_version"], "8.5.8");
     }
 }

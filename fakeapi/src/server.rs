@@ -55,6 +55,35 @@ pub struct Options {
     /// StatefulSets start only as it allows, and `/pd-ctl` Jobs run against
     /// it (see [`crate::pd`]). None: they are simply ready.
     pub pd: Option<Arc<crate::pd::FakePd>>,
+    /// Every committed write of this server, in one order with the other
+    /// servers sharing the journal (tests judge sequences with it, never
+    /// with clocks). None: not kept.
+    pub journal: Option<Arc<Journal>>,
+}
+
+/// Writes of several fake API servers in the one order they were made: a
+/// server appends while it holds its store, so a write that followed
+/// another (a client saw the first, then made the second) comes after it.
+#[derive(Debug, Default)]
+pub struct Journal(Mutex<Vec<Entry>>);
+
+/// One committed write: which server, and the object as written.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub server: String,
+    pub kind: &'static str,
+    pub namespace: String,
+    pub object: Value,
+}
+
+impl Journal {
+    fn push(&self, e: Entry) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+    }
+    /// What was written so far, in order.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl Default for Options {
@@ -72,6 +101,7 @@ impl Default for Options {
             event_log: 20_000,
             ip_prefix: None,
             pd: None,
+            journal: None,
         }
     }
 }
@@ -256,6 +286,14 @@ fn save(sh: &Shared) {
 /// Sends the store's new events to watchers and schedules controllers.
 fn publish(sh: &Arc<Shared>, s: &mut Store) {
     for ev in s.pending.drain(..) {
+        if let Some(j) = &sh.opts.journal {
+            j.push(Entry {
+                server: sh.opts.name.clone(),
+                kind: ev.kind,
+                namespace: ev.namespace.clone(),
+                object: ev.object.clone(),
+            });
+        }
         let _ = sh.events.send(Arc::new(ev));
     }
     sh.dirty.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -333,19 +371,28 @@ fn run_against_pd(
         .as_str()
         .unwrap_or("");
     match (kind, component, pd) {
-        ("StatefulSet", "pd", Some(pd)) => match pd.start_pd(&strings(&c0["args"])) {
-            Ok(()) => Behavior::Ready,
-            Err(_) => Behavior::NeverReady,
-        },
-        ("StatefulSet", "tikv", Some(pd)) => {
-            let zone = labels[geowp_common::names::label::MEMBER]
-                .as_str()
-                .unwrap_or("");
-            match pd.start_tikv(&strings(&c0["args"]), zone) {
+        ("StatefulSet", "pd", Some(pd)) => {
+            match pd.start_pd(&strings(&c0["args"]), c0["image"].as_str().unwrap_or("")) {
                 Ok(()) => Behavior::Ready,
                 Err(_) => Behavior::NeverReady,
             }
         }
+        ("StatefulSet", "tikv", Some(pd)) => {
+            let zone = labels[geowp_common::names::label::MEMBER]
+                .as_str()
+                .unwrap_or("");
+            match pd.start_tikv(
+                &strings(&c0["args"]),
+                zone,
+                c0["image"].as_str().unwrap_or(""),
+            ) {
+                Ok(()) => Behavior::Ready,
+                Err(_) => Behavior::NeverReady,
+            }
+        }
+        // a Job that completed stays completed (its template cannot change):
+        // writing it again, even unchanged, runs nothing
+        ("Job", _, _) if obj["status"]["succeeded"].as_i64().unwrap_or(0) > 0 => Behavior::Ready,
         ("Job", _, pd) => {
             let cmd = strings(&c0["command"]);
             if cmd.first().map(String::as_str) != Some("/pd-ctl") {

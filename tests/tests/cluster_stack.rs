@@ -5,10 +5,13 @@
 use std::time::Duration;
 
 use fakeapi::{Behavior, Fault, FaultAction, Options};
+use geowp_provider::render::spec::DEFAULT_TIDB_VERSION;
 use geowp_tests::regions::Regions;
 use geowp_tests::{MirroredProvider, Tf};
 
 const NAMES: [&str; 3] = ["us-east", "eu-west", "ap-south"];
+/// The TiDB version the first apply installs, older than the default.
+const OLD: &str = "  tidb_version = \"v8.5.2\"";
 
 fn module_config(r: &Regions, extra: &str) -> String {
     r.module_config("blog", extra)
@@ -30,9 +33,16 @@ fn leftovers(r: &Regions, i: usize) -> Vec<String> {
 
 geowp_tests::for_each_terraform! {
     fn three_regions_apply_plan_drift_import_update_destroy(terraform) {
-    let r = Regions::start(&NAMES, fast());
+    // one PD for the site, that rolling reads (fakeapi::pd)
+    let r = Regions::start(
+        &NAMES,
+        Options {
+            pd: Some(std::sync::Arc::new(fakeapi::pd::FakePd::new())),
+            ..fast()
+        },
+    );
     let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
-    tf.write("main.tf", &module_config(&r, ""));
+    tf.write("main.tf", &module_config(&r, OLD));
     tf.ok(&["init"]);
     let out = tf.ok(&["apply", "-auto-approve"]);
     assert!(out.contains("Apply complete! Resources: 5 added"), "{out}");
@@ -270,8 +280,9 @@ geowp_tests::for_each_terraform! {
         bad.stderr
     );
 
-    // update in place: a new TiDB version rolls PD, TiKV and TiDB in every region
-    tf.write("main.tf", &module_config(&r, "  tidb_version = \"v8.5.2\""));
+    // update in place: a newer TiDB version (the provider's default) rolls
+    // PD, TiKV and TiDB in every region
+    tf.write("main.tf", &module_config(&r, ""));
     let p = tf.ok(&["plan"]);
     assert!(
         p.contains("Plan: 0 to add, 3 to change, 0 to destroy"),
@@ -295,7 +306,7 @@ geowp_tests::for_each_terraform! {
             );
             assert_eq!(
                 String::from_utf8_lossy(&img.stdout),
-                format!("pingcap/{c}:v8.5.2")
+                format!("pingcap/{c}:{DEFAULT_TIDB_VERSION}")
             );
         }
     }

@@ -80,9 +80,10 @@ echo bootstrap done
 /// PD's heartbeat and election timings from the largest round-trip time
 /// `rtt` (ms), following etcd's tuning guidance (PD embeds etcd): the tick at
 /// least 1.5 RTT, the election timeout at least ten RTT and six ticks; PD's
-/// defaults are the floor: 500 ms, 3 s, and a lease of 5 s
-/// (tikv/pd@v8.5.7 server/config/config.go:178 `defaultLeaderLease`, raised
-/// from 3 by pd#9173).
+/// defaults are our floor: 500 ms, 3 s, and a lease of 5 s (tikv/pd@v8.5.7
+/// server/config/config.go:178 `defaultLeaderLease`, raised from 3 by
+/// pd#9173; PD applies it only when `lease` is unset, config.go:408, so a
+/// smaller value we wrote would be taken as is).
 pub fn pd_timings(rtt: u32) -> (u32, u32, u32) {
     let tick = 500.max((rtt * 3).div_ceil(2));
     let election = 3000.max(rtt * 10).max(tick * 6);

@@ -18,8 +18,8 @@ use tfplugin::provider::Ctx;
 use tfplugin::Val;
 use tokio::time::Instant;
 
-use super::lifecycle;
 use super::model::{InventoryItem, StackModel, IN_SYNC};
+use super::{lifecycle, rolling};
 use crate::render::{self, Inputs, SyncthingSecrets, TlsMaterial, FIELD_MANAGER};
 use crate::resources::cluster::diagnose;
 
@@ -576,8 +576,11 @@ async fn tier_changes(cluster: &Cluster, objs: &[Obj]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Applies the changed TiDB-tier StatefulSets in the site's rolling order:
-/// each its own turn, leaders moved away first, ready before the next.
+/// Applies the changed TiDB-tier StatefulSets in the site's rolling order
+/// (PD, TiKV, TiDB), each step gated on PD (`rolling.rs`): the earlier
+/// components at this version site-wide, the cluster whole, this region's
+/// claim won, a TiKV's leaders gone, a leading PD's leadership moved; ready
+/// before the claim is withdrawn and the next step begins.
 async fn roll(
     cluster: &Cluster,
     spec: &render::StackSpec,
@@ -585,25 +588,39 @@ async fn roll(
     steps: &[&Obj],
     diags: &mut Diagnostics,
 ) -> Result<(), (String, ClusterError)> {
-    let ranks: BTreeSet<u8> = steps
-        .iter()
-        .filter_map(|o| lifecycle::tier_rank(&o.id.name))
-        .collect();
-    let order = lifecycle::Rolling::join(&spec.site_name, &spec.member, ranks);
     let mut sorted = steps.to_vec();
     sorted.sort_by_key(|o| lifecycle::tier_rank(&o.id.name));
     for o in sorted {
-        let Some(rank) = lifecycle::tier_rank(&o.id.name) else {
+        if lifecycle::tier_rank(&o.id.name).is_none() {
             continue;
+        }
+        let held = |why: rolling::Held, diags: &mut Diagnostics| {
+            diags.error(
+                "Rolling change held back",
+                format!(
+                    "{} of member {} was not changed: {why}.",
+                    o.key(),
+                    spec.member
+                ),
+            );
         };
-        let turn = order.turn(rank).await;
+        if let Err(why) = rolling::wait_versions(cluster, spec, params, &o.id.name).await {
+            held(why, diags);
+            return Ok(());
+        }
+        let claim = match rolling::claim(cluster, spec, params).await {
+            Ok(c) => c,
+            Err(why) => {
+                held(why, diags);
+                return Ok(());
+            }
+        };
         tracing::info!(member = %spec.member, component = %o.id.name, "rolling: this region's turn");
-        let mut evicted = None;
-        let prepared = match o.id.name.as_str() {
-            object::PD => lifecycle::before_pd(cluster, spec, params).await,
-            object::TIKV => lifecycle::before_tikv(cluster, spec, params)
-                .await
-                .map(|id| evicted = id),
+        let prepared = match (o.id.name.as_str(), claim) {
+            (object::PD, _) => lifecycle::before_pd(cluster, spec, params).await,
+            (object::TIKV, Some(id)) => {
+                lifecycle::wait_leaders_gone(cluster, spec, params, id).await
+            }
             _ => Ok(()),
         };
         if let Err(e) = prepared {
@@ -617,16 +634,14 @@ async fn roll(
             Ok(_) => cluster.wait(&o.id, is_rolled_out("StatefulSet")).await,
             Err(e) => Err(e),
         };
-        if let Some(id) = evicted {
-            if let Err(e) = lifecycle::after_tikv(cluster, spec, params, id).await {
+        if let Some(id) = claim {
+            if let Err(e) = rolling::withdraw(cluster, spec, params, id).await {
                 diags.warning(
-                    "Evict-leader scheduler left in place",
-                    format!("member {}: removing evict-leader-scheduler-{id} failed ({e}); remove it with pd-ctl, or this TiKV takes no leaders.", spec.member),
+                    "Rolling claim left in place",
+                    format!("member {}: removing store {id} from PD's evict-leader-scheduler failed ({e}); this region's TiKV takes no leaders and other regions' rolling waits until it is removed: apply this stack again, or run pd-ctl scheduler remove evict-leader-scheduler-{id}.", spec.member),
                 );
             }
         }
-        drop(turn);
-        order.done(rank);
         match waited {
             Ok(Readiness::Ready) => {}
             Ok(Readiness::Waiting(why) | Readiness::Failed(why)) => {

@@ -12,21 +12,20 @@
 //! - **Moving.** A member whose PD peer URL changes (the same member on a
 //!   new cluster) has its old PD member deleted before its new PD joins,
 //!   and its old TiKV store deleted once the new one has registered.
-//! - **Rolling.** A change to PD, TiKV or TiDB pod templates goes one
-//!   region at a time, all PDs first, then all TiKVs, then all TiDBs, each
-//!   step waiting for readiness; a TiKV restarts only after an
-//!   evict-leader scheduler has moved its leaders away, a PD that leads
-//!   only after leadership moved to another member.
+//! - **Rolling** (`rolling.rs`): the gates PD answers for, one region at a
+//!   time across processes and runs; here the pd-ctl steps it uses: the
+//!   cluster's fitness, a TiKV's leaders gone, a leading PD's leadership
+//!   moved.
 //!
-//! Stacks of one site applied in separate runs (or by separate provider
-//! processes) cannot meet here; each run still goes one step at a time.
+//! Leaving meets in-process (the departing stack's destroy and the
+//! survivor's apply are in one run); rolling does not need to.
 //!
 //! pd-ctl runs as a Job in a member's cluster with the region's
 //! certificate, and its output is read from the Job's pod log: no network
 //! path from Terraform to PD is needed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use geowp_common::names::{annotation, object};
@@ -69,7 +68,7 @@ fn succeeded(out: &str) -> bool {
 /// What pd-ctl printed, for an error message; an empty output is said as
 /// such (a Job whose pod printed nothing: pd-ctl did not run, or its log
 /// was lost), never as an empty quote.
-fn printed(out: &str) -> String {
+pub(super) fn printed(out: &str) -> String {
     let t = out.trim();
     if t.is_empty() {
         "nothing (its Job's pod printed no output: look at the Job's events and pod with kubectl)"
@@ -79,7 +78,7 @@ fn printed(out: &str) -> String {
     }
 }
 
-fn json_of(out: &str) -> Option<serde_json::Value> {
+pub(super) fn json_of(out: &str) -> Option<serde_json::Value> {
     let start = out.find(['{', '['])?;
     serde_json::from_str(&out[start..]).ok()
 }
@@ -99,7 +98,7 @@ async fn leader(
 
 /// (id, state) of the store at `address`, None when PD has none there (or
 /// only a Tombstone, which PD does not list).
-async fn store_at(
+pub(super) async fn store_at(
     c: &Cluster,
     spec: &StackSpec,
     p: &PatchParams,
@@ -123,7 +122,7 @@ async fn store_at(
     }))
 }
 
-async fn expect_success(
+pub(super) async fn expect_success(
     c: &Cluster,
     spec: &StackSpec,
     p: &PatchParams,
@@ -266,14 +265,9 @@ struct Board {
     leaves: HashMap<String, Leave>,
     /// Members whose stacks are being destroyed in this run.
     destroying: BTreeSet<String>,
-    /// Rolling: member => TiDB-tier components it still has to change.
-    rolling: HashMap<String, BTreeSet<u8>>,
-    last_registration: Option<Instant>,
 }
 
 static BOARDS: LazyLock<Mutex<HashMap<String, Board>>> = LazyLock::new(Default::default);
-static TURNS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(Default::default);
 static CHANGED: LazyLock<tokio::sync::watch::Sender<u64>> =
     LazyLock::new(|| tokio::sync::watch::channel(0).0);
 
@@ -395,123 +389,122 @@ pub fn template_changes(o: &Obj, live: Option<&serde_json::Value>) -> bool {
     live.is_some() && want != have
 }
 
-/// This stack's place in its site's rolling order; leaves it when dropped.
-pub struct Rolling {
-    site: String,
-    member: String,
+/// Whether the whole TiDB cluster is fit for one of its members to restart,
+/// as PD reports it: every PD member healthy (`pd-ctl health`) and no store
+/// Down or Disconnected (`pd-ctl store`; PD names a store so when its
+/// heartbeats stop, tikv/pd@v8.5.7 pkg/response/store.go:86-89,142-144).
+/// Restarting a PD or TiKV while another region's is down loses the quorum
+/// of the Raft groups (or of PD) that have a member in both. Err says what
+/// is not fit.
+pub async fn cluster_fit(c: &Cluster, spec: &StackSpec, p: &PatchParams) -> Result<(), String> {
+    let out = pd_ctl(c, spec, p, None, &["health"])
+        .await
+        .map_err(|e| geowp_common::error_chain(&e))?;
+    let health = json_of(&out)
+        .ok_or_else(|| format!("pd-ctl health printed no member list: {}", printed(&out)))?;
+    let sick: Vec<String> = health
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["health"].as_bool() != Some(true))
+        .map(|m| m["name"].as_str().unwrap_or("?").to_string())
+        .collect();
+    if !sick.is_empty() {
+        return Err(format!("PD member(s) {} not healthy", sick.join(", ")));
+    }
+    let out = pd_ctl(c, spec, p, None, &["store"])
+        .await
+        .map_err(|e| geowp_common::error_chain(&e))?;
+    let stores = json_of(&out)
+        .ok_or_else(|| format!("pd-ctl store printed no store list: {}", printed(&out)))?;
+    let down: Vec<String> = stores["stores"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| {
+            matches!(
+                s["store"]["state_name"].as_str(),
+                Some("Down" | "Disconnected")
+            )
+        })
+        .map(|s| {
+            format!(
+                "{} ({})",
+                s["store"]["address"].as_str().unwrap_or("?"),
+                s["store"]["state_name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    if !down.is_empty() {
+        return Err(format!("TiKV store(s) {} not up", down.join(", ")));
+    }
+    Ok(())
 }
 
-impl Rolling {
-    /// Joins the order with the components this stack will change.
-    pub fn join(site: &str, member: &str, ranks: BTreeSet<u8>) -> Rolling {
-        with_board(site, |b| {
-            b.rolling.insert(member.to_string(), ranks);
-            b.last_registration = Some(Instant::now());
-        });
-        Rolling {
-            site: site.to_string(),
-            member: member.to_string(),
-        }
-    }
-
-    /// Waits for this stack's turn at `rank`: every stack of the site in
-    /// this run done with the components before it, and no other step in
-    /// progress. Holds the turn until the guard is dropped.
-    pub async fn turn(&self, rank: u8) -> tokio::sync::OwnedMutexGuard<()> {
-        // stacks started by the same apply arrive within moments of each other
-        loop {
-            let quiet = peek(&self.site, |b| {
-                b.last_registration
-                    .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
-            });
-            if quiet {
-                break;
-            }
-            changed_or(Duration::from_millis(100)).await;
-        }
-        loop {
-            let earlier_pending = peek(&self.site, |b| {
-                b.rolling
-                    .iter()
-                    .any(|(m, rs)| *m != self.member && rs.iter().any(|r| *r < rank))
-            });
-            if !earlier_pending {
-                break;
-            }
-            changed_or(Duration::from_millis(250)).await;
-        }
-        let lock = {
-            let mut t = TURNS.lock().unwrap_or_else(|e| e.into_inner());
-            t.entry(self.site.clone()).or_default().clone()
-        };
-        lock.lock_owned().await
-    }
-
-    /// This stack is done with `rank`.
-    pub fn done(&self, rank: u8) {
-        with_board(&self.site, |b| {
-            if let Some(rs) = b.rolling.get_mut(&self.member) {
-                rs.remove(&rank);
-            }
-        });
-    }
-}
-
-impl Drop for Rolling {
-    fn drop(&mut self) {
-        with_board(&self.site, |b| {
-            b.rolling.remove(&self.member);
-        });
-    }
-}
-
-/// Before a TiKV restarts: its leaders moved away (evict-leader scheduler);
-/// returns the store id to give back with [`after_tikv`].
-pub async fn before_tikv(
+/// Waits, bounded by the cluster's deadline, until [`cluster_fit`] holds.
+pub async fn wait_cluster_fit(
     c: &Cluster,
     spec: &StackSpec,
     p: &PatchParams,
-) -> Result<Option<u64>, String> {
-    let Some(me) = spec.me() else { return Ok(None) };
-    let Some((id, _)) = store_at(c, spec, p, None, &me.tikv_address).await? else {
-        return Ok(None);
-    };
-    expect_success(
-        c,
-        spec,
-        p,
-        None,
-        &[
-            "scheduler",
-            "add",
-            "evict-leader-scheduler",
-            &id.to_string(),
-        ],
-        &["already"],
-    )
-    .await?;
-    Ok(Some(id))
+) -> Result<(), String> {
+    loop {
+        match cluster_fit(c, spec, p).await {
+            Ok(()) => return Ok(()),
+            Err(why) if c.remaining() < Duration::from_secs(10) => return Err(why),
+            Err(why) => {
+                tracing::info!(member = %spec.member, %why, "rolling: waiting for the cluster to be whole");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
 }
 
-pub async fn after_tikv(
+/// The number of Region leaders PD counts on store `id` (None: PD lists no
+/// such store any more).
+async fn leader_count(
+    c: &Cluster,
+    spec: &StackSpec,
+    p: &PatchParams,
+    id: u64,
+) -> Result<Option<u64>, String> {
+    let out = pd_ctl(c, spec, p, None, &["store"])
+        .await
+        .map_err(|e| geowp_common::error_chain(&e))?;
+    let v = json_of(&out)
+        .ok_or_else(|| format!("pd-ctl store printed no store list: {}", printed(&out)))?;
+    Ok(v["stores"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["store"]["id"].as_u64() == Some(id))
+        .map(|s| s["status"]["leader_count"].as_u64().unwrap_or(0)))
+}
+
+/// Before a TiKV restarts, with its store in the evict-leader scheduler
+/// (the region's rolling claim): PD's count of its leaders down to 0, so no
+/// Region waits an election timeout for a leader that went with the pod.
+pub async fn wait_leaders_gone(
     c: &Cluster,
     spec: &StackSpec,
     p: &PatchParams,
     id: u64,
 ) -> Result<(), String> {
-    expect_success(
-        c,
-        spec,
-        p,
-        None,
-        &[
-            "scheduler",
-            "remove",
-            &format!("evict-leader-scheduler-{id}"),
-        ],
-        &["not found"],
-    )
-    .await
+    loop {
+        match leader_count(c, spec, p, id).await? {
+            Some(0) | None => return Ok(()),
+            Some(n) if c.remaining() < Duration::from_secs(10) => {
+                return Err(format!("store {id} still leads {n} Regions"));
+            }
+            Some(n) => {
+                tracing::info!(
+                    store = id,
+                    leaders = n,
+                    "rolling: waiting for the leaders to move away"
+                );
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
 }
 
 /// Before this region's PD restarts: leadership moved to another member if
@@ -580,38 +573,5 @@ mod tests {
             wait_for_leave("t-site-2", "y", &all, far).await,
             MayDelete::NoSurvivor(None)
         ));
-    }
-
-    #[tokio::test]
-    async fn rolling_goes_component_by_component_one_region_at_a_time() {
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let mut tasks = Vec::new();
-        for m in ["a", "b", "c"] {
-            let order = order.clone();
-            tasks.push(tokio::spawn(async move {
-                let r = Rolling::join("t-roll", m, BTreeSet::from([0, 1, 2]));
-                for rank in 0..3u8 {
-                    let _turn = r.turn(rank).await;
-                    order.lock().unwrap().push((rank, m, "start"));
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    order.lock().unwrap().push((rank, m, "end"));
-                    r.done(rank);
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let o = order.lock().unwrap().clone();
-        // starts and ends alternate (one step at a time), ranks never go back
-        for pair in o.chunks(2) {
-            assert_eq!(
-                (pair[0].0, pair[0].1, pair[1].1),
-                (pair[1].0, pair[1].1, pair[0].1)
-            );
-            assert_eq!((pair[0].2, pair[1].2), ("start", "end"));
-        }
-        let ranks: Vec<u8> = o.iter().map(|x| x.0).collect();
-        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{o:?}");
     }
 }

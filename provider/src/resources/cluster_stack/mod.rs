@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod plan;
 pub mod read;
+pub mod rolling;
 pub mod tls;
 pub mod validate;
 
