@@ -11,6 +11,7 @@ pub mod controllers;
 pub mod fields;
 pub mod pd;
 pub mod registry;
+pub mod rules;
 pub mod select;
 pub mod server;
 pub mod store;

@@ -9,6 +9,7 @@ use serde_json::{json, Map, Value};
 
 use crate::fields::{self, FieldSet};
 use crate::registry::{self, Resource};
+use crate::rules;
 
 /// An API error, rendered as a `Status` body.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,6 +222,24 @@ impl Store {
         self.rv
     }
 
+    /// The node ports every Service but `ns/name` holds.
+    fn node_ports_except(&self, ns: &str, name: &str) -> std::collections::BTreeSet<i64> {
+        self.objects
+            .iter()
+            .filter(|((g, plural, n, o), _)| {
+                g.is_empty() && *plural == "services" && !(n == ns && o == name)
+            })
+            .flat_map(|(_, v)| {
+                v["spec"]["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p["nodePort"].as_i64())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     fn key(res: &'static Resource, ns: &str, name: &str) -> Key {
         (
             res.group,
@@ -416,6 +435,10 @@ impl Store {
             obj["metadata"]["generation"] = json!(1);
         }
         set_managers(obj, &ms);
+        if res.kind == "Service" {
+            // allocation comes before validation on the real server
+            rules::check_node_ports(res, obj, &self.node_ports_except(ns, name))?;
+        }
         self.defaults(res, obj, None);
         validate(res, obj)?;
         self.objects.insert(Self::key(res, ns, name), obj.clone());
@@ -646,9 +669,20 @@ impl Store {
         live: Value,
         mut obj: Value,
     ) -> ApiResult<Value> {
+        if res.kind == "Service" {
+            rules::check_node_ports(res, &obj, &self.node_ports_except(ns, name))?;
+        }
         self.defaults(res, &mut obj, Some(&live));
         immutable(res, &live, &obj, name)?;
         validate(res, &obj)?;
+        if res.kind == "PersistentVolumeClaim" {
+            // validation first, then the validating admission plugins
+            rules::check_claim_shrink(res, &live, &obj)?;
+            let class = obj["spec"]["storageClassName"]
+                .as_str()
+                .and_then(|c| self.objects.get(&Self::key(storage_class(), "", c)));
+            rules::check_claim_growth(&live, &obj, class)?;
+        }
         if obj == live {
             return Ok(live);
         }
@@ -880,6 +914,7 @@ impl Store {
 
     /// Server defaults, as the real API server fills them.
     fn defaults(&mut self, res: &Resource, obj: &mut Value, old: Option<&Value>) {
+        rules::canonicalize(res, obj);
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
         match res.kind {
             "Namespace" => {
@@ -929,6 +964,16 @@ impl Store {
                 if external && spec["externalTrafficPolicy"].is_null() {
                     spec["externalTrafficPolicy"] = json!("Cluster");
                 }
+                let mut taken = self
+                    .node_ports_except(obj["metadata"]["namespace"].as_str().unwrap_or(""), &name);
+                let spec = &mut obj["spec"];
+                taken.extend(
+                    spec["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p["nodePort"].as_i64()),
+                );
                 let old_ports = old
                     .map(|o| o["spec"]["ports"].clone())
                     .unwrap_or(Value::Null);
@@ -948,7 +993,13 @@ impl Store {
                             match prev {
                                 Some(np) if !np.is_null() => p["nodePort"] = np,
                                 _ => {
-                                    self.next_node_port += 1;
+                                    // the next free port of the range
+                                    loop {
+                                        self.next_node_port += 1;
+                                        if !taken.contains(&i64::from(self.next_node_port)) {
+                                            break;
+                                        }
+                                    }
                                     p["nodePort"] = json!(self.next_node_port);
                                 }
                             }
@@ -1153,24 +1204,32 @@ fn pod_template_defaults(t: &mut Value) {
     }
 }
 
-fn invalid(res: &Resource, name: &str, field: &str, msg: &str) -> ApiError {
+/// A 422 as apimachinery's `errors.NewInvalid` builds it from one
+/// `field.Error`: `Kind.group "name" is invalid: field: body` (the core
+/// group prints no group), the cause's reason taken from the error's type.
+pub(crate) fn invalid(res: &Resource, name: &str, field: &str, msg: &str) -> ApiError {
+    let kind = if res.group.is_empty() {
+        res.kind.to_string()
+    } else {
+        format!("{}.{}", res.kind, res.group)
+    };
+    let cause = if msg.starts_with("Forbidden") {
+        "FieldValueForbidden"
+    } else if msg.starts_with("Required value") {
+        "FieldValueRequired"
+    } else {
+        "FieldValueInvalid"
+    };
     ApiError {
         code: 422,
         reason: "Invalid",
-        message: format!(
-            "{}.{} \"{name}\" is invalid: {field}: {msg}",
-            res.kind,
-            if res.group.is_empty() {
-                "core"
-            } else {
-                res.group
-            }
-        ),
-        details: json!({"name": name, "group": res.group, "kind": res.kind, "causes": [{"reason": "FieldValueInvalid", "message": msg, "field": field}]}),
+        message: format!("{kind} \"{name}\" is invalid: {field}: {msg}"),
+        details: json!({"name": name, "group": res.group, "kind": res.kind, "causes": [{"reason": cause, "message": msg, "field": field}]}),
     }
 }
 
 fn validate(res: &Resource, obj: &Value) -> ApiResult<()> {
+    rules::check_object(res, obj)?;
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
     let ok_name = !name.is_empty()
         && name.len() <= 253
@@ -1235,16 +1294,22 @@ fn immutable(res: &Resource, old: &Value, new: &Value, name: &str) -> ApiResult<
                 Ok(())
             }
         }
+        // kubernetes/kubernetes pkg/apis/storage/validation/validation.go:69-83
+        // `ValidateStorageClassUpdate` (1.33): three Forbidden, one immutable
         "StorageClass" => {
-            for f in [
-                "parameters",
-                "provisioner",
-                "reclaimPolicy",
-                "volumeBindingMode",
-            ] {
+            for f in ["parameters", "provisioner", "reclaimPolicy"] {
                 if field_changed(&[f]) {
-                    return forbid(f, "Forbidden: updates to parameters are forbidden.");
+                    return forbid(f, &format!("Forbidden: updates to {f} are forbidden."));
                 }
+            }
+            if field_changed(&["volumeBindingMode"]) {
+                return forbid(
+                    "volumeBindingMode",
+                    &format!(
+                        "Invalid value: {}: field is immutable",
+                        new["volumeBindingMode"]
+                    ),
+                );
             }
             Ok(())
         }
@@ -1262,10 +1327,12 @@ fn immutable(res: &Resource, old: &Value, new: &Value, name: &str) -> ApiResult<
                 s["resources"]["requests"] = Value::Null;
                 s
             };
+            // kubernetes/kubernetes@v1.33.3 pkg/apis/core/validation/validation.go:2438-2441
+            // (the real message goes on with a diff of the two specs)
             if strip(old) != strip(new) {
                 forbid(
                     "spec",
-                    "Forbidden: spec is immutable after creation except resources.requests",
+                    "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
                 )
             } else {
                 Ok(())
@@ -1397,4 +1464,12 @@ pub fn json_merge_patch(target: &mut Value, patch: &Value) {
         }
         other => *target = other.clone(),
     }
+}
+
+/// The StorageClass resource (claims' resize admission reads classes).
+fn storage_class() -> &'static Resource {
+    registry::RESOURCES
+        .iter()
+        .find(|r| r.kind == "StorageClass")
+        .expect("StorageClass is registered")
 }

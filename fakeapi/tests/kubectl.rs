@@ -277,3 +277,80 @@ async fn every_installed_kubectl_minor_version_works() {
     }
     h.stop().await;
 }
+
+const CLAIM: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: web
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: fixed
+provisioner: example.com/nfs
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  namespace: web
+spec:
+  storageClassName: fixed
+  accessModes: [ReadWriteMany]
+  resources:
+    requests:
+      storage: SIZE
+"#;
+
+/// The rules in fakeapi/src/rules.rs, seen by kubectl with the real
+/// server's messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_sees_the_real_servers_rules() {
+    let h = fakeapi::start(Options::default()).await.unwrap();
+    let k = Kube::new(&h, &kubectl());
+    blocking(move || {
+        // quantities come back canonical
+        let sized = SITE.replace(
+            "ports: [{containerPort: 80}]",
+            "ports: [{containerPort: 80}]\n        resources: {requests: {cpu: \"0.5\", memory: 1024Mi}, limits: {memory: 1.5Gi}}",
+        );
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(&sized));
+        let r = k.ok(&["-n", "web", "get", "deploy", "wp", "-o", "jsonpath={.spec.template.spec.containers[0].resources}"], None);
+        assert_eq!(r, r#"{"limits":{"memory":"1536Mi"},"requests":{"cpu":"500m","memory":"1Gi"}}"#);
+        // a request above its limit
+        let over = sized.replace("memory: 1024Mi", "memory: 2Gi");
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&over));
+        // kubectl prints a 422 from its details: "The <kind> <name> is invalid"
+        assert!(e.contains("The Deployment \"wp\" is invalid: spec.template.spec.containers[0].resources.requests: Invalid value: \"2Gi\": must be less than or equal to memory limit of 1536Mi"), "{e}");
+        // a claim grows only where its class allows, and never shrinks
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(&CLAIM.replace("SIZE", "10Gi")));
+        k.ok(&["-n", "web", "wait", "--for=jsonpath={.status.phase}=Bound", "pvc/data", "--timeout=60s"], None);
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&CLAIM.replace("SIZE", "20Gi")));
+        assert!(e.contains("persistentvolumeclaims \"data\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"), "{e}");
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&CLAIM.replace("SIZE", "5Gi")));
+        assert!(e.contains("The PersistentVolumeClaim \"data\" is invalid: spec.resources.requests.storage: Forbidden: field can not be less than status.capacity"), "{e}");
+        // the same size written another way is no change
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(&CLAIM.replace("SIZE", "10240Mi")));
+        let growable = CLAIM.replace("provisioner: example.com/nfs", "provisioner: example.com/nfs\nallowVolumeExpansion: true");
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(&growable.replace("SIZE", "20Gi")));
+        let size = k.ok(&["-n", "web", "get", "pvc", "data", "-o", "jsonpath={.spec.resources.requests.storage}"], None);
+        assert_eq!(size, "20Gi");
+        // the source-ranges annotation only on a LoadBalancer, node ports in range and free
+        let svc = |ty: &str, name: &str, np: u32| format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: web\n  annotations: {{service.beta.kubernetes.io/load-balancer-source-ranges: 10.0.0.0/8}}\nspec:\n  type: {ty}\n  selector: {{app: wp}}\n  ports: [{{port: 80, nodePort: {np}}}]\n");
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&svc("NodePort", "a", 30080)));
+        assert!(e.contains("The Service \"a\" is invalid: metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]: Forbidden: may only be used when `type` is 'LoadBalancer'"), "{e}");
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(&svc("LoadBalancer", "a", 30080)));
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&svc("LoadBalancer", "b", 30080)));
+        assert!(e.contains("The Service \"b\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"), "{e}");
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&svc("LoadBalancer", "b", 8080)));
+        assert!(e.contains("provided port is not in the valid range. The range of valid ports is 30000-32767"), "{e}");
+        // Secret keys
+        // (kubectl create secret checks keys itself; apply leaves it to the server)
+        let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: web}\nstringData: {\"bad key\": x}\n";
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(bad));
+        assert!(e.contains("data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters"), "{e}");
+    })
+    .await;
+    h.stop().await;
+}
