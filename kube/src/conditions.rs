@@ -3,6 +3,7 @@
 //! [`Condition`] the caller picks ([`is_rolled_out`], [`is_deleted`]) and
 //! hands to [`crate::Cluster::wait`], which adds the deadline.
 
+use geowp_common::quantity;
 use serde_json::Value;
 
 /// What a wait waits for: given the object as last seen (None: it does not
@@ -237,6 +238,16 @@ fn short(v: &Value) -> String {
     s
 }
 
+/// Whether the field at `path` holds a resource quantity, which the API
+/// server returns in canonical form (`1024Mi` comes back as `1Gi`): the
+/// entries of `requests`, `limits` and `capacity`, and `sizeLimit`.
+fn is_quantity(path: &str) -> bool {
+    let mut parts = path.rsplit('.');
+    let last = parts.next().unwrap_or("");
+    let parent = parts.next().unwrap_or("");
+    last == "sizeLimit" || matches!(parent, "requests" | "limits" | "capacity")
+}
+
 fn walk(d: &Value, l: &Value, path: &mut String, secret: bool, out: &mut Vec<String>) {
     match (d, l) {
         (Value::Object(dm), _) => {
@@ -278,6 +289,7 @@ fn walk(d: &Value, l: &Value, path: &mut String, secret: bool, out: &mut Vec<Str
                 });
             }
         }
+        (Value::String(ds), Value::String(ls)) if is_quantity(path) && quantity::same(ds, ls) => {}
         _ => {
             if d != l && !(d.is_number() && l.is_number() && d.as_f64() == l.as_f64()) {
                 out.push(if secret {
@@ -394,6 +406,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s, "data.pw changed");
+        // quantities come back canonical: the same value is no drift, another is
+        let res = |m: &str| json!({"spec": {"containers": [{"name": "wp", "resources": {"requests": {"memory": m, "cpu": "0.5"}}}]}});
+        let live = json!({"spec": {"containers": [{"name": "wp", "resources": {"requests": {"memory": "1Gi", "cpu": "500m"}}}]}});
+        assert_eq!(drift(&res("1024Mi"), &live, false), None);
+        assert_eq!(
+            drift(&res("1G"), &live, false).unwrap(),
+            "spec.containers[wp].resources.requests.memory is \"1Gi\" (want \"1G\")"
+        );
+        // elsewhere text is text
+        assert!(drift(
+            &json!({"data": {"size": "1024Mi"}}),
+            &json!({"data": {"size": "1Gi"}}),
+            false
+        )
+        .is_some());
         assert!(!s.contains("b3Ro"));
     }
 }

@@ -71,42 +71,42 @@ pub fn storage_class() -> Validator {
     })
 }
 
+/// Whether `k` may be a key of a Secret's or ConfigMap's data: 1 to 253 of
+/// letters, digits, '-', '_' and '.', and not '.', '..' or '..'-prefixed
+/// (kubernetes/apimachinery@v0.33.0 pkg/util/validation/validation.go:441-451
+/// `IsConfigMapKey`).
+pub fn is_config_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.len() <= 253
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && !k.starts_with("..")
+        && k != "."
+}
+
+/// Map keys that must not be empty (a StorageClass's parameters: the API
+/// server answers an empty key with "field can not be empty.").
+pub fn no_empty_keys(what: &'static str) -> Validator {
+    Validator::new(
+        &format!("Invalid {what}"),
+        "keys that are not empty",
+        move |v| {
+            if v.as_map()
+                .is_some_and(|m| m.iter().any(|(k, _)| k.is_empty()))
+            {
+                Err(format!("{what} has an empty key; every key must name a parameter of the StorageClass's driver."))
+            } else {
+                Ok(())
+            }
+        },
+    )
+}
+
 /// Parses a Kubernetes quantity (`10Gi`, `500M`, `1.5`, `2e3`) into its
-/// value in base units; None when it is not one.
+/// value in base units; None when it is not one (the API server's grammar:
+/// [`geowp_common::quantity`]).
 pub fn quantity(s: &str) -> Option<f64> {
-    let num_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+'))
-        .unwrap_or(s.len());
-    let (num, suffix) = s.split_at(num_end);
-    let num = num.strip_prefix('+').unwrap_or(num);
-    if num.is_empty() || num == "." || num.contains('+') || num.matches('.').count() > 1 {
-        return None;
-    }
-    let n: f64 = num.parse().ok()?;
-    let mult = match suffix {
-        "" => 1.0,
-        "Ki" => 1024f64,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        e if e.starts_with(['e', 'E']) => {
-            let exp: i32 = e[1..].parse().ok()?;
-            10f64.powi(exp)
-        }
-        _ => return None,
-    };
-    Some(n * mult)
+    geowp_common::quantity::Quantity::parse(s).map(|q| q.as_f64())
 }
 
 /// A Kubernetes quantity greater than zero.

@@ -229,7 +229,8 @@ fn cases(p: &Pems) -> Vec<Case> {
     for bad in ["", "us east", "-z"] {
         v.push(c(STACK, vec![("zone", s(bad))], "Invalid zone", "zone"));
     }
-    for bad in ["Geowp", "a.b", &"x".repeat(64)] {
+    // 60: the NFS provisioner's name would pass 63 after its '/'
+    for bad in ["Geowp", "a.b", &"x".repeat(64), &"x".repeat(60)] {
         v.push(c(
             STACK,
             vec![("namespace", s(bad))],
@@ -346,7 +347,7 @@ fn cases(p: &Pems) -> Vec<Case> {
     v.push(c(
         STACK,
         vec![("wordpress_salts", "{ AUTH_KEY = \"x\" }".into())],
-        "Missing WordPress salts",
+        "Invalid WordPress salts",
         "wordpress_salts",
     ));
     let mut salts: Vec<String> = geowp_common::names::SALT_NAMES
@@ -357,8 +358,29 @@ fn cases(p: &Pems) -> Vec<Case> {
     v.push(c(
         STACK,
         vec![("wordpress_salts", format!("{{ {} }}", salts.join(", ")))],
-        "Missing WordPress salts",
+        "Invalid WordPress salts",
         "wordpress_salts",
+    ));
+    // an extra key that cannot be a Secret key
+    let mut extra: Vec<String> = geowp_common::names::SALT_NAMES
+        .iter()
+        .map(|n| format!("{n} = \"s\""))
+        .collect();
+    extra.push("\"MY KEY\" = \"s\"".into());
+    v.push(c(
+        STACK,
+        vec![("wordpress_salts", format!("{{ {} }}", extra.join(", ")))],
+        "Invalid WordPress salts",
+        "wordpress_salts",
+    ));
+    v.push(c(
+        STACK,
+        vec![
+            ("storage_class_provisioner", s("ebs.csi.aws.com")),
+            ("storage_class_parameters", "{ \"\" = \"gp3\" }".into()),
+        ],
+        "Invalid storage_class_parameters",
+        "storage_class_parameters",
     ));
     for (op, bad) in [
         ("create", "0s"),
@@ -574,6 +596,19 @@ fn cases(p: &Pems) -> Vec<Case> {
     ));
     v.push(c(
         STACK,
+        vec![
+            ("wordpress_service_type", s("NodePort")),
+            (
+                "wordpress_service_annotations",
+                "{ \"service.beta.kubernetes.io/load-balancer-source-ranges\" = \"10.0.0.0/8\" }"
+                    .into(),
+            ),
+        ],
+        "Source ranges on a Service that is not a load balancer",
+        "wordpress_service_annotations",
+    ));
+    v.push(c(
+        STACK,
         vec![("primary_member", s("nowhere"))],
         "Unknown primary member",
         "primary_member",
@@ -598,6 +633,10 @@ fn cases(p: &Pems) -> Vec<Case> {
         "{ wordpress = { memory_limit = \"1 Gi\" } }",
         "{ tikv = { cores = \"2\" } }",
         "{ mysql = { cpu = \"1\" } }",
+        // a limit below its request: the API server would refuse the pod
+        "{ wordpress = { memory = \"2Gi\", memory_limit = \"1536Mi\" } }",
+        // below the default request (TiKV 32Gi)
+        "{ tikv = { memory_limit = \"16Gi\" } }",
     ] {
         v.push(c(
             STACK,

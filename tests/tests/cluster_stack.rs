@@ -585,7 +585,7 @@ resource "geowp_cluster_stack" "bad" {{
         "Invalid member name",
         "Invalid site URL",
         "Unusable password",
-        "Missing WordPress salts",
+        "Invalid WordPress salts",
         "Out of range",
         "Invalid quantity",
         "Too few members",
@@ -1025,5 +1025,88 @@ geowp_tests::for_each_terraform! {
     for want in ["member eu-west", "401 Unauthorized", "Check the credentials"] {
         assert!(all.contains(want), "missing {want:?}: {all}");
     }
+    }
+}
+
+geowp_tests::for_each_terraform! {
+    /// What can change in place does, under the real API server's rules
+    /// (fakeapi/src/rules.rs): quantities written any way plan clean after
+    /// the server returns them canonical; a memory request above a default
+    /// limit raises the limit; the wp-content claim grows (its class allows
+    /// expansion) and a shrink is refused at plan; image, replicas, TiDB
+    /// version, service type and its annotations change; each apply is
+    /// followed by a plan with no changes.
+    fn in_place_changes_converge_under_the_real_servers_rules(terraform) {
+    let r = Regions::start(
+        &NAMES,
+        Options {
+            pd: Some(std::sync::Arc::new(fakeapi::pd::FakePd::new())),
+            ..fast()
+        },
+    );
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+    let step = |extra: &str| {
+        let extra = extra.to_string();
+        tf.write("main.tf", &r.stacks_config(&|_| extra.clone()));
+    };
+    let converges = |what: &str| {
+        let a = tf.run(&["apply", "-auto-approve"]);
+        assert!(a.status.success(), "{what}: apply failed:\n{}", a.all());
+        let p = tf.ok(&["plan"]);
+        assert!(p.contains("No changes"), "{what}: the next plan is not empty:\n{p}");
+    };
+    let get = |i: usize, what: &[&str]| {
+        let mut args = vec!["-n", "geowp", "get"];
+        args.extend_from_slice(what);
+        let o = r.kubectl(i, &args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // non-canonical quantities, an older TiDB
+    step(r#"  tidb_version = "v8.5.2"
+  wp_content_size = "10240Mi"
+  resources = { wordpress = { cpu = "0.5", memory = "1024Mi" }, syncthing = { memory = "0.25Gi" } }"#);
+    tf.ok(&["init"]);
+    converges("first apply");
+    assert_eq!(
+        get(0, &["deploy", "wordpress", "-o", "jsonpath={.spec.template.spec.containers[0].resources.requests}"]),
+        r#"{"cpu":"500m","memory":"1Gi"}"#
+    );
+    assert_eq!(get(0, &["pvc", "wp-content", "-o", "jsonpath={.spec.resources.requests.storage}"]), "10Gi");
+    // grow the claim, a request above WordPress's default 1Gi limit, more
+    // replicas, another image, the current TiDB, source ranges on the
+    // load balancer
+    step(r#"  wp_content_size = "20Gi"
+  resources = { wordpress = { cpu = "0.5", memory = "1536Mi" } }
+  wordpress_replicas = 3
+  wordpress_image = "wordpress:6.7.2-php8.3-apache"
+  wordpress_service_annotations = { "service.beta.kubernetes.io/load-balancer-source-ranges" = "10.0.0.0/8" }"#);
+    converges("second apply");
+    for i in 0..NAMES.len() {
+        assert_eq!(get(i, &["pvc", "wp-content", "-o", "jsonpath={.spec.resources.requests.storage}"]), "20Gi");
+        assert_eq!(
+            get(i, &["deploy", "wordpress", "-o", "jsonpath={.spec.template.spec.containers[0].resources.limits.memory}"]),
+            "1536Mi"
+        );
+        assert_eq!(get(i, &["deploy", "wordpress", "-o", "jsonpath={.spec.replicas}"]), "3");
+        assert!(get(i, &["sts", "tidb", "-o", "jsonpath={.spec.template.spec.containers[0].image}"])
+            .ends_with(&format!(":{DEFAULT_TIDB_VERSION}")));
+    }
+    // a shrink is refused at plan, naming the attribute; nothing is applied
+    step(r#"  wp_content_size = "15Gi"
+  resources = { wordpress = { cpu = "0.5", memory = "1536Mi" } }
+  wordpress_replicas = 3
+  wordpress_image = "wordpress:6.7.2-php8.3-apache""#);
+    let p = tf.run(&["plan"]);
+    assert_ne!(p.code(), 0);
+    assert!(p.stderr.contains("Volume cannot shrink") && p.stderr.contains("wp_content_size"), "{}", p.stderr);
+    // another service type, without the load balancer's annotation
+    step(r#"  wp_content_size = "20Gi"
+  resources = { wordpress = { cpu = "0.5", memory = "1536Mi" } }
+  wordpress_replicas = 3
+  wordpress_image = "wordpress:6.7.2-php8.3-apache"
+  wordpress_service_type = "NodePort""#);
+    converges("service type change");
+    assert_eq!(get(1, &["svc", "wordpress", "-o", "jsonpath={.spec.type}"]), "NodePort");
     }
 }

@@ -12,7 +12,6 @@ use k8s_openapi::api::core::v1::{
     PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, SecretKeySelector, Service, ServicePort,
     ServiceSpec, VolumeMount, VolumeResourceRequirements,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::ByteString;
@@ -143,7 +142,10 @@ pub fn claim_spec(class: Option<String>, mode: &str, size: &str) -> PersistentVo
         access_modes: Some(vec![mode.into()]),
         storage_class_name: class,
         resources: Some(VolumeResourceRequirements {
-            requests: Some(BTreeMap::from([("storage".into(), Quantity(size.into()))])),
+            requests: Some(BTreeMap::from([(
+                "storage".into(),
+                super::harden::quantity(size),
+            )])),
             ..Default::default()
         }),
         ..Default::default()

@@ -93,18 +93,24 @@ pub fn tmp_mount() -> VolumeMount {
     }
 }
 
+/// A quantity as the API server stores it (`1024Mi` is `1Gi`), so that the
+/// objects we render, their template hashes and what we read back agree.
+pub fn quantity(s: &str) -> Quantity {
+    Quantity(geowp_common::quantity::canonical(s))
+}
+
 /// Requests and the memory limit of a container.
 pub fn resources(r: &ComponentResources) -> ResourceRequirements {
     let mut requests = BTreeMap::new();
     let mut limits = BTreeMap::new();
     if let Some(c) = &r.cpu {
-        requests.insert("cpu".to_string(), Quantity(c.clone()));
+        requests.insert("cpu".to_string(), quantity(c));
     }
     if let Some(m) = &r.memory {
-        requests.insert("memory".to_string(), Quantity(m.clone()));
+        requests.insert("memory".to_string(), quantity(m));
     }
     if let Some(l) = r.memory_limit.as_ref().or(r.memory.as_ref()) {
-        limits.insert("memory".to_string(), Quantity(l.clone()));
+        limits.insert("memory".to_string(), quantity(l));
     }
     ResourceRequirements {
         requests: Some(requests),

@@ -126,6 +126,11 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         mount_options: Some(vec!["vers=4.1".into()]),
         reclaim_policy: Some("Retain".into()),
         volume_binding_mode: Some("Immediate".into()),
+        // without it the API server refuses a larger wp-content request (the
+        // PersistentVolumeClaimResize admission plugin); the export is a
+        // directory on the server's disk, so growing the claim needs no
+        // resizer (the disk itself is nfs_storage_size)
+        allow_volume_expansion: Some(true),
         ..Default::default()
     };
     let leader = "nfs-provisioner-leader";

@@ -12,8 +12,8 @@ use tfplugin::validate::{int_between, one_of};
 use tfplugin::Model;
 
 use crate::validators::{
-    annotation_keys, cidrs, dns_label, folder_id, host_port, image, label_value, positive_quantity,
-    provisioner, site_url, storage_class, tidb_version, url_host_port,
+    annotation_keys, cidrs, dns_label, folder_id, host_port, image, label_value, no_empty_keys,
+    positive_quantity, provisioner, site_url, storage_class, tidb_version, url_host_port,
 };
 
 /// Pinned default images: one tag for PD, TiKV and TiDB (v8.5 LTS).
@@ -154,6 +154,33 @@ fn resources_check() -> tfplugin::validate::Validator {
                         }
                     }
                 }
+                let get = |k: &str| {
+                    inner
+                        .as_map()
+                        .and_then(|m| m.get(k))
+                        .and_then(|v| v.as_str())
+                };
+                if let Some(limit) = get("memory_limit") {
+                    let request = get("memory").map(String::from).unwrap_or_else(|| {
+                        Component::from_name(component)
+                            .map(|c| c.default_resources().1.to_string())
+                            .unwrap_or_default()
+                    });
+                    let (l, r) = (
+                        crate::validators::quantity(limit),
+                        crate::validators::quantity(&request),
+                    );
+                    if let (Some(l), Some(r)) = (l, r) {
+                        if l < r {
+                            let whose = if get("memory").is_some() {
+                                "the memory request"
+                            } else {
+                                "the default memory request"
+                            };
+                            return Err(format!("resources.{component}.memory_limit: {limit:?} is below {whose} {request:?}; Kubernetes refuses a request above its limit. Raise memory_limit or set memory to at most {limit:?}."));
+                        }
+                    }
+                }
             }
             Ok(())
         },
@@ -169,8 +196,8 @@ pub struct StackSpec {
     /// Location label of this region for TiDB's replica placement (`zone`); one per region. Default: `member`.
     #[tf(validate = label_value("zone"))]
     pub zone: Option<String>,
-    /// Namespace the stack lives in; geowp creates it and deletes it on destroy.
-    #[tf(default = "geowp", replace, validate = dns_label("namespace", 63, "geowp"))]
+    /// Namespace the stack lives in; geowp creates it and deletes it on destroy. At most 59 characters: the NFS provisioner is named `geowp.dev/NAMESPACE-nfs`, and the API server takes at most 63 after the `/`.
+    #[tf(default = "geowp", replace, validate = dns_label("namespace", 59, "geowp"))]
     pub namespace: String,
     /// Name of the site (`geowp_site.NAME.name`), a DNS label.
     #[tf(validate = dns_label("site name", 40, "blog"))]
@@ -213,7 +240,7 @@ pub struct StackSpec {
     #[serde(default)]
     pub storage_class_provisioner: Option<String>,
     /// Parameters of that StorageClass as its driver documents them, e.g. `{ type = "gp3", encrypted = "true" }` for EBS. Needs `storage_class_provisioner`.
-    #[tf(default = BTreeMap::<String, String>::new(), replace)]
+    #[tf(default = BTreeMap::<String, String>::new(), replace, validate = no_empty_keys("storage_class_parameters"))]
     #[serde(default)]
     pub storage_class_parameters: BTreeMap<String, String>,
     /// PD volume size.
@@ -228,7 +255,7 @@ pub struct StackSpec {
     /// Size of the NFS server's export volume.
     #[tf(default = "20Gi", replace, validate = positive_quantity("20Gi"))]
     pub nfs_storage_size: String,
-    /// Size of the ReadWriteMany `wp-content` claim (can grow in place).
+    /// Size of the ReadWriteMany `wp-content` claim: it can grow in place, never shrink (refused at plan). With the in-cluster NFS server the space the files really have is the export disk, `nfs_storage_size`.
     #[tf(default = "10Gi", validate = positive_quantity("10Gi"))]
     pub wp_content_size: String,
     /// No longer used: SyncThing keeps its config on the NFS server's export disk, beside the folder it watches.
@@ -281,7 +308,7 @@ pub struct StackSpec {
     /// The largest round-trip time between any two regions, in milliseconds. PD's heartbeat and election timings and TiKV's Raft election timeout are sized from it (see the docs for the arithmetic).
     #[tf(default = 150u32, validate = int_between(1, 5000))]
     pub max_rtt_ms: u32,
-    /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing` and `nfs`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the request). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi); lower them for test clusters.
+    /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing` and `nfs`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the component's default limit, or the request when that is larger; a limit below the request is refused at plan). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi); lower them for test clusters.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = resources_check())]
     pub resources: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -442,13 +469,17 @@ impl StackSpec {
         };
         let (cpu, memory, limit) = c.default_resources();
         let memory = given.memory.unwrap_or_else(|| memory.to_string());
+        // No limit given: the component's default limit, but never below the
+        // request (the API server refuses a request above its limit).
+        let limit = given.memory_limit.unwrap_or_else(|| match limit {
+            Some(l) if crate::validators::quantity(l) >= crate::validators::quantity(&memory) => {
+                l.to_string()
+            }
+            _ => memory.clone(),
+        });
         ComponentResources {
             cpu: Some(given.cpu.unwrap_or_else(|| cpu.to_string())),
-            memory_limit: Some(
-                given
-                    .memory_limit
-                    .unwrap_or_else(|| limit.map(String::from).unwrap_or_else(|| memory.clone())),
-            ),
+            memory_limit: Some(limit),
             memory: Some(memory),
         }
     }
@@ -476,6 +507,19 @@ impl Component {
             Component::Syncthing => "syncthing",
             Component::Nfs => "nfs",
         }
+    }
+    /// The component whose key in `resources` is `name`.
+    pub fn from_name(name: &str) -> Option<Component> {
+        [
+            Component::Pd,
+            Component::Tikv,
+            Component::Tidb,
+            Component::Wordpress,
+            Component::Syncthing,
+            Component::Nfs,
+        ]
+        .into_iter()
+        .find(|c| c.name() == name)
     }
     /// (CPU request, memory request, memory limit when not the request).
     fn default_resources(self) -> (&'static str, &'static str, Option<&'static str>) {

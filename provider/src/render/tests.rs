@@ -456,6 +456,25 @@ fn every_pod_and_container_is_hardened() {
     let tikv = &pod(find(&objs, "StatefulSet", "tikv"))["containers"][0]["resources"];
     assert_eq!(tikv["requests"], json!({"cpu": "1", "memory": "2Gi"}));
     assert_eq!(tikv["limits"], json!({"memory": "2Gi"}));
+    // a request above a component's default limit raises the limit with it
+    // (WordPress's default limit is 1Gi; the API server refuses request > limit)
+    let mut big = spec("us-east");
+    big.resources = BTreeMap::from([(
+        "wordpress".to_string(),
+        BTreeMap::from([("memory".to_string(), "1536Mi".to_string())]),
+    )]);
+    let objs = render(&big, &inputs());
+    let wp = &pod(find(&objs, "Deployment", "wordpress"))["containers"][0]["resources"];
+    assert_eq!(wp["requests"]["memory"], "1536Mi");
+    assert_eq!(wp["limits"]["memory"], "1536Mi");
+    // below it, the default limit stays
+    big.resources
+        .get_mut("wordpress")
+        .unwrap()
+        .insert("memory".into(), "768Mi".into());
+    let objs = render(&big, &inputs());
+    let wp = &pod(find(&objs, "Deployment", "wordpress"))["containers"][0]["resources"];
+    assert_eq!(wp["limits"]["memory"], "1Gi");
     // a WordPress disruption budget
     assert_eq!(
         find(&objs, "PodDisruptionBudget", "wordpress").body["spec"]["maxUnavailable"],

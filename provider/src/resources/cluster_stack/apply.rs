@@ -294,7 +294,14 @@ pub async fn converge(
         .iter()
         .map(|o| (o.key(), "not applied yet".to_string()))
         .collect();
+    // failed: something was refused (the apply reports an error);
+    // blocked: something later waves need does not exist, so they wait.
+    // An object that exists from an earlier apply and whose update was
+    // refused still serves the objects that refer to it: the waves after it
+    // go on, so one refused change does not hold back the others.
     let mut failed = false;
+    let mut blocked = false;
+    let existed: BTreeSet<String> = inventory.keys().cloned().collect();
     for wave in Wave::ALL {
         if wave == Wave::Workload && inputs.wp_content_uid.is_none() {
             // the workloads name the claim's directory on the export disk
@@ -309,7 +316,7 @@ pub async fn converge(
                         diags,
                     );
                     failed = true;
-                    break;
+                    break; // the waves stop here
                 }
             }
             objs = render::render(spec, &inputs);
@@ -323,7 +330,7 @@ pub async fn converge(
                         format!("{who} moved to a new PD address; its old PD member must leave before the new one joins, and that failed: {e}. Apply again once the other members' PDs answer."),
                     );
                     failed = true;
-                    break;
+                    break; // the waves stop here
                 }
             }
         }
@@ -357,6 +364,7 @@ pub async fn converge(
                 }
                 Err(e) => {
                     failed = true;
+                    blocked |= !existed.contains(&o.key());
                     objects.insert(
                         o.key(),
                         format!("not applied: {}", geowp_common::error_chain(&e)),
@@ -371,13 +379,13 @@ pub async fn converge(
                 }
             }
         }
-        if !failed && !coordinated.is_empty() {
+        if !blocked && !coordinated.is_empty() {
             let steps: Vec<&Obj> = objs
                 .iter()
                 .filter(|o| coordinated.contains(&o.key()))
                 .collect();
             if let Err((key, e)) = roll(&cluster, spec, &params, &steps, diags).await {
-                failed = true;
+                (failed, blocked) = (true, true);
                 objects.insert(
                     key.clone(),
                     format!("not applied: {}", geowp_common::error_chain(&e)),
@@ -395,8 +403,29 @@ pub async fn converge(
                 }
             }
         }
-        if failed {
+        if blocked {
             break; // later waves depend on this one
+        }
+    }
+    if failed {
+        let skipped: Vec<&str> = objects
+            .iter()
+            .filter(|(_, v)| v.as_str() == "not applied yet")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        if !skipped.is_empty() {
+            diags.error_at(
+                cluster_path(),
+                "Objects not applied",
+                format!(
+                    "{who}: {} object{} depend{} on one that was refused (above) and {} not applied: {}. They are applied by the next apply once the refusal is fixed.",
+                    skipped.len(),
+                    if skipped.len() == 1 { "" } else { "s" },
+                    if skipped.len() == 1 { "s" } else { "" },
+                    if skipped.len() == 1 { "was" } else { "were" },
+                    skipped.join(", ")
+                ),
+            );
         }
     }
     if !failed {

@@ -22,7 +22,7 @@ pub const IN_SYNC: &str = "in sync";
 
 fn salts() -> tfplugin::validate::Validator {
     tfplugin::validate::Validator::new(
-        "Missing WordPress salts",
+        "Invalid WordPress salts",
         "the eight WordPress keys and salts",
         |v| {
             let missing: Vec<&str> = geowp_common::names::SALT_NAMES
@@ -33,6 +33,22 @@ fn salts() -> tfplugin::validate::Validator {
                     x => x.as_str().is_none_or(str::is_empty),
                 })
                 .collect();
+            // every key becomes a key of the WordPress Secret, which the API
+            // server takes only as [-._a-zA-Z0-9]+ (IsConfigMapKey)
+            let bad: Vec<String> = v
+                .as_map()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+                .filter(|k| !crate::validators::is_config_key(k))
+                .map(|k| format!("{k:?}"))
+                .collect();
+            if !bad.is_empty() {
+                return Err(format!(
+                    "wordpress_salts key {} cannot be a Kubernetes Secret key: use letters, digits, '-', '_' and '.' (e.g. \"AUTH_KEY\").",
+                    bad.join(", ")
+                ));
+            }
             if missing.is_empty() {
                 Ok(())
             } else {

@@ -31,6 +31,7 @@ pub fn modify(prior: Option<&StackModel>, planned: &mut Value, d: &mut Diagnosti
             explain_lifecycle(prior, s, &t, d);
             out.set_topology(&t);
             plan_certificate(on_cluster, s, &ca, &mut out, d);
+            refuse_shrink(on_cluster, s, d);
             Val::Known(StackModel::id_of(s))
         }
         None => {
@@ -108,6 +109,25 @@ fn explain_lifecycle(
             "Member moves",
             format!("member {} moves to a new PD address: its old PD member is deleted from TiDB, the new PD joins through {} with --join, and once the new TiKV has registered the old store is drained to Tombstone.", spec.member, t.join),
         );
+    }
+}
+
+/// A claim only grows: the API server refuses a smaller storage request
+/// with a 422 (kubernetes/kubernetes pkg/apis/core/validation
+/// `ValidatePersistentVolumeClaimUpdate`), so a smaller `wp_content_size`
+/// is refused here, before anything is applied.
+fn refuse_shrink(prior: Option<&StackModel>, spec: &StackSpec, d: &mut Diagnostics) {
+    use geowp_common::quantity::Quantity;
+    let Some(prior) = prior else { return };
+    let (old, new) = (&prior.spec.wp_content_size, &spec.wp_content_size);
+    if let (Some(o), Some(n)) = (Quantity::parse(old), Quantity::parse(new)) {
+        if n < o {
+            d.error_at(
+                AttrPath::root("wp_content_size"),
+                "Volume cannot shrink",
+                format!("wp_content_size {new:?} is smaller than the {old:?} the wp-content claim has: Kubernetes grows a claim in place but never shrinks one. Keep {old:?} or more."),
+            );
+        }
     }
 }
 

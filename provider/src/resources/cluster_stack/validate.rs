@@ -165,6 +165,36 @@ fn check_exposure(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
             "PD (2379, 2380), TiKV (20160) and SyncThing (22000) get LoadBalancer Services with no source ranges and no annotations: on most clouds that is a public address open to everyone. Set peer_source_ranges to the other regions' node and pod ranges, and peer_service_annotations for an internal load balancer (see the GKE example).",
         );
     }
+    // the API server takes the source-ranges annotation only on a
+    // LoadBalancer Service (kubernetes/kubernetes@v1.33.3
+    // pkg/apis/core/validation/validation.go:6086-6088, ValidateService)
+    const RANGES: &str = "service.beta.kubernetes.io/load-balancer-source-ranges";
+    let refused = |ty: Option<ServiceType>| ty.is_some_and(|t| t != ServiceType::LoadBalancer);
+    if refused(s.wordpress_service_type)
+        && s.wordpress_service_annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(RANGES))
+    {
+        d.error_at(
+            AttrPath::root("wordpress_service_annotations").key(RANGES),
+            "Source ranges on a Service that is not a load balancer",
+            format!("Kubernetes accepts {RANGES} only on a LoadBalancer Service, and wordpress_service_type is not \"LoadBalancer\". Remove the annotation, or make the Service a LoadBalancer."),
+        );
+    }
+    let peer_has = s
+        .peer_service_annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(RANGES))
+        || s.peer_service_annotations_by_service
+            .as_ref()
+            .is_some_and(|m| m.values().any(|a| a.contains_key(RANGES)));
+    if refused(s.peer_service_type) && peer_has {
+        d.error_at(
+            AttrPath::root("peer_service_annotations"),
+            "Source ranges on a Service that is not a load balancer",
+            format!("Kubernetes accepts {RANGES} only on a LoadBalancer Service, and peer_service_type is not \"LoadBalancer\". Remove the annotation (peer_source_ranges limits who reaches the peers through NetworkPolicies), or make the peer Services LoadBalancers."),
+        );
+    }
     if s.node_source_ranges.as_ref().is_some_and(Vec::is_empty) {
         d.warning_at(
             AttrPath::root("node_source_ranges"),
