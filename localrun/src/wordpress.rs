@@ -58,7 +58,12 @@ pub fn docroot(root: &Path, content: &Path) -> Result<(), String> {
 }
 
 /// Copies a file or tree; `link` hard-links files where the filesystem
-/// allows (read-only use), else copies them.
+/// allows (read-only use), else copies them. A symbolic link is copied as
+/// what it points to: Debian's package links files into other packages
+/// with relative paths (`wp-includes/js/underscore.min.js` ->
+/// `../../../javascript/underscore/underscore.min.js`), which point nowhere
+/// from a copy, as they would from an image's tree; a link to nothing is
+/// left out.
 pub fn copy_tree(from: &Path, to: &Path, link: bool) -> std::io::Result<()> {
     let meta = std::fs::symlink_metadata(from)?;
     if meta.is_dir() {
@@ -67,9 +72,13 @@ pub fn copy_tree(from: &Path, to: &Path, link: bool) -> std::io::Result<()> {
             copy_tree(&e.path(), &to.join(e.file_name()), link)?;
         }
     } else if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(from)?;
-        if to.symlink_metadata().is_err() {
-            std::os::unix::fs::symlink(target, to)?;
+        // relative targets are relative to the link's directory
+        let target = from
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join(std::fs::read_link(from)?);
+        if let Ok(real) = std::fs::canonicalize(&target) {
+            copy_tree(&real, to, link)?;
         }
     } else if !to.exists() && (!link || std::fs::hard_link(from, to).is_err()) {
         std::fs::copy(from, to)?;
@@ -80,12 +89,43 @@ pub fn copy_tree(from: &Path, to: &Path, link: bool) -> std::io::Result<()> {
 /// The environment of a WordPress container (name, value).
 pub type Env = Vec<(String, String)>;
 
-/// `php -S ADDR -t ROOT` with `env` and a few workers.
+/// The router PHP's built-in server runs for every request: a path that
+/// names a file or directory of the tree is served as it is, any other goes
+/// to WordPress's index.php, as the official image's Apache does with
+/// WordPress's .htaccess (`RewriteCond %{REQUEST_FILENAME} !-f`, `!-d`,
+/// `RewriteRule . /index.php`). Without it the built-in server answers 404
+/// itself for a missing file with an extension (`/favicon.ico`, which
+/// WordPress answers with its icon) and pretty permalinks never reach
+/// WordPress.
+pub const ROUTER: &str = r#"<?php
+$path = urldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) ?? '/');
+if (file_exists($_SERVER['DOCUMENT_ROOT'] . $path)) {
+    return false;
+}
+$_SERVER['SCRIPT_NAME'] = '/index.php';
+$_SERVER['SCRIPT_FILENAME'] = $_SERVER['DOCUMENT_ROOT'] . '/index.php';
+$_SERVER['PHP_SELF'] = '/index.php';
+require $_SERVER['DOCUMENT_ROOT'] . '/index.php';
+"#;
+
+/// Where [`php_server`] keeps its router: beside the tree, not in it.
+fn router_path(root: &Path) -> std::path::PathBuf {
+    root.with_file_name(format!(
+        "{}-router.php",
+        root.file_name()
+            .map_or("html".into(), |n| n.to_string_lossy())
+    ))
+}
+
+/// `php -S ADDR -t ROOT ROUTER` with `env` and a few workers.
 pub fn php_server(root: &Path, addr: SocketAddr, env: &Env) -> Result<Command, String> {
     let php = crate::mariadb::program("php", "php-cli")?;
+    let router = router_path(root);
+    std::fs::write(&router, ROUTER).map_err(|e| format!("{}: {e}", router.display()))?;
     let mut c = Command::new(php);
     c.args(["-S", &addr.to_string(), "-t"])
         .arg(root)
+        .arg(&router)
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
         .envs(env.iter().map(|(k, v)| (k, v)))

@@ -82,7 +82,9 @@ impl Browser {
             addr,
             session: String::new(),
         };
+        // the console's log, read by console_errors
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
             "goog:chromeOptions": {"binary": chromium, "args": args}}}});
         let v = b.call("POST", "/session", Some(caps));
         b.session = v["sessionId"]
@@ -229,6 +231,24 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(250));
         }
         false
+    }
+
+    /// The console's errors since the last call: what Chromium logs at
+    /// level SEVERE (a script, style or image that failed to load, an
+    /// uncaught exception, `console.error`), read through chromedriver's
+    /// log endpoint.
+    pub fn console_errors(&self) -> Vec<String> {
+        let v = self.call(
+            "POST",
+            &self.at("/se/log"),
+            Some(json!({"type": "browser"})),
+        );
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or("").to_string())
+            .collect()
     }
 
     /// A PNG of the window.
