@@ -29,7 +29,10 @@ pub use spec::{
     DEFAULT_PD_PEER_RELAY_IMAGE, DEFAULT_SYNCTHING_IMAGE, DEFAULT_TIDB_VERSION,
     DEFAULT_WORDPRESS_IMAGE,
 };
-pub use wordpress::{config_extra, FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE, HEALTH_PHP};
+pub use wordpress::{
+    config_extra, AUTO_ID_FILE, AUTO_ID_PHP, FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE,
+    HEALTH_PHP, MU_PLUGINS,
+};
 
 /// Secrets the objects carry (never logged, never in non-sensitive state).
 #[derive(Clone, PartialEq, Eq)]

@@ -13,9 +13,9 @@ use geowp_common::names::{object, secret, HEALTH_PATH, SALT_NAMES};
 use geowp_kube::Obj;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, HTTPGetAction, KeyToPath, PersistentVolumeClaimVolumeSource,
-    PodSpec, PodTemplateSpec, Probe, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume,
-    VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, HTTPGetAction, KeyToPath,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource,
+    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -52,6 +52,15 @@ echo "ok\n";
 /// The must-use plugin: SQL_CALC_FOUND_ROWS / FOUND_ROWS() as COUNT(*).
 pub const FOUND_ROWS_PHP: &str = include_str!("geowp-found-rows.php");
 pub const FOUND_ROWS_FILE: &str = "geowp-found-rows.php";
+/// The must-use plugin that creates the tables whose IDs people see with
+/// TiDB's AUTO_ID_CACHE 1 (IDs in write order across regions; docs/guides/wordpress-on-tidb.md).
+pub const AUTO_ID_PHP: &str = include_str!("geowp-auto-id.php");
+pub const AUTO_ID_FILE: &str = "geowp-auto-id.php";
+/// Every must-use plugin geowp installs (file name, text).
+pub const MU_PLUGINS: [(&str, &str); 2] = [
+    (FOUND_ROWS_FILE, FOUND_ROWS_PHP),
+    (AUTO_ID_FILE, AUTO_ID_PHP),
+];
 pub const HEALTH_FILE: &str = "geowp-health.php";
 const DOCROOT: &str = "/var/www/html";
 const SECRETS_DIR: &str = "/run/secrets/geowp";
@@ -139,20 +148,26 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             image: Some(spec.wordpress_image.clone()),
             env: Some(env_vars),
             ports: Some(vec![port("http", 80)]),
-            volume_mounts: Some(vec![
-                mount("wp-content", &format!("{DOCROOT}/wp-content")),
-                read_only(
-                    "health",
-                    &format!("{DOCROOT}/{HEALTH_FILE}"),
-                    Some(HEALTH_FILE),
-                ),
-                read_only(
-                    "mu-plugins",
-                    &format!("{DOCROOT}/wp-content/mu-plugins/{FOUND_ROWS_FILE}"),
-                    Some(FOUND_ROWS_FILE),
-                ),
-                read_only("secrets", SECRETS_DIR, None),
-            ]),
+            volume_mounts: Some(
+                [
+                    mount("wp-content", &format!("{DOCROOT}/wp-content")),
+                    read_only(
+                        "health",
+                        &format!("{DOCROOT}/{HEALTH_FILE}"),
+                        Some(HEALTH_FILE),
+                    ),
+                ]
+                .into_iter()
+                .chain(MU_PLUGINS.iter().map(|(file, _)| {
+                    read_only(
+                        "mu-plugins",
+                        &format!("{DOCROOT}/wp-content/mu-plugins/{file}"),
+                        Some(file),
+                    )
+                }))
+                .chain([read_only("secrets", SECRETS_DIR, None)])
+                .collect(),
+            ),
             readiness_probe: Some(health),
             // alive while Apache accepts connections (the database's health
             // is readiness, not liveness: a restart would not bring it back)
@@ -268,13 +283,15 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             HEALTH_FILE,
             HEALTH_PHP,
         )),
-        Obj::new(&config_map(
-            spec,
-            "wordpress-mu-plugins",
-            object::WORDPRESS,
-            FOUND_ROWS_FILE,
-            FOUND_ROWS_PHP,
-        )),
+        Obj::new(&ConfigMap {
+            data: Some(
+                MU_PLUGINS
+                    .iter()
+                    .map(|(f, t)| (f.to_string(), t.to_string()))
+                    .collect(),
+            ),
+            ..config_map(spec, "wordpress-mu-plugins", object::WORDPRESS, "", "")
+        }),
         Obj::new(&service),
         Obj::new(&pdb),
         Obj::new(&deployment),
