@@ -598,6 +598,35 @@ impl Cluster {
         }
     }
 
+    /// Deletes the object with uid `uid` and leaves its dependents in place
+    /// (propagation Orphan: a StatefulSet's pods keep running, and the next
+    /// StatefulSet with the same selector adopts them), then waits until it
+    /// is gone. The way to change what the API server keeps immutable on a
+    /// StatefulSet (its claim templates).
+    pub async fn delete_orphaning(&self, r: &ObjRef, uid: &str) -> Result<(), ClusterError> {
+        let api = self.api(r);
+        let dp = DeleteParams::orphan().preconditions(Preconditions {
+            uid: Some(uid.to_string()),
+            resource_version: None,
+        });
+        match self
+            .bounded(format!("deleting {}", r.key()), api.delete(&r.name, &dp))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(404) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        match self.wait(r, conditions::is_deleted(uid)).await? {
+            Readiness::Ready => Ok(()),
+            other => Err(ClusterError::Timeout {
+                cluster: self.name.clone(),
+                what: format!("{} to go, its pods orphaned ({other:?})", r.key()),
+                after: self.started.elapsed(),
+            }),
+        }
+    }
+
     /// Waits by watch until `cond` says ready or failed, or the deadline
     /// passes; returns the last readiness seen (Waiting at the deadline).
     pub async fn wait(

@@ -1108,5 +1108,22 @@ geowp_tests::for_each_terraform! {
   wordpress_service_type = "NodePort""#);
     converges("service type change");
     assert_eq!(get(1, &["svc", "wordpress", "-o", "jsonpath={.spec.type}"]), "NodePort");
+    // the site renamed: its label is in the StatefulSets' claim templates,
+    // which the API server never lets change; each is made again, its pods
+    // orphaned and adopted
+    let uid = |i: usize| get(i, &["sts", "tikv", "-o", "jsonpath={.metadata.uid}"]);
+    let before: Vec<String> = (0..NAMES.len()).map(uid).collect();
+    let renamed = r
+        .stacks_config(&|_| {
+            "  wp_content_size = \"20Gi\"\n  resources = { wordpress = { cpu = \"0.5\", memory = \"1536Mi\" } }\n  wordpress_replicas = 3\n  wordpress_image = \"wordpress:6.7.2-php8.3-apache\"\n  wordpress_service_type = \"NodePort\"".into()
+        })
+        .replace("site_name = geowp_site.s.name", "site_name = \"journal\"");
+    tf.write("main.tf", &renamed);
+    converges("site rename");
+    for (i, old) in before.iter().enumerate() {
+        assert_ne!(&uid(i), old, "the tikv StatefulSet was not made again");
+        let label = get(i, &["sts", "tikv", "-o", "jsonpath={.spec.volumeClaimTemplates[0].metadata.labels}"]);
+        assert!(label.contains("journal"), "{label}");
+    }
     }
 }

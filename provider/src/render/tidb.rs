@@ -612,7 +612,8 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
 }
 
 /// A one-shot Job: its template is immutable, so its name carries a hash of
-/// what it runs, and a new script or image is a new Job.
+/// the whole template (what it runs, its volumes, its labels: a renamed
+/// site relabels it) and of `content`, and any change is a new Job.
 pub(super) fn job(
     spec: &StackSpec,
     base: &str,
@@ -621,13 +622,6 @@ pub(super) fn job(
     volumes: Vec<Volume>,
     content: &str,
 ) -> Obj {
-    let name = format!(
-        "{base}-{}",
-        short_hash(&format!(
-            "{}{content}",
-            serde_json::to_string(&container).unwrap_or_default()
-        ))
-    );
     let pod = PodSpec {
         restart_policy: Some("OnFailure".into()),
         automount_service_account_token: Some(false),
@@ -639,17 +633,25 @@ pub(super) fn job(
         volumes: Some(volumes),
         ..Default::default()
     };
+    let template = PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels(spec, component)),
+            ..Default::default()
+        }),
+        spec: Some(pod),
+    };
+    let name = format!(
+        "{base}-{}",
+        short_hash(&format!(
+            "{}{content}",
+            serde_json::to_string(&template).unwrap_or_default()
+        ))
+    );
     Obj::new(&Job {
         metadata: meta(spec, &name, component),
         spec: Some(JobSpec {
             backoff_limit: Some(30),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels(spec, component)),
-                    ..Default::default()
-                }),
-                spec: Some(pod),
-            },
+            template,
             ..Default::default()
         }),
         ..Default::default()

@@ -351,7 +351,7 @@ pub async fn converge(
                         return Ok(live);
                     }
                 }
-                c.apply(o, params).await
+                apply_workload(&c, o, params).await
             }
         }))
         .await;
@@ -473,6 +473,32 @@ pub async fn converge(
     };
     tracing::info!(member = %state.spec.member, cluster = %cluster.name, "stack converged");
     Outcome::State(Box::new(state))
+}
+
+/// Applies `o`. A StatefulSet whose claim templates changed (a renamed
+/// site relabels them; the API server refuses any change to them,
+/// kubernetes/kubernetes pkg/apis/apps/validation `ValidateStatefulSetUpdate`)
+/// is first deleted with its pods orphaned and then made again: its
+/// selector is the component alone, so the new one adopts the running pods
+/// and their claims, and rolls them to its template as an update would.
+async fn apply_workload(
+    c: &Cluster,
+    o: &Obj,
+    params: &PatchParams,
+) -> Result<serde_json::Value, ClusterError> {
+    if o.id.kind == "StatefulSet" {
+        if let Some(live) = c.get(&o.id).await? {
+            let key = "volumeClaimTemplates";
+            let changed =
+                geowp_kube::conditions::drift(&o.body["spec"][key], &live["spec"][key], false);
+            if let Some(what) = changed {
+                let uid = live["metadata"]["uid"].as_str().unwrap_or("");
+                tracing::info!(object = %o.key(), %what, "claim templates changed: replacing the StatefulSet, its pods orphaned and adopted");
+                c.delete_orphaning(&o.id, uid).await?;
+            }
+        }
+    }
+    c.apply(o, params).await
 }
 
 /// Deletes what the stack applied before and no longer renders (a Job
@@ -658,7 +684,7 @@ async fn roll(
                 format!("member {}: {} restarts without its leaders moved away first ({e}); clients may wait a few seconds for a new leader.", spec.member, o.id.name),
             );
         }
-        let applied = cluster.apply(o, params).await;
+        let applied = apply_workload(cluster, o, params).await;
         let waited = match applied {
             Ok(_) => cluster.wait(&o.id, is_rolled_out("StatefulSet")).await,
             Err(e) => Err(e),

@@ -170,12 +170,25 @@ fn plan_objects(prior: Option<&StackModel>, spec: &StackSpec, out: &mut StackOut
     let before: BTreeMap<String, InventoryItem> = prior
         .and_then(|p| p.out.inventory.known().cloned())
         .unwrap_or_default();
+    // a StatefulSet whose claim templates change is made again (apply.rs,
+    // apply_workload): a new uid
+    let old_objs = prior
+        .map(|p| render::render(&p.spec, &render::Inputs::placeholder()))
+        .unwrap_or_default();
+    let remade = |o: &render::Obj| {
+        o.id.kind == "StatefulSet"
+            && old_objs.iter().find(|x| x.id == o.id).is_some_and(|x| {
+                let key = "volumeClaimTemplates";
+                geowp_kube::conditions::drift(&o.body["spec"][key], &x.body["spec"][key], false)
+                    .is_some()
+            })
+    };
     out.inventory = Val::Known(
         objs.iter()
             .map(|o| {
                 let uid = before
                     .get(&o.key())
-                    .filter(|i| i.reference() == o.id)
+                    .filter(|i| i.reference() == o.id && !remade(o))
                     .map(|i| i.uid.clone())
                     .unwrap_or(Val::Unknown);
                 (o.key(), InventoryItem::of(&o.id, uid))
