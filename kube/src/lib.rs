@@ -83,7 +83,7 @@ impl Wave {
         match kind {
             _ if cluster_scoped => Wave::Cluster,
             "Namespace" => Wave::Cluster,
-            "Deployment" | "StatefulSet" | "Job" | "DaemonSet" => Wave::Workload,
+            "Deployment" | "StatefulSet" | "Job" | "CronJob" | "DaemonSet" => Wave::Workload,
             _ => Wave::Config,
         }
     }

@@ -63,8 +63,9 @@ const ACCEPTED: &[(&str, &[&str], &str)] = &[
             "Deployment.geowp.wordpress",
             "Deployment.geowp.syncthing",
             "StatefulSet.geowp.nfs",
+            "CronJob.geowp.wordpress-cron",
         ],
-        "UIDs below 10000: WordPress and SyncThing share wp-content as www-data (33), the owner \
+        "UIDs below 10000: WordPress, its cron runner and SyncThing share wp-content as www-data (33), the owner \
          every region's copies keep; the NFS server runs as root. TiDB's parts and the Jobs run \
          as 10001",
     ),

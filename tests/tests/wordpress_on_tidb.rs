@@ -469,3 +469,130 @@ backend tls\n  server wp {2}\n",
 /// addresses, in front of the plain and the TLS-aware config.
 const PLAIN_LB: &str = "127.91.0.1";
 const TLS_LB: &str = "127.91.0.2";
+
+/// A must-use plugin for the cron test: the event records each run, then
+/// waits until the test lets it finish (a file the test writes: the test
+/// decides when, no clock does).
+const HELD_EVENT: &str = r#"<?php
+add_action('geowp_held_event', function () {
+    $d = getenv('GEOWP_TEST_DIR');
+    file_put_contents("$d/ran", getmypid() . "\n", FILE_APPEND);
+    touch("$d/started");
+    while (!file_exists("$d/release")) {
+        usleep(20000);
+    }
+});
+"#;
+
+/// Waits for `path` to exist while `child`, which makes it, still runs;
+/// the bound only turns a hang into a failure.
+fn wait_for_file(path: &Path, child: &mut std::process::Child) {
+    let t = std::time::Instant::now();
+    while !path.exists() {
+        if let Ok(Some(s)) = child.try_wait() {
+            panic!("the runner ended ({s}) before {} appeared", path.display());
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(120),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_cron_runner_runs_a_due_event_once_while_another_run_holds_the_lock() {
+    use geowp_provider::render::{CRON_FILE, CRON_PHP};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::Builder::new()
+        .prefix("geowp-cron-")
+        .tempdir()
+        .unwrap();
+    let db =
+        MariaDb::start(&dir.path().join("db"), free_port()).unwrap_or_else(|e| panic!("{e}"));
+    let secrets = dir.path().join("site-secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "root-pw-5d2a9c71").unwrap();
+    std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
+    let o = db.bootstrap(BOOTSTRAP_SH, &secrets).unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let url = format!("http://127.0.0.1:{}", free_port());
+    // geowp's WordPress config: no cron from page loads
+    let extra = config_extra(&url, false);
+    assert!(extra.contains("DISABLE_WP_CRON"));
+    let mut env = wordpress_env(dir.path(), db.port, extra);
+    let mut plugins: Vec<(&str, &str)> = MU_PLUGINS.to_vec();
+    plugins.push(("geowp-held-event.php", HELD_EVENT));
+    let root = docroot(&dir.path().join("root"), &plugins);
+    let mut install_env = env.clone();
+    install_env.push(("GEOWP_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()));
+    php_json(&root, &install_env, INSTALL);
+    let due = php_json(
+        &root,
+        &env,
+        "_set_cron_array(array()); // only our event: core's own would call wordpress.org\nwp_schedule_single_event(time() - 60, 'geowp_held_event');\necho json_encode(array('due' => count(wp_get_ready_cron_jobs()))), \"\\n\";",
+    );
+    assert_eq!(due["due"], 1, "{due}");
+
+    // the runner as the CronJob mounts it: outside the document root
+    let runner = dir.path().join(CRON_FILE);
+    std::fs::write(&runner, CRON_PHP).unwrap();
+    let events = dir.path().join("events");
+    std::fs::create_dir_all(&events).unwrap();
+    env.push(("GEOWP_WORDPRESS_ROOT".into(), root.display().to_string()));
+    env.push(("GEOWP_TEST_DIR".into(), events.display().to_string()));
+    let php = geowp_localrun::mariadb::program("php", "php-cli").unwrap();
+    let run = |stdout: Stdio| {
+        let mut c = Command::new(&php);
+        c.arg(&runner)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(stdout)
+            .stderr(Stdio::piped());
+        c
+    };
+    // region A's run takes the lock and is inside the event
+    let mut a = run(Stdio::piped()).spawn().unwrap();
+    wait_for_file(&events.join("started"), &mut a);
+    // region B's run, while A's holds the lock: ends at once, runs nothing
+    let b = run(Stdio::piped()).output().unwrap();
+    let b_out = String::from_utf8_lossy(&b.stdout);
+    assert!(
+        b.status.success(),
+        "{b_out}{}",
+        String::from_utf8_lossy(&b.stderr)
+    );
+    assert!(b_out.contains("another run holds the lock"), "{b_out}");
+    // A finishes
+    std::fs::write(events.join("release"), "").unwrap();
+    let a = a.wait_with_output().unwrap();
+    let a_out = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        a.status.success(),
+        "{a_out}{}",
+        String::from_utf8_lossy(&a.stderr)
+    );
+    assert!(
+        a_out.contains("lock held") && a_out.contains("done"),
+        "{a_out}"
+    );
+    // the lock is free again: C runs, and finds nothing due
+    let c = run(Stdio::piped()).output().unwrap();
+    let c_out = String::from_utf8_lossy(&c.stdout);
+    assert!(c_out.contains("lock held"), "{c_out}");
+    let ran = std::fs::read_to_string(events.join("ran")).unwrap();
+    assert_eq!(
+        ran.lines().count(),
+        1,
+        "the event ran {} times: {ran}",
+        ran.lines().count()
+    );
+    let left = php_json(
+        &root,
+        &env,
+        "echo json_encode(array('due' => count(wp_get_ready_cron_jobs()))), \"\\n\";",
+    );
+    assert_eq!(left["due"], 0, "{left}");
+}

@@ -30,8 +30,8 @@ pub use spec::{
     DEFAULT_WORDPRESS_IMAGE,
 };
 pub use wordpress::{
-    config_extra, AUTO_ID_FILE, AUTO_ID_PHP, FOUND_ROWS_FILE, FOUND_ROWS_PHP, HEALTH_FILE,
-    HEALTH_PHP, MU_PLUGINS,
+    config_extra, AUTO_ID_FILE, AUTO_ID_PHP, CRON_FILE, CRON_PHP, FOUND_ROWS_FILE, FOUND_ROWS_PHP,
+    HEALTH_FILE, HEALTH_PHP, MU_PLUGINS,
 };
 
 /// Secrets the objects carry (never logged, never in non-sensitive state).

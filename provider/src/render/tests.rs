@@ -74,7 +74,11 @@ fn find<'a>(objs: &'a [Obj], kind: &str, name: &str) -> &'a Obj {
 }
 
 fn pod(o: &Obj) -> &Value {
-    &o.body["spec"]["template"]["spec"]
+    if o.id.kind == "CronJob" {
+        &o.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    } else {
+        &o.body["spec"]["template"]["spec"]
+    }
 }
 
 fn args(o: &Obj) -> Vec<String> {
@@ -93,7 +97,12 @@ fn data(o: &Obj, key: &str) -> String {
 
 fn workloads(objs: &[Obj]) -> Vec<&Obj> {
     objs.iter()
-        .filter(|o| matches!(o.id.kind.as_str(), "Deployment" | "StatefulSet" | "Job"))
+        .filter(|o| {
+            matches!(
+                o.id.kind.as_str(),
+                "Deployment" | "StatefulSet" | "Job" | "CronJob"
+            )
+        })
         .collect()
 }
 
@@ -352,7 +361,7 @@ fn network_policies_deny_everything_but_what_each_port_needs() {
     );
     assert_eq!(
         sql["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"],
-        json!(["wordpress", "tidb-bootstrap"])
+        json!(["wordpress", "wordpress-cron", "tidb-bootstrap"])
     );
     assert_eq!(
         sql["ingress"][0]["ports"],
@@ -419,7 +428,8 @@ fn every_pod_and_container_is_hardened() {
                     && r["limits"]["memory"].is_string(),
                 "{at}: {r}"
             );
-            if o.id.kind != "Job"
+            // runs to completion: no probes
+            if !matches!(o.id.kind.as_str(), "Job" | "CronJob")
                 && !p["initContainers"]
                     .as_array()
                     .is_some_and(|i| i.iter().any(|x| x == c))
@@ -899,5 +909,57 @@ fn wordpress_behind_a_tls_listener_serves_443_and_takes_requests_as_https() {
     assert_eq!(
         pod(find(&objs, "Deployment", "wordpress"))["containers"][0]["ports"],
         json!([{"name": "http", "containerPort": 80}])
+    );
+}
+
+#[test]
+fn scheduled_events_run_from_one_runner_never_from_page_loads() {
+    let objs = all("us-east");
+    // no page load starts wp-cron in any region
+    let wp = find(&objs, "Deployment", "wordpress");
+    let extra = pod(wp)["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "WORDPRESS_CONFIG_EXTRA")
+        .unwrap()["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        extra.contains("define('DISABLE_WP_CRON', true);"),
+        "{extra}"
+    );
+    // a CronJob every minute, one run per region at a time, with the web
+    // pod's database settings, wp-content and must-use plugins
+    let cj = find(&objs, "CronJob", "wordpress-cron");
+    assert_eq!(cj.body["spec"]["schedule"], "* * * * *");
+    assert_eq!(cj.body["spec"]["concurrencyPolicy"], "Forbid");
+    let p = pod(cj);
+    let c = &p["containers"][0];
+    assert_eq!(
+        c["command"],
+        json!(["docker-ensure-installed.sh", "php", "/geowp/geowp-cron.php"])
+    );
+    assert_eq!(c["env"], pod(wp)["containers"][0]["env"]);
+    let mounts: Vec<&str> = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap())
+        .collect();
+    for want in [
+        "/var/www/html",
+        "/var/www/html/wp-content",
+        "/var/www/html/wp-content/mu-plugins/geowp-found-rows.php",
+        "/geowp/geowp-cron.php",
+        "/tmp",
+    ] {
+        assert!(mounts.contains(&want), "{want} not in {mounts:?}");
+    }
+    assert_eq!(p["securityContext"]["runAsUser"], 33);
+    assert_eq!(
+        find(&objs, "ConfigMap", "wordpress-cron").body["data"]["geowp-cron.php"],
+        crate::render::wordpress::CRON_PHP
     );
 }

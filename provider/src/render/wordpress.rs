@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use geowp_common::names::{object, secret, HEALTH_PATH, SALT_NAMES};
 use geowp_kube::Obj;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, HTTPGetAction, KeyToPath,
     PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource,
@@ -62,6 +63,14 @@ pub const MU_PLUGINS: [(&str, &str); 2] = [
     (AUTO_ID_FILE, AUTO_ID_PHP),
 ];
 pub const HEALTH_FILE: &str = "geowp-health.php";
+/// The runner of WordPress's scheduled events: one run at a time site-wide
+/// (a database lock), started every minute by a CronJob in every region.
+pub const CRON_PHP: &str = include_str!("geowp-cron.php");
+pub const CRON_FILE: &str = "geowp-cron.php";
+/// The runner's CronJob (and its pods' component label).
+pub const CRON_JOB: &str = "wordpress-cron";
+/// Where the runner is mounted: outside the document root, never served.
+const CRON_DIR: &str = "/geowp";
 const DOCROOT: &str = "/var/www/html";
 const SECRETS_DIR: &str = "/run/secrets/geowp";
 
@@ -91,7 +100,11 @@ fn read_only(name: &str, path: &str, sub_path: Option<&str>) -> VolumeMount {
 /// request is https (the official image already honours X-Forwarded-Proto).
 pub fn config_extra(site_url: &str, tls_at_load_balancer: bool) -> String {
     let url = site_url.replace('\'', "");
-    let mut extra = format!("define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\n");
+    // scheduled events run from geowp's runner (CRON_FILE), never from a
+    // page load in whichever region it lands
+    let mut extra = format!(
+        "define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\ndefine('DISABLE_WP_CRON', true);\n"
+    );
     if tls_at_load_balancer {
         extra.push_str("$_SERVER['HTTPS'] = 'on';\n");
     }
@@ -214,6 +227,7 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         ]),
         ..Default::default()
     };
+    let cron = cron_job(spec, &pod);
     let deployment = Deployment {
         metadata: meta(spec, object::WORDPRESS, object::WORDPRESS),
         spec: Some(DeploymentSpec {
@@ -276,6 +290,8 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         ..Default::default()
     };
     vec![
+        Obj::new(&config_map(spec, CRON_JOB, CRON_JOB, CRON_FILE, CRON_PHP)),
+        Obj::new(&cron),
         Obj::new(&config_map(
             spec,
             "wordpress-health",
@@ -296,4 +312,110 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         Obj::new(&pdb),
         Obj::new(&deployment),
     ]
+}
+
+/// The CronJob that runs WordPress's due events every minute: WordPress's
+/// image (its PHP, its WordPress, put in place by its own
+/// `docker-ensure-installed.sh`, which does for any command what the
+/// entrypoint does for Apache) running geowp's runner as www-data, with the
+/// web pod's environment, wp-content and must-use plugins. Every region has
+/// one; the runner's database lock lets one run at a time go on, so the
+/// events run once and keep running when any region is lost. A run that
+/// finds the lock taken ends at once; `Forbid` keeps a region from starting
+/// a second while its first still runs.
+fn cron_job(spec: &StackSpec, web: &PodSpec) -> CronJob {
+    let c = &web.containers[0];
+    let mounts: Vec<VolumeMount> = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .filter(|m| m.name != "health")
+        .cloned()
+        .chain([
+            mount("html", DOCROOT),
+            harden::tmp_mount(),
+            read_only(
+                CRON_JOB,
+                &format!("{CRON_DIR}/{CRON_FILE}"),
+                Some(CRON_FILE),
+            ),
+        ])
+        .collect();
+    let volumes: Vec<Volume> = web
+        .volumes
+        .iter()
+        .flatten()
+        .filter(|v| v.name != "health")
+        .cloned()
+        .chain([
+            Volume {
+                name: "html".into(),
+                empty_dir: Some(Default::default()),
+                ..Default::default()
+            },
+            harden::tmp_volume(),
+            Volume {
+                name: CRON_JOB.into(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: CRON_JOB.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ])
+        .collect();
+    let pod = PodSpec {
+        restart_policy: Some("Never".into()),
+        automount_service_account_token: Some(false),
+        // www-data, as Apache's workers in the web pods: what a scheduled
+        // event writes to wp-content belongs to the same user
+        security_context: Some(harden::pod(RunAs::User { uid: 33, gid: 33 })),
+        containers: vec![Container {
+            name: CRON_JOB.into(),
+            image: c.image.clone(),
+            command: Some(vec![
+                "docker-ensure-installed.sh".into(),
+                "php".into(),
+                format!("{CRON_DIR}/{CRON_FILE}"),
+            ]),
+            env: c.env.clone(),
+            volume_mounts: Some(mounts),
+            resources: Some(harden::resources(&spec.resources_of(Component::Wordpress))),
+            security_context: Some(harden::read_only(&[])),
+            ..Default::default()
+        }],
+        volumes: Some(volumes),
+        ..Default::default()
+    };
+    CronJob {
+        metadata: meta(spec, CRON_JOB, CRON_JOB),
+        spec: Some(CronJobSpec {
+            schedule: "* * * * *".into(),
+            concurrency_policy: Some("Forbid".into()),
+            // a run missed by more than a minute is left to the next one
+            starting_deadline_seconds: Some(60),
+            successful_jobs_history_limit: Some(1),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: None,
+                spec: Some(JobSpec {
+                    // the next minute is the retry
+                    backoff_limit: Some(0),
+                    // a run holds the site's lock: bounded, so a stuck one
+                    // cannot stop scheduled events for good
+                    active_deadline_seconds: Some(3600),
+                    template: PodTemplateSpec {
+                        metadata: Some(ObjectMeta {
+                            labels: Some(labels(spec, CRON_JOB)),
+                            ..Default::default()
+                        }),
+                        spec: Some(pod),
+                    },
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
