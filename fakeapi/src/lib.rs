@@ -16,6 +16,7 @@ pub mod select;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod volumes;
 
 pub use controllers::Behavior;
 pub use server::{start, Entry, Fault, FaultAction, Handle, Journal, Options};

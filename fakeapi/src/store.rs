@@ -909,6 +909,8 @@ impl Store {
                 changed = true;
             }
         }
+        // claims from StatefulSet templates, volumes, what Retain keeps
+        changed |= crate::volumes::settle(self);
         changed
     }
 

@@ -311,12 +311,24 @@ geowp_tests::for_each_terraform! {
         }
     }
 
-    // destroy leaves every cluster as it was
+    // the StatefulSets' controllers made claims from their templates
+    let claims = r.names_of(0, "pvc", Some("geowp"));
+    assert!(
+        claims.contains(&"persistentvolumeclaim/tikv-data-tikv-0".to_string()),
+        "{claims:?}"
+    );
+    // destroy leaves every cluster as it was, but for the volumes of
+    // geowp's Retain classes, which it names
     let d = tf.ok(&["destroy", "-auto-approve"]);
     assert!(
         d.contains("Destroy complete! Resources: 5 destroyed"),
         "{d}"
     );
+    assert!(d.contains("Volumes kept") && d.contains("was geowp/wp-content"), "{d}");
+    for (i, _) in NAMES.iter().enumerate() {
+        let o = r.kubectl(i, &["get", "pv", "-o", "jsonpath={.items[*].status.phase}"]);
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "Released", "region {}", NAMES[i]);
+    }
     for (i, _) in NAMES.iter().enumerate() {
         assert_eq!(
             leftovers(&r, i),

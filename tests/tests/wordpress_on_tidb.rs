@@ -509,8 +509,7 @@ fn the_cron_runner_runs_a_due_event_once_while_another_run_holds_the_lock() {
         .prefix("geowp-cron-")
         .tempdir()
         .unwrap();
-    let db =
-        MariaDb::start(&dir.path().join("db"), free_port()).unwrap_or_else(|e| panic!("{e}"));
+    let db = MariaDb::start(&dir.path().join("db"), free_port()).unwrap_or_else(|e| panic!("{e}"));
     let secrets = dir.path().join("site-secrets");
     std::fs::create_dir_all(&secrets).unwrap();
     std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "root-pw-5d2a9c71").unwrap();

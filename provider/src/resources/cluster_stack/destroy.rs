@@ -143,6 +143,72 @@ pub async fn destroy(ctx: &mut Ctx, prior: StackModel, diags: &mut Diagnostics) 
             return;
         }
     }
+    let claims: Vec<&str> = items
+        .iter()
+        .filter(|i| i.id.kind == "PersistentVolumeClaim")
+        .map(|i| i.id.name.as_str())
+        .collect();
+    report_kept_volumes(&cluster, &ns, &claims, &who, diags).await;
+}
+
+/// Says which volumes of the deleted claims stay: those of a `Retain` class
+/// (geowp's own classes are, so that a destroy never deletes a site's data
+/// by itself) keep their disk and data, Released, until someone deletes
+/// them. Reading volumes needs a cluster-wide list; without that right the
+/// report says so instead.
+async fn report_kept_volumes(
+    cluster: &Cluster,
+    ns: &str,
+    claims: &[&str],
+    who: &str,
+    diags: &mut Diagnostics,
+) {
+    let pvs = match cluster.list("v1", "PersistentVolume", "", "").await {
+        Ok(v) => v,
+        Err(e) => {
+            diags.warning(
+                "Volumes not checked",
+                format!("{who}: the claims are deleted, but listing PersistentVolumes failed ({}), so geowp cannot say which disks their Retain policy kept. List them with kubectl get pv | grep {ns}/.", geowp_common::error_chain(&e)),
+            );
+            return;
+        }
+    };
+    let kept: Vec<String> = pvs
+        .iter()
+        .filter(|v| {
+            v["spec"]["claimRef"]["namespace"] == ns
+                && claims.contains(&v["spec"]["claimRef"]["name"].as_str().unwrap_or(""))
+                && v["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+        })
+        .map(|v| {
+            let disk = [
+                &v["spec"]["csi"]["volumeHandle"],
+                &v["spec"]["gcePersistentDisk"]["pdName"],
+                &v["spec"]["awsElasticBlockStore"]["volumeID"],
+                &v["spec"]["azureDisk"]["diskURI"],
+            ]
+            .into_iter()
+            .find_map(|x| x.as_str())
+            .map(|d| format!(", disk {d}"))
+            .unwrap_or_default();
+            format!(
+                "{} (was {}/{}, {}{disk})",
+                v["metadata"]["name"].as_str().unwrap_or("?"),
+                ns,
+                v["spec"]["claimRef"]["name"].as_str().unwrap_or("?"),
+                v["spec"]["capacity"]["storage"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    if !kept.is_empty() {
+        diags.warning(
+            "Volumes kept",
+            format!(
+                "{who}: the stack is gone, and its storage classes' Retain policy keeps these volumes with their data (and the disks they bill for):\n  {}\nDelete each with kubectl delete pv NAME, then its disk with your cloud's tools, once the data is not needed.",
+                kept.join("\n  ")
+            ),
+        );
+    }
 }
 
 /// Deletes a batch and waits for it; false when the destroy must stop.
