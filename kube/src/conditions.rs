@@ -27,6 +27,27 @@ pub fn is_rolled_out(kind: &str) -> impl Condition {
     }
 }
 
+/// As [`is_rolled_out`], except that a Deployment past its progress
+/// deadline is still waited for. The deadline (`progressDeadlineSeconds`,
+/// 600 s by default) is the controller's opinion; the caller's own deadline
+/// (Terraform's `timeouts`) is the user's, and a Deployment whose pods come
+/// up later, as WordPress's do while TiDB is still forming, is ready then:
+/// the controller sets `Progressing` back to true once it is available.
+pub fn is_rolled_out_within_deadline(kind: &str) -> impl Condition {
+    let kind = kind.to_string();
+    move |o: Option<&Value>| match o {
+        None => Readiness::Waiting("the object does not exist".into()),
+        Some(v) => match readiness(&kind, v) {
+            Readiness::Failed(why)
+                if kind == "Deployment" && why.starts_with("exceeded its progress deadline") =>
+            {
+                Readiness::Waiting(format!("{why} (still waited for until the timeout)"))
+            }
+            r => r,
+        },
+    }
+}
+
 /// Gone: no object, or one with another uid (made anew by someone else,
 /// so the one we deleted is gone). While it stays, says what holds it.
 pub fn is_deleted(uid: &str) -> impl Condition {
@@ -367,6 +388,26 @@ mod tests {
         );
         assert_eq!(
             readiness("Service", &json!({"spec": {"type": "ClusterIP"}})),
+            Readiness::Ready
+        );
+    }
+
+    #[test]
+    fn a_deployment_past_its_progress_deadline_is_still_waited_for() {
+        let mut late = dep(1, 1, 0, 0, 2);
+        late["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"wp\" has timed out progressing."}]);
+        assert!(matches!(
+            is_rolled_out("Deployment").check(Some(&late)),
+            Readiness::Failed(_)
+        ));
+        match is_rolled_out_within_deadline("Deployment").check(Some(&late)) {
+            Readiness::Waiting(why) => assert!(why.contains("progress deadline"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // once available, ready
+        let done = dep(1, 1, 2, 2, 2);
+        assert_eq!(
+            is_rolled_out_within_deadline("Deployment").check(Some(&done)),
             Readiness::Ready
         );
     }

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use geowp_common::names::{label, object};
-use geowp_kube::conditions::{is_rolled_out, needs_wait};
+use geowp_kube::conditions::{is_rolled_out, is_rolled_out_within_deadline, needs_wait};
 use geowp_kube::{connect, Cluster, ClusterError, Deleted, Obj, ObjRef, Readiness, Wave};
 use kube::api::PatchParams;
 use tfplugin::diag::{AttrPath, Diagnostics};
@@ -552,7 +552,10 @@ async fn wait_ready(
         .filter(|o| needs_wait(&o.id.kind, &o.body))
         .map(|o| {
             let c = cluster.clone();
-            async move { (o, c.wait(&o.id, is_rolled_out(&o.id.kind)).await) }
+            async move {
+                let cond = is_rolled_out_within_deadline(&o.id.kind);
+                (o, c.wait(&o.id, cond).await)
+            }
         });
     let results = futures_util::future::join_all(waits).await;
     let mut not_ready = Vec::new();
