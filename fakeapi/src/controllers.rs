@@ -66,7 +66,7 @@ pub fn delay_of(obj: &Value, default: Duration) -> Duration {
         .unwrap_or(default)
 }
 
-fn revision(obj: &Value) -> String {
+pub fn revision(obj: &Value) -> String {
     let t = obj["spec"]["template"].to_string();
     let h = t.bytes().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ b as u64).wrapping_mul(0x100000001b3)

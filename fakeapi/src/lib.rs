@@ -14,6 +14,7 @@ pub mod registry;
 pub mod rules;
 pub mod select;
 pub mod server;
+pub mod statefulsets;
 pub mod store;
 pub mod tls;
 pub mod volumes;

@@ -91,6 +91,7 @@ fn main() -> ExitCode {
             ip_prefix: args.ip_prefix,
             pd: None,
             journal: None,
+            unpullable: Vec::new(),
         };
         let h = match fakeapi::start(opts).await {
             Ok(h) => h,

@@ -59,6 +59,10 @@ pub struct Options {
     /// servers sharing the journal (tests judge sequences with it, never
     /// with clocks). None: not kept.
     pub journal: Option<Arc<Journal>>,
+    /// Images no node can pull. When not empty, StatefulSets get pods as
+    /// their controller keeps them ([`crate::statefulsets`]), and a pod of
+    /// one of these images is never Ready and never replaced.
+    pub unpullable: Vec<String>,
 }
 
 /// Writes of several fake API servers in the one order they were made: a
@@ -102,6 +106,7 @@ impl Default for Options {
             ip_prefix: None,
             pd: None,
             journal: None,
+            unpullable: Vec::new(),
         }
     }
 }
@@ -325,11 +330,18 @@ fn schedule_controller(sh: &Arc<Shared>, res: &'static Resource, obj: &Value) {
                 if cur["metadata"]["generation"] != gen {
                     return; // a newer write scheduled its own pass
                 }
-                let now = if b == controllers::Behavior::Ready {
+                let mut now = if b == controllers::Behavior::Ready {
                     run_against_pd(sh.opts.pd.as_deref(), &mut s, res.kind, &cur)
                 } else {
                     b
                 };
+                if now == controllers::Behavior::Ready
+                    && res.kind == "StatefulSet"
+                    && !sh.opts.unpullable.is_empty()
+                    && !crate::statefulsets::step(&mut s, &cur, &sh.opts.unpullable)
+                {
+                    now = controllers::Behavior::NeverReady;
+                }
                 if let Some(status) = controllers::status_for(res.kind, &cur, now) {
                     if !controllers::same_status(&cur["status"], &status)
                         && s.set_status(res, &ns, &name, status).is_ok()

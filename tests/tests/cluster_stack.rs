@@ -1139,3 +1139,60 @@ geowp_tests::for_each_terraform! {
     }
     }
 }
+
+geowp_tests::for_each_terraform! {
+    /// A bad image, then a good one: the pod made from the bad one is never
+    /// Ready, and with OrderedReady the StatefulSet controller never
+    /// replaces it (the fake keeps it, as kubernetes#67250 describes); the
+    /// next apply with a good image deletes it, the controller makes it from
+    /// the new template, and the stack converges with no manual step.
+    fn a_stuck_rollout_is_repaired_by_the_next_apply(terraform) {
+    const BAD: &str = "registry.k8s.io/sig-storage/nfs-provisioner:v0.0.0-does-not-exist";
+    let r = Regions::start(
+        &NAMES,
+        Options {
+            unpullable: vec![BAD.to_string()],
+            ..fast()
+        },
+    );
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+    let timeouts = "  timeouts {\n    update = \"20s\"\n  }\n";
+    tf.write("main.tf", &direct_config(&r, timeouts));
+    tf.ok(&["init"]);
+    tf.ok(&["apply", "-auto-approve"]);
+    let pod = |what: &str| {
+        let o = r.kubectl(0, &["-n", "geowp", "get", "pod", "nfs-0", "-o", &format!("jsonpath={what}")]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let first = pod("{.metadata.uid}");
+    assert!(!first.is_empty());
+    // the bad image in one region: it times out, naming the StatefulSet
+    let bad = r.stacks_config(&|i| {
+        if i == 0 {
+            format!("{timeouts}  nfs_provisioner_image = \"{BAD}\"")
+        } else {
+            timeouts.to_string()
+        }
+    });
+    tf.write("main.tf", &bad);
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(a.code(), 0);
+    assert!(a.stderr.contains("StatefulSet/nfs"), "{}", a.stderr);
+    assert_eq!(
+        pod("{.status.containerStatuses[0].state.waiting.reason}"),
+        "ImagePullBackOff"
+    );
+    let stuck = pod("{.metadata.uid}");
+    // the good image again: the stuck pod is replaced and the stack converges
+    tf.write("main.tf", &direct_config(&r, timeouts));
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert!(a.status.success(), "{}", a.all());
+    assert_ne!(pod("{.metadata.uid}"), stuck, "the stuck pod was not replaced");
+    let sts = r.kubectl(0, &["-n", "geowp", "get", "sts", "nfs", "-o", "jsonpath={.status.updateRevision}"]);
+    assert_eq!(
+        pod("{.metadata.labels.controller-revision-hash}"),
+        String::from_utf8_lossy(&sts.stdout)
+    );
+    assert!(tf.ok(&["plan"]).contains("No changes"));
+    }
+}

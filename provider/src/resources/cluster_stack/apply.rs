@@ -486,8 +486,10 @@ async fn apply_workload(
     o: &Obj,
     params: &PatchParams,
 ) -> Result<serde_json::Value, ClusterError> {
+    let mut existed = false;
     if o.id.kind == "StatefulSet" {
         if let Some(live) = c.get(&o.id).await? {
+            existed = true;
             let key = "volumeClaimTemplates";
             let changed =
                 geowp_kube::conditions::drift(&o.body["spec"][key], &live["spec"][key], false);
@@ -498,7 +500,78 @@ async fn apply_workload(
             }
         }
     }
-    c.apply(o, params).await
+    let applied = c.apply(o, params).await?;
+    if existed {
+        repair_stuck_pods(c, o, &applied).await?;
+    }
+    Ok(applied)
+}
+
+/// After a StatefulSet is applied again: deletes its pods that were made
+/// from an earlier template and are not Ready. With OrderedReady the
+/// controller stops at the first pod that is not Ready and never replaces it
+/// (kubernetes/kubernetes pkg/controller/statefulset/stateful_set_control.go
+/// `updateStatefulSet`, kubernetes#67250), so a rollout of a bad image or
+/// version stays stuck after a good one is applied; deleted, the pod is made
+/// again from the new template. A Ready pod is left to the controller's
+/// own rolling update.
+async fn repair_stuck_pods(
+    c: &Cluster,
+    o: &Obj,
+    applied: &serde_json::Value,
+) -> Result<(), ClusterError> {
+    let gen = applied["metadata"]["generation"].as_i64().unwrap_or(0);
+    let observed = move |v: Option<&serde_json::Value>| match v {
+        Some(v) if v["status"]["observedGeneration"].as_i64().unwrap_or(0) >= gen => {
+            Readiness::Ready
+        }
+        _ => Readiness::Waiting("the controller has not seen the new template yet".into()),
+    };
+    // a safety net, not a clock anything depends on: a controller that does
+    // not answer within it leaves the repair to the next apply
+    let seen =
+        tokio::time::timeout(std::time::Duration::from_secs(60), c.wait(&o.id, observed)).await;
+    if !matches!(seen, Ok(Ok(Readiness::Ready))) {
+        return Ok(());
+    }
+    let Some(live) = c.get(&o.id).await? else {
+        return Ok(());
+    };
+    let Some(update) = live["status"]["updateRevision"].as_str() else {
+        return Ok(());
+    };
+    let selector: Vec<String> = live["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    if selector.is_empty() {
+        return Ok(());
+    }
+    for pod in c
+        .list("v1", "Pod", &o.id.namespace, &selector.join(","))
+        .await?
+    {
+        let ready = pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        let rev = pod["metadata"]["labels"]["controller-revision-hash"].as_str();
+        if ready || rev.is_none_or(|r| r == update) {
+            continue;
+        }
+        let name = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
+        let uid = pod["metadata"]["uid"].as_str().map(String::from);
+        tracing::warn!(object = %o.key(), pod = %name, "a pod of an earlier template that never became ready: deleted, so that the controller makes it from the new one");
+        c.delete(
+            &ObjRef::new("v1", "Pod", &o.id.namespace, &name),
+            uid.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Deletes what the stack applied before and no longer renders (a Job
