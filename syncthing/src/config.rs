@@ -12,6 +12,20 @@ use std::fmt::Write as _;
 
 pub const CONFIG_VERSION: u32 = 36;
 
+/// Where a member keeps the versions of files that another member deleted
+/// or overwrote (SyncThing's "staggered" versioning acts on changes that
+/// arrive from peers): relative to the folder, so beside it, in the config
+/// directory, outside wp-content and out of the web server's reach (the
+/// default, `.stversions` inside the folder, would serve deleted uploads).
+/// SyncThing 1.19 joins a relative `fsPath` to the folder's path
+/// (lib/versioner/util.go `versionerFsFromFolderCfg`).
+pub const VERSIONS_PATH: &str = "../config/versions";
+
+/// How long versions are kept: 30 days. Staggered versioning keeps one
+/// version per 30 s for the first hour, one per hour for the first day, one
+/// per day for 30 days, then one per week until this age.
+pub const VERSIONS_MAX_AGE_S: u32 = 30 * 24 * 3600;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
     pub id: String,
@@ -111,7 +125,10 @@ pub fn render(c: &Config) -> String {
         ("junctionsAsDirs", "false"),
     ] {
         if k == "copiers" {
-            out.push_str("        <minDiskFree unit=\"%\">1</minDiskFree>\n        <versioning>\n            <cleanupIntervalS>3600</cleanupIntervalS>\n            <fsPath></fsPath>\n            <fsType>basic</fsType>\n        </versioning>\n");
+            let _ = writeln!(
+                out,
+                "        <minDiskFree unit=\"%\">1</minDiskFree>\n        <versioning type=\"staggered\">\n            <param key=\"maxAge\" val=\"{VERSIONS_MAX_AGE_S}\"></param>\n            <cleanupIntervalS>3600</cleanupIntervalS>\n            <fsPath>{VERSIONS_PATH}</fsPath>\n            <fsType>basic</fsType>\n        </versioning>"
+            );
         }
         let _ = writeln!(out, "        <{k}>{v}</{k}>");
     }

@@ -162,6 +162,20 @@ geowp_tests::for_each_terraform! {
             d.data.display()
         );
     }
+    // ... and each member that received the deletion kept the file as a
+    // version, beside the folder, out of the web server's reach (the
+    // version is moved there as the deletion is applied)
+    for d in [&daemons[0], &daemons[2]] {
+        let dir = d.home.join("versions/uploads/2026");
+        let kept: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("a~"))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap())
+            .collect();
+        assert_eq!(kept, vec![content.to_string()], "{}", dir.display());
+        assert!(!d.data.join(".stversions").exists());
+    }
     // a member stopped while files are written catches up after restart
     daemons[2].stop();
     std::fs::write(

@@ -72,6 +72,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, CREATE TEMPORA
 SQL
 if q -N -e 'SELECT VERSION()' | grep -q TiDB; then
   q -e "SET GLOBAL tidb_replica_read = 'closest-adaptive'"
+  # a day of MVCC history: a bad statement can be read back AS OF TIMESTAMP
+  # and a dropped table brought back with FLASHBACK TABLE (docs/guides/undo.md)
+  q -e "SET GLOBAL tidb_gc_life_time = '24h'"
 fi
 rm -f "$cnf"
 echo bootstrap done
