@@ -71,19 +71,6 @@ pub fn storage_class() -> Validator {
     })
 }
 
-/// Whether `k` may be a key of a Secret's or ConfigMap's data: 1 to 253 of
-/// letters, digits, '-', '_' and '.', and not '.', '..' or '..'-prefixed
-/// (kubernetes/apimachinery@v0.33.0 pkg/util/validation/validation.go:441-451
-/// `IsConfigMapKey`).
-pub fn is_config_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.len() <= 253
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !k.starts_with("..")
-        && k != "."
-}
-
 /// Map keys that must not be empty (a StorageClass's parameters: the API
 /// server answers an empty key with "field can not be empty.").
 pub fn no_empty_keys(what: &'static str) -> Validator {
@@ -206,17 +193,112 @@ pub fn site_url() -> Validator {
 
 /// A container image with a tag or digest, no spaces.
 pub fn image() -> Validator {
-    Validator::string("Image not pinned", "an image with a tag or digest", |s| {
-        let last = s.rsplit('/').next().unwrap_or("");
-        let ok = !s.is_empty()
-            && !s.contains(|c: char| c.is_whitespace() || c.is_control())
-            && (last.contains(':') || s.contains("@sha256:"));
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("{s:?} must name an image with a tag or digest and no spaces, e.g. \"repo/name:1.2.3\"."))
+    Validator::string(
+        "Invalid image",
+        "an image reference with a tag or digest",
+        |s| {
+            let last = s.rsplit('/').next().unwrap_or("");
+            let pinned = last.contains(':') || s.contains('@');
+            match reference_error(s) {
+            _ if !pinned => Err(format!("{s:?} must name an image with a tag or digest, e.g. \"repo/name:1.2.3\".")),
+            Some(why) => Err(format!("{s:?} is not an image reference a kubelet can pull: {why}; e.g. \"registry.example.com/team/name:1.2.3\".")),
+            None => Ok(()),
         }
-    })
+        },
+    )
+}
+
+/// What is wrong with `s` as an image reference, by the grammar of
+/// distribution/reference (`reference.go`): `[host[:port]/]path[:tag][@digest]`,
+/// path components of lowercase letters and digits joined by `.`, `_`, `__`
+/// or dashes, a tag of at most 128 word characters, dots and dashes
+/// starting with a word character, a digest `algorithm:hex`.
+pub fn reference_error(s: &str) -> Option<String> {
+    let (rest, digest) = match s.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (s, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty()
+                && alg
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b))
+                && hex.len() >= 32
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        if !ok {
+            return Some(format!("the digest {d:?} is not algorithm:hex"));
+        }
+    }
+    // a tag is after the last ':' that follows the last '/'
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match rest[slash..].rfind(':') {
+        Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..])),
+        None => (rest, None),
+    };
+    if let Some(t) = tag {
+        let b = t.as_bytes();
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        if b.is_empty()
+            || b.len() > 128
+            || !word(b[0])
+            || !b.iter().all(|&c| word(c) || c == b'.' || c == b'-')
+        {
+            return Some(format!("the tag {t:?} is not 1 to 128 letters, digits, '_', '.' and '-' starting with a letter, digit or '_'"));
+        }
+    }
+    if name.is_empty() || name.len() > 255 {
+        return Some("the name is empty or longer than 255 characters".into());
+    }
+    let mut parts: Vec<&str> = name.split('/').collect();
+    // the first part is a registry host when it looks like one
+    if parts.len() > 1
+        && (parts[0].contains(['.', ':'])
+            || parts[0] == "localhost"
+            || parts[0].bytes().any(|b| b.is_ascii_uppercase()))
+    {
+        let host = parts.remove(0);
+        let (h, port) = match host.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host, None),
+        };
+        let label_ok = |l: &str| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        };
+        if !h.split('.').all(label_ok)
+            || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Some(format!("the registry {host:?} is not host[:port]"));
+        }
+    }
+    for part in parts {
+        // lowercase letters and digits, joined by '.', '_', '__' or dashes
+        let b = part.as_bytes();
+        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        let mut ok = !b.is_empty() && alnum(b[0]) && alnum(b[b.len() - 1]);
+        let mut i = 0;
+        while ok && i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &part[start..i];
+            ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-');
+        }
+        if !ok {
+            return Some(format!("the path part {part:?} must be lowercase letters and digits joined by '.', '_', '__' or '-'"));
+        }
+    }
+    None
 }
 
 /// A TiDB release tag such as `v8.5.1`.
@@ -517,6 +599,33 @@ mod tests {
     }
 
     #[test]
+    fn image_references_follow_the_distribution_grammar() {
+        for good in [
+            "wordpress:6.7.2-php8.3-apache",
+            "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8",
+            "localhost:5000/team/app:1",
+            "pingcap/tikv:v8.5.7",
+            "ghcr.io/a__b/c.d-e:latest",
+            "busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(reference_error(good), None, "{good}");
+            assert!(ok(&image(), good), "{good}");
+        }
+        for bad in [
+            "UPPER/Case:tag:x",
+            "repo/Name:1",
+            "repo/name:-1",
+            "repo//name:1",
+            "repo/name:",
+            "re po/x:1",
+            "host:x/name:1",
+        ] {
+            assert!(!ok(&image(), bad), "{bad}");
+        }
+        assert!(!ok(&image(), "wordpress"), "not pinned");
+    }
+
+    #[test]
     fn addresses_and_urls() {
         let pd = url_host_port(&["http", "https"], "https://10.0.0.5:2379");
         assert!(
@@ -552,7 +661,10 @@ mod tests {
 
     #[test]
     fn images_versions_passwords_tokens() {
-        assert!(ok(&image(), "wordpress:6.7.1") && ok(&image(), "reg:5000/a/b@sha256:abc"));
+        let digest = format!("reg:5000/a/b@sha256:{}", "ab".repeat(32));
+        assert!(ok(&image(), "wordpress:6.7.1") && ok(&image(), &digest));
+        // a digest too short to be one
+        assert!(!ok(&image(), "reg:5000/a/b@sha256:abc"));
         assert!(
             !ok(&image(), "wordpress")
                 && !ok(&image(), "reg:5000/wordpress")

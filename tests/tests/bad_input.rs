@@ -275,8 +275,11 @@ fn cases(p: &Pems) -> Vec<Case> {
         ("nfs_provisioner_image", "registry.k8s.io/x:v1 beta"),
         ("mysql_client_image", ""),
         ("busybox_image", "reg:5000/busybox"),
+        // pinned, but no kubelet could pull it
+        ("wordpress_image", "UPPER/Case:tag:x"),
+        ("pd_peer_relay_image", "team/Relay:1"),
     ] {
-        v.push(c(STACK, vec![(attr, s(bad))], "Image not pinned", attr));
+        v.push(c(STACK, vec![(attr, s(bad))], "Invalid image", attr));
     }
     for bad in ["Bad Class", "UPPER", "a_b"] {
         v.push(c(
@@ -361,7 +364,7 @@ fn cases(p: &Pems) -> Vec<Case> {
         "Invalid WordPress salts",
         "wordpress_salts",
     ));
-    // an extra key that cannot be a Secret key
+    // a key that is not one of the eight (a typo; this one could not even be a Secret key)
     let mut extra: Vec<String> = geowp_common::names::SALT_NAMES
         .iter()
         .map(|n| format!("{n} = \"s\""))

@@ -289,27 +289,34 @@ pub struct StackSpec {
     pub folder_id: String,
     /// TLS among PD, TiKV and TiDB, with certificates from the site's CA (`tls_ca_certificate`): every connection between them is encrypted and both ends must hold a certificate of this site. Turning it off plans a warning: PD and TiKV have no other authentication.
     #[tf(default = true)]
+    #[serde(default = "yes")]
     pub tidb_tls: bool,
     /// CIDR ranges allowed to reach this region's peer Services (PD, TiKV, SyncThing): the other regions' node and pod ranges. They become the load balancers' `loadBalancerSourceRanges` and the NetworkPolicies' ip blocks. Empty: anyone who reaches the load balancer may connect (a plan-time warning for LoadBalancer peer Services without `peer_service_annotations`).
     #[tf(default = Vec::<String>::new(), validate = cidrs())]
+    #[serde(default)]
     pub peer_source_ranges: Vec<String>,
     /// CIDR ranges of this cluster's nodes. NFS volumes are mounted by the kubelet of the node a WordPress pod runs on, so the NFS server's NetworkPolicy admits these ranges. Empty: any source in the cluster may reach the NFS ports (its Service is cluster-internal).
     #[tf(default = Vec::<String>::new(), validate = cidrs())]
+    #[serde(default)]
     pub node_source_ranges: Vec<String>,
     /// Annotations of the peer Services, e.g. an internal load balancer reachable from other regions: `networking.gke.io/load-balancer-type = "Internal"` with `networking.gke.io/internal-load-balancer-allow-global-access = "true"` on GKE, `service.beta.kubernetes.io/aws-load-balancer-scheme = "internal"` on EKS, `service.beta.kubernetes.io/azure-load-balancer-internal = "true"` on AKS.
     #[tf(default = BTreeMap::<String, String>::new(), validate = annotation_keys())]
+    #[serde(default)]
     pub peer_service_annotations: BTreeMap<String, String>,
     /// Annotations of one peer Service, by `pd`, `tikv` or `syncthing`, added to `peer_service_annotations` (a key here wins). For what differs per Service: the fixed private address of each internal NLB on EKS (`service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses`), or an Elastic IP allocation each.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = service_annotations_check())]
+    #[serde(default)]
     pub peer_service_annotations_by_service: BTreeMap<String, BTreeMap<String, String>>,
     /// The member whose PD should lead while it is up (the region closest to most writers): its PD gets the highest leader priority. Default: none preferred.
     #[tf(validate = dns_label("member name", 40, "us-east"))]
     pub primary_member: Option<String>,
     /// The largest round-trip time between any two regions, in milliseconds. PD's heartbeat and election timings and TiKV's Raft election timeout are sized from it (see the docs for the arithmetic).
     #[tf(default = 150u32, validate = int_between(1, 5000))]
+    #[serde(default = "default_max_rtt_ms")]
     pub max_rtt_ms: u32,
     /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing` and `nfs`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the component's default limit, or the request when that is larger; a limit below the request is refused at plan). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi); lower them for test clusters.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = resources_check())]
+    #[serde(default)]
     pub resources: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -331,6 +338,15 @@ fn founders_check() -> tfplugin::validate::Validator {
         }
         Ok(())
     })
+}
+
+/// Defaults for the import annotation (a stack written before a field
+/// existed decodes to what the configuration's default gives).
+fn yes() -> bool {
+    true
+}
+fn default_max_rtt_ms() -> u32 {
+    150
 }
 
 fn default_pd_peer_relay_image() -> String {

@@ -963,3 +963,37 @@ fn scheduled_events_run_from_one_runner_never_from_page_loads() {
         crate::render::wordpress::CRON_PHP
     );
 }
+
+#[test]
+fn an_annotation_written_before_the_newer_fields_decodes_with_their_defaults() {
+    // the import annotation is StackSpec's JSON; a stack applied before
+    // these fields existed has none of them
+    let spec = spec("us-east");
+    let mut old = serde_json::to_value(&spec).unwrap();
+    let newer = [
+        "tidb_tls",
+        "peer_source_ranges",
+        "node_source_ranges",
+        "peer_service_annotations",
+        "peer_service_annotations_by_service",
+        "max_rtt_ms",
+        "resources",
+        "primary_member",
+        "founders",
+        "pd_peer_relay_image",
+        "storage_class_provisioner",
+        "storage_class_parameters",
+        "wordpress_service_annotations",
+        "wordpress_tls_at_load_balancer",
+    ];
+    for k in newer {
+        old.as_object_mut().unwrap().remove(k);
+    }
+    let decoded: crate::render::StackSpec =
+        serde_json::from_value(old).expect("an older annotation decodes");
+    assert!(decoded.tidb_tls);
+    assert_eq!(decoded.max_rtt_ms, 150);
+    assert!(decoded.resources.is_empty() && decoded.peer_source_ranges.is_empty());
+    assert_eq!(decoded.member, spec.member);
+    assert_eq!(decoded.members, spec.members);
+}

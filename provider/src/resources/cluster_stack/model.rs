@@ -33,20 +33,22 @@ fn salts() -> tfplugin::validate::Validator {
                     x => x.as_str().is_none_or(str::is_empty),
                 })
                 .collect();
-            // every key becomes a key of the WordPress Secret, which the API
-            // server takes only as [-._a-zA-Z0-9]+ (IsConfigMapKey)
-            let bad: Vec<String> = v
+            // the eight and no others: another key would be a typo that
+            // changes nothing in WordPress (and, not being a valid Secret
+            // key, one the API server refuses)
+            let unknown: Vec<String> = v
                 .as_map()
                 .into_iter()
                 .flatten()
                 .map(|(k, _)| k)
-                .filter(|k| !crate::validators::is_config_key(k))
+                .filter(|k| !geowp_common::names::SALT_NAMES.contains(&k.as_str()))
                 .map(|k| format!("{k:?}"))
                 .collect();
-            if !bad.is_empty() {
+            if !unknown.is_empty() {
                 return Err(format!(
-                    "wordpress_salts key {} cannot be a Kubernetes Secret key: use letters, digits, '-', '_' and '.' (e.g. \"AUTH_KEY\").",
-                    bad.join(", ")
+                    "wordpress_salts has {}, not one of WordPress's eight keys and salts ({}); pass geowp_site.<name>.wordpress_salts.",
+                    unknown.join(", "),
+                    geowp_common::names::SALT_NAMES.join(", ")
                 ));
             }
             if missing.is_empty() {
