@@ -1110,12 +1110,36 @@ geowp_tests::for_each_terraform! {
             let got = by_resource.get(&addr).cloned().unwrap_or_default();
             let top = case.path.split(['.', '[']).next().unwrap_or("");
             let leaf = case.path.rsplit('.').next().unwrap_or("");
+            // the snippet shows the attribute at fault (or the block or map
+            // attribute holding it), never only the resource's first line
+            let in_block = case.path.starts_with("cluster.") || case.path.starts_with("timeouts.");
+            // (an attribute the case leaves out cannot be shown: then the
+            // block or resource that lacks it is the place)
+            let name = format!("resource \"{}\" \"c{i:03}\"", case.kind);
+            let block = config
+                .find(&name)
+                .map(|at| {
+                    let rest = &config[at..];
+                    &rest[..rest[1..].find("\nresource ").map_or(rest.len(), |e| e + 1)]
+                })
+                .unwrap_or("");
+            let missing = !case.path.contains('[')
+                && (!block.contains(&format!("{leaf} =")) || block.contains(&format!("{leaf} = null")));
+            let shown = |d: &Diag| {
+                if missing {
+                    d.snippet.contains("resource \"") || d.snippet.contains(&format!("{top} {{"))
+                } else if in_block {
+                    d.snippet.contains(leaf)
+                } else {
+                    d.snippet.contains(&format!("{top} "))
+                }
+            };
             let hit = got.iter().any(|d| {
                 d.summary == case.summary
+                    && shown(d)
                     && (d.detail.contains(&case.path)
-                        || (!case.path.contains(['.', '[']) && d.snippet.contains(&format!("{top} ")))
-                        || (case.path.starts_with("cluster.") && d.snippet.contains(leaf))
-                        || (case.path.starts_with("timeouts.") && d.snippet.contains(leaf)))
+                        || !case.path.contains(['.', '['])
+                        || in_block)
             });
             if !hit {
                 problems.push(format!("{addr} ({} at {}): got {:?}", case.summary, case.path, got));

@@ -162,6 +162,24 @@ impl Diagnostics {
     }
 }
 
+impl AttrPath {
+    /// The part of the path Terraform can point at in the configuration: up
+    /// to the first map key. Terraform narrows a diagnostic into nested
+    /// blocks, not into an attribute's value, so a path inside a map
+    /// (`members["eu-west"].pd_client_url`) would show only the resource's
+    /// first line; the attribute holding it (`members`) shows its own line.
+    /// The whole path goes into the detail ([`Diagnostic::detail_with_path`]).
+    pub fn shown(&self) -> AttrPath {
+        AttrPath(
+            self.0
+                .iter()
+                .take_while(|s| !matches!(s, Step::Key(_)))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
 impl Diagnostic {
     /// The detail as sent: for a path inside a nested value (a map key, a
     /// nested attribute), prefixed with the path when it does not already
@@ -191,7 +209,7 @@ impl From<&Diagnostic> for pb::Diagnostic {
             },
             summary: d.summary.clone(),
             detail: d.detail_with_path(),
-            attribute: d.path.as_ref().map(pb::AttributePath::from),
+            attribute: d.path.as_ref().map(|p| pb::AttributePath::from(&p.shown())),
         }
     }
 }
@@ -220,6 +238,23 @@ mod tests {
         assert_eq!(wire.steps[3].selector, Some(Selector::ElementKeyInt(2)));
         assert_eq!(AttrPath::from(&wire), p);
         assert_eq!(p.to_string(), "members[\"eu-west\"].address[2]");
+    }
+
+    #[test]
+    fn a_path_into_a_map_points_at_the_attribute_and_keeps_the_rest_in_the_detail() {
+        let p = AttrPath::root("members")
+            .key("eu-west")
+            .attr("pd_client_url");
+        assert_eq!(p.shown(), AttrPath::root("members"));
+        assert_eq!(
+            AttrPath::root("cluster").attr("host").shown(),
+            AttrPath::root("cluster").attr("host")
+        );
+        let mut d = Diagnostics::new();
+        d.error_at(p, "Invalid URL", "use https");
+        let wire = &d.to_proto()[0];
+        assert_eq!(wire.attribute.as_ref().unwrap().steps.len(), 1);
+        assert_eq!(wire.detail, "members[\"eu-west\"].pd_client_url: use https");
     }
 
     #[test]

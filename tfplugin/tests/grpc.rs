@@ -168,7 +168,19 @@ async fn validation_collects_all_problems_as_diagnostics_with_paths() {
         .iter()
         .map(|d| AttrPath::from(d.attribute.as_ref().unwrap()).to_string())
         .collect();
-    assert_eq!(paths, vec!["name", "labels[\"a\"]", "labels[\"c\"]"]);
+    // a path into a map points at the map attribute (the line Terraform
+    // can show); the key is in the detail
+    assert_eq!(paths, vec!["name", "labels", "labels"]);
+    assert!(
+        r.diagnostics[1].detail.starts_with("labels[\"a\"]"),
+        "{}",
+        r.diagnostics[1].detail
+    );
+    assert!(
+        r.diagnostics[2].detail.starts_with("labels[\"c\"]"),
+        "{}",
+        r.diagnostics[2].detail
+    );
 }
 
 #[tokio::test]
