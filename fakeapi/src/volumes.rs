@@ -157,11 +157,18 @@ mod tests {
         let vols = s.list(pvs, None);
         assert_eq!(vols.len(), 1);
         assert_eq!(vols[0]["spec"]["persistentVolumeReclaimPolicy"], "Retain");
-        // the claim deleted: the volume stays, Released
+        // the claim deleted: its volume stays, Released (the StatefulSet,
+        // still there, makes a new claim with a new volume: the old one is
+        // found by the claim's uid, not by its place in the list)
+        let uid = claim["metadata"]["uid"].clone();
         s.delete(pvcs, "geowp", "data-tikv-0", "Background", None)
             .unwrap();
         while settle(&mut s) {}
         let vols = s.list(pvs, None);
-        assert_eq!(vols[0]["status"]["phase"], "Released");
+        let old = vols
+            .iter()
+            .find(|v| v["spec"]["claimRef"]["uid"] == uid)
+            .expect("the deleted claim's volume is kept");
+        assert_eq!(old["status"]["phase"], "Released");
     }
 }
