@@ -9,9 +9,10 @@
 #                                              real WordPress on a real MySQL-compatible server
 #   browser (Debian: haproxy, chromium, chromium-driver)
 #                                              the demo's global load balancer and the browser test
+#   cache (Debian: varnish)                   the page cache, with the VCL geowp renders
 #   etcd (Debian: etcd-server, etcd-client, haproxy)
 #                                              PD's peer layer (embedded etcd) with the PD pod's relay
-# Usage: scripts/tools.sh [terraform] [null] [syncthing] [judges] [wordpress] [browser] [etcd]   (no argument: all)
+# Usage: scripts/tools.sh [terraform] [null] [syncthing] [judges] [wordpress] [cache] [browser] [etcd]   (no argument: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOOLS="$PWD/.tools"
@@ -133,6 +134,10 @@ if want wordpress; then
   # the default theme is only a Recommends of wordpress, and apt runs with
   # --no-install-recommends: without it every page is empty
   apt_need "WordPress on a MySQL-compatible server" wordpress wordpress-theme-twentytwentythree php-cli php-mysql mariadb-server mariadb-client
+fi
+
+if want cache; then
+  apt_need "the page cache of the demo and its tests" varnish
 fi
 
 if want browser; then

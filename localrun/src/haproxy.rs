@@ -1,7 +1,8 @@
 //! The demo's global load balancer: Debian's HAProxy in front of every
 //! region's WordPress Service, health-checking the stack's health path with
 //! the interval and thresholds of the GKE example's health check, so a
-//! region drops out and comes back as it would behind Google's.
+//! region drops out and comes back as it would behind Google's. When every
+//! region fails its check it fails open (see [`config`]).
 
 /// Health check timings shared with `examples/terraform/gke/loadbalancer.tf`
 /// (`check_interval_sec`, `timeout_sec`, `healthy_threshold`,
@@ -40,6 +41,17 @@ backend regions\n  balance roundrobin\n{check}"
     for b in backends {
         s.push_str(&format!("  server {} {} check\n", b.name, b.wordpress));
     }
+    // Every region failing its check (the database down site-wide): fail
+    // open, as ALB target groups and Route 53 do, so each region's page
+    // cache still serves the pages it has. The same regions, unchecked, as
+    // backups: used only while no checked server is up, all of them then.
+    s.push_str("  option allbackups\n");
+    for b in backends {
+        s.push_str(&format!(
+            "  server {}-open {} backup no-check\n",
+            b.name, b.wordpress
+        ));
+    }
     for b in backends {
         let Some(d) = &b.direct else { continue };
         s.push_str(&format!(
@@ -76,6 +88,7 @@ mod tests {
         assert!(c.contains("bind 127.0.0.1:8080"));
         assert!(c.contains("server us-east 127.11.2.7:80 check"));
         assert!(c.contains("server eu-west 127.12.2.7:80 check"));
+        assert!(c.contains("option allbackups\n  server us-east-open 127.11.2.7:80 backup no-check\n  server eu-west-open 127.12.2.7:80 backup no-check\n"));
         assert!(c.contains("uri /geowp-health.php ver HTTP/1.1 hdr Host demo.localhost:8080"));
         assert!(c.contains("inter 2s fall 2 rise 2"));
         assert!(c.contains("frontend region-us-east\n  bind 127.11.0.1:8080"));

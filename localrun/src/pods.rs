@@ -95,6 +95,9 @@ pub enum Adapter {
     /// `debian`): the container's command, run here unchanged with the
     /// machine's `sh` and Debian's `mariadb-client`.
     Shell,
+    /// `varnish:*`: Debian's varnishd with the container's arguments and
+    /// VCL, its backend's Service name made this machine's address.
+    Varnish,
     /// `pingcap/tidb:*`: no TiDB binary can be installed here; the pod's
     /// SQL port leads to the one MariaDB server every region shares.
     TidbStandIn,
@@ -110,6 +113,7 @@ pub fn adapter(image: &str) -> Adapter {
     match repo {
         "wordpress" => Adapter::WordPress,
         "syncthing/syncthing" => Adapter::SyncThing,
+        "varnish" => Adapter::Varnish,
         "busybox" | "mysql" | "alpine" | "debian" | "mariadb" => Adapter::Shell,
         "pingcap/tidb" => Adapter::TidbStandIn,
         "pingcap/pd" => {
@@ -212,6 +216,75 @@ pub fn service_address(
         },
         _ => value.to_string(),
     }
+}
+
+/// A VCL with each backend's `.host` and `.port` (a Service name and its
+/// port) made the Service's address here, as cluster DNS would resolve it
+/// when varnishd loads the VCL.
+pub fn vcl_backends(
+    vcl: &str,
+    namespace: &str,
+    services: &BTreeMap<(String, String), String>,
+) -> String {
+    let mut host = None;
+    let mut out = Vec::new();
+    for line in vcl.lines() {
+        let t = line.trim_start();
+        let quoted = |l: &str| l.split('"').nth(1).map(String::from);
+        if t.starts_with(".host") {
+            host = quoted(t);
+            continue;
+        }
+        if t.starts_with(".port") {
+            if let (Some(h), Some(p)) = (host.take(), quoted(t)) {
+                let addr = service_address(&format!("{h}:{p}"), namespace, services);
+                let (h, p) = addr.rsplit_once(':').unwrap_or((&addr, &p));
+                let indent = &line[..line.len() - t.len()];
+                out.push(format!("{indent}.host = \"{h}\";"));
+                out.push(format!("{indent}.port = \"{p}\";"));
+                continue;
+            }
+        }
+        out.push(line.to_string());
+    }
+    out.join("\n") + "\n"
+}
+
+/// varnishd's arguments here from the container's: the VCL at `vcl` (its
+/// backends translated), listeners on the pod's address `ip`, the work
+/// directory through `path` (container path -> this machine's), and no
+/// jail, as varnishd runs when not started as root (as in the pod).
+pub fn varnish_args(
+    given: &[String],
+    vcl: &Path,
+    ip: std::net::Ipv4Addr,
+    path: impl Fn(&str) -> String,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec!["-j".into(), "none".into()];
+    let mut i = 0;
+    while i < given.len() {
+        let flag = given[i].as_str();
+        let value = given.get(i + 1).cloned().unwrap_or_default();
+        match flag {
+            "-F" => {
+                args.push("-F".into());
+                i += 1;
+                continue;
+            }
+            "-f" => args.extend(["-f".into(), vcl.display().to_string()]),
+            "-n" => args.extend(["-n".into(), path(&value)]),
+            "-a" => {
+                let local = match value.split_once("=:") {
+                    Some((name, rest)) => format!("{name}={ip}:{rest}"),
+                    None => format!("{ip}{value}"),
+                };
+                args.extend(["-a".into(), local]);
+            }
+            _ => args.extend([flag.to_string(), value]),
+        }
+        i += 2;
+    }
+    args
 }
 
 /// Whether an environment value names a host, so that a Service name in
@@ -353,6 +426,46 @@ mod tests {
         assert_eq!(adapter("docker.io/library/busybox:1.36.1"), Adapter::Shell);
         assert_eq!(adapter("syncthing/syncthing:1.27"), Adapter::SyncThing);
         assert_eq!(adapter("pingcap/tidb:v8.5.1"), Adapter::TidbStandIn);
+        assert_eq!(adapter("varnish:8.0.0"), Adapter::Varnish);
+        let given: Vec<String> = [
+            "-F",
+            "-n",
+            "/var/lib/varnish/geowp",
+            "-f",
+            "/etc/varnish/geowp/geowp.vcl",
+            "-a",
+            "http=:8080,HTTP",
+            "-a",
+            ":9000",
+            "-s",
+            "malloc,512M",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            varnish_args(
+                &given,
+                Path::new("/pod/varnish.vcl"),
+                "127.11.3.9".parse().unwrap(),
+                |p| p.replace("/var/lib/varnish", "/pod/work")
+            ),
+            [
+                "-j",
+                "none",
+                "-F",
+                "-n",
+                "/pod/work/geowp",
+                "-f",
+                "/pod/varnish.vcl",
+                "-a",
+                "http=127.11.3.9:8080,HTTP",
+                "-a",
+                "127.11.3.9:9000",
+                "-s",
+                "malloc,512M"
+            ]
+        );
         assert!(matches!(adapter("pingcap/pd:v8.5.1"), Adapter::Simulated(w) if w.contains("PD")));
         assert!(
             matches!(adapter("registry.k8s.io/sig-storage/nfs-provisioner:v4"), Adapter::Simulated(w) if w.contains("NFS"))
@@ -392,6 +505,11 @@ mod tests {
         );
         assert_eq!(service_address("tidb:4000", "other", &svcs), "tidb:4000");
         assert_eq!(service_address("utf8mb4", "geowp", &svcs), "utf8mb4");
+        let vcl = "backend b {\n    .host = \"tidb\";\n    .port = \"4000\";\n    .probe = { .interval = 5s; }\n}\n";
+        assert_eq!(
+            vcl_backends(vcl, "geowp", &svcs),
+            "backend b {\n    .host = \"127.11.1.5\";\n    .port = \"4000\";\n    .probe = { .interval = 5s; }\n}\n"
+        );
         assert!(
             names_a_host("WORDPRESS_DB_HOST", "tidb:4000") && names_a_host("TIDB_HOST", "tidb")
         );

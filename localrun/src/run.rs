@@ -46,6 +46,8 @@ struct Ctr {
     spec: Value,
     mounts: Mounts,
     env: Vec<(String, String)>,
+    /// Varnish: its VCL with the backends' Service names made addresses here.
+    vcl: Option<PathBuf>,
     child: Option<Child>,
     ready: bool,
     ready_fails: u32,
@@ -98,6 +100,7 @@ impl Pod {
             .map(|c| match &c.adapter {
                 Adapter::WordPress => format!("{}: Debian's WordPress under php -S {}:80", c.name, self.ip),
                 Adapter::SyncThing => format!("{}: Debian's syncthing", c.name),
+                Adapter::Varnish => format!("{}: Debian's varnishd", c.name),
                 Adapter::Shell => format!("{}: its command, with this machine's sh and mariadb-client", c.name),
                 Adapter::TidbStandIn => format!("{}: TiDB cannot run here; its SQL port leads to the MariaDB server every region shares", c.name),
                 Adapter::Simulated(why) => format!("{}: {why}", c.name),
@@ -371,13 +374,28 @@ fn new_ctr(
 ) -> Ctr {
     let mounts = mounts_of(c, vols);
     let env = env_of(c, w, ip, dir, &mounts, snap, services);
+    let adapter = pods::adapter(c["image"].as_str().unwrap_or(""));
     let now = Instant::now();
+    let vcl = (adapter == Adapter::Varnish)
+        .then(|| {
+            let args = strings(&c["args"]);
+            let file = args
+                .iter()
+                .position(|a| a == "-f")
+                .and_then(|i| args.get(i + 1))?;
+            let text = std::fs::read_to_string(mounts.host(file)?).ok()?;
+            let local = dir.join(format!("{}.vcl", c["name"].as_str().unwrap_or("varnish")));
+            std::fs::write(&local, pods::vcl_backends(&text, &w.namespace, services)).ok()?;
+            Some(local)
+        })
+        .flatten();
     Ctr {
         name: c["name"].as_str().unwrap_or("").to_string(),
-        adapter: pods::adapter(c["image"].as_str().unwrap_or("")),
+        adapter,
         spec: c.clone(),
         mounts,
         env,
+        vcl,
         child: None,
         ready: false,
         ready_fails: 0,
@@ -455,6 +473,19 @@ fn command(c: &Ctr, ip: Ipv4Addr, dir: &Path) -> Result<Option<Command>, String>
                 .envs(env.iter().map(|(k, v)| (k, v)))
                 .env("STMONITORED", "yes")
                 .env("STNOUPGRADE", "1");
+            cmd
+        }
+        Adapter::Varnish => {
+            let vcl = c
+                .vcl
+                .as_ref()
+                .ok_or("no VCL: the -f file is not in a volume")?;
+            let args = pods::varnish_args(&strings(&c.spec["args"]), vcl, ip, |p| c.mounts.path(p));
+            let mut cmd = Command::new(crate::mariadb::program("varnishd", "varnish")?);
+            cmd.args(args)
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .envs(env.iter().map(|(k, v)| (k, v)));
             cmd
         }
         Adapter::Shell => {
@@ -635,6 +666,15 @@ impl Runtime {
         }
     }
 
+    /// A headless Service's address here. In Kubernetes its name resolves
+    /// to each ready pod; without DNS here it gets an address of its own,
+    /// proxied to its ready pods as a ClusterIP Service's is (so a program
+    /// that means to reach every pod reaches one: the demo runs one pod
+    /// behind each headless Service it reaches by name).
+    fn headless_ip(&mut self, ns: &str, name: &str) -> Ipv4Addr {
+        self.ip_for(&format!("service {ns}/{name}"))
+    }
+
     fn ip_for(&mut self, pod: &str) -> Ipv4Addr {
         if let Some(ip) = self.ips.get(pod) {
             return *ip;
@@ -728,19 +768,22 @@ impl Runtime {
         for k in stale {
             self.stop_pod(&k, true).await;
         }
-        let services: BTreeMap<(String, String), String> = snap
-            .services
-            .iter()
-            .filter_map(|s| {
-                Some((
-                    (
-                        s["metadata"]["namespace"].as_str()?.to_string(),
-                        s["metadata"]["name"].as_str()?.to_string(),
-                    ),
-                    s["spec"]["clusterIP"].as_str()?.to_string(),
-                ))
-            })
-            .collect();
+        let mut services: BTreeMap<(String, String), String> = BTreeMap::new();
+        for s in &snap.services {
+            let (Some(ns), Some(name), Some(ip)) = (
+                s["metadata"]["namespace"].as_str(),
+                s["metadata"]["name"].as_str(),
+                s["spec"]["clusterIP"].as_str(),
+            ) else {
+                continue;
+            };
+            let ip = if ip == "None" {
+                self.headless_ip(ns, name).to_string()
+            } else {
+                ip.to_string()
+            };
+            services.insert((ns.to_string(), name.to_string()), ip);
+        }
         for w in &wants {
             if !self.pods.contains_key(&w.key()) {
                 self.start_pod(w, snap, &services).await;
@@ -945,6 +988,11 @@ impl Runtime {
             let mut addrs: Vec<Ipv4Addr> = Vec::new();
             if let Some(ip) = s["spec"]["clusterIP"].as_str().and_then(|i| i.parse().ok()) {
                 addrs.push(ip);
+            }
+            if s["spec"]["clusterIP"] == "None" {
+                if let Some(name) = s["metadata"]["name"].as_str() {
+                    addrs.push(self.headless_ip(ns, name));
+                }
             }
             for ing in s["status"]["loadBalancer"]["ingress"]
                 .as_array()

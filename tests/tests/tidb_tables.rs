@@ -146,6 +146,12 @@ fn spec(member: &str, tls: bool) -> StackSpec {
         peer_service_annotations_by_service: BTreeMap::new(),
         primary_member: Some("us-east".into()),
         max_rtt_ms: 150,
+        stale_read_seconds: 5,
+        page_cache: true,
+        page_cache_ttl: 30,
+        page_cache_stale_if_error: 86400,
+        page_cache_replicas: 2,
+        page_cache_image: render::DEFAULT_PAGE_CACHE_IMAGE.into(),
         resources: BTreeMap::new(),
     }
 }

@@ -39,8 +39,11 @@ module "site" {
   peer_source_ranges = ["127.0.0.0/8"]
   node_source_ranges = { for name, _ in var.clusters : name => ["127.0.0.0/8"] }
   primary_member     = sort(keys(var.clusters))[0]
-  # one WordPress per region keeps the demo light on two cores
-  wordpress_replicas = 1
+  # one WordPress and one page cache per region keep the demo light on two
+  # cores (and the demo has no DNS to name each cache pod: WordPress's bans
+  # reach one)
+  wordpress_replicas  = 1
+  page_cache_replicas = 1
 }
 
 output "wordpress_endpoints" {

@@ -9,6 +9,7 @@ use geowp_common::names::{secret, SALT_NAMES};
 use k8s_openapi::api::core::v1::Secret;
 
 pub mod build;
+pub mod cache;
 pub mod example;
 pub mod harden;
 mod namespace;
@@ -25,13 +26,14 @@ pub(crate) mod tests;
 pub use geowp_kube::{Obj, FIELD_MANAGER};
 pub use spec::{
     host_port_of, Component, ComponentResources, Member, PdTopology, ServiceType, StackSpec,
-    DEFAULT_BUSYBOX_IMAGE, DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE,
+    DEFAULT_BUSYBOX_IMAGE, DEFAULT_MYSQL_CLIENT_IMAGE, DEFAULT_NFS_IMAGE, DEFAULT_PAGE_CACHE_IMAGE,
     DEFAULT_PD_PEER_RELAY_IMAGE, DEFAULT_SYNCTHING_IMAGE, DEFAULT_TIDB_VERSION,
     DEFAULT_WORDPRESS_IMAGE,
 };
 pub use wordpress::{
     config_extra, AUTO_ID_FILE, AUTO_ID_PHP, CRON_FILE, CRON_PHP, FOUND_ROWS_FILE, FOUND_ROWS_PHP,
-    HEALTH_FILE, HEALTH_PHP, MU_PLUGINS,
+    HEALTH_FILE, HEALTH_PHP, MU_PLUGINS, PAGE_CACHE_FILE, PAGE_CACHE_PHP, STALE_READS_FILE,
+    STALE_READS_PHP,
 };
 
 /// Secrets the objects carry (never logged, never in non-sensitive state).
@@ -185,6 +187,7 @@ pub fn render(spec: &StackSpec, inputs: &Inputs) -> Vec<Obj> {
     let pd = inputs.pd.clone().unwrap_or_else(|| spec.new_topology());
     objs.extend(tidb::objects(spec, &inputs.tls, &pd));
     objs.extend(wordpress::objects(spec));
+    objs.extend(cache::objects(spec));
     objs.extend(syncthing::objects(
         spec,
         &inputs.syncthing,

@@ -8,7 +8,10 @@
 //! - NFS (2049, 20048, 111) to `node_source_ranges`: NFS volumes are mounted
 //!   by the kubelet of the node a WordPress pod runs on, so NFS traffic comes
 //!   from node addresses, not from pods.
-//! - WordPress (80) to anyone: the global load balancer comes in there.
+//! - With the page cache: its listener (8080) to anyone (the global load
+//!   balancer comes in there), its purge listener (8081) to WordPress and
+//!   its cron runner, and WordPress (80) to the cache only.
+//! - Without it: WordPress (80) to anyone.
 //!
 //! An empty range list admits any source on those ports (the plan warns for
 //! the peers). Traffic out of the namespace is not restricted: PD, TiKV and
@@ -114,7 +117,7 @@ fn peers(spec: &StackSpec, local: &[&str]) -> Vec<NetworkPolicyPeer> {
 
 pub fn objects(spec: &StackSpec) -> Vec<Obj> {
     let tidb_tier = [object::PD, object::TIKV, object::TIDB, "pd-ctl"];
-    vec![
+    let mut v = vec![
         policy(spec, "default-deny-ingress", "", vec![]),
         policy(
             spec,
@@ -169,11 +172,34 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                 ],
             )],
         ),
-        policy(
+    ];
+    if spec.page_cache {
+        use super::cache::{HTTP_PORT, PAGE_CACHE, PURGE_PORT};
+        v.push(policy(
+            spec,
+            "wordpress",
+            object::WORDPRESS,
+            vec![rule(vec![pods(&[PAGE_CACHE])], &[(80, "TCP")])],
+        ));
+        v.push(policy(
+            spec,
+            PAGE_CACHE,
+            PAGE_CACHE,
+            vec![
+                rule(vec![], &[(HTTP_PORT, "TCP")]),
+                rule(
+                    vec![pods(&[object::WORDPRESS, super::wordpress::CRON_JOB])],
+                    &[(PURGE_PORT, "TCP")],
+                ),
+            ],
+        ));
+    } else {
+        v.push(policy(
             spec,
             "wordpress",
             object::WORDPRESS,
             vec![rule(vec![], &[(80, "TCP")])],
-        ),
-    ]
+        ));
+    }
+    v
 }

@@ -25,6 +25,9 @@ pub const DEFAULT_MYSQL_CLIENT_IMAGE: &str = "mysql:8.4.3";
 pub const DEFAULT_BUSYBOX_IMAGE: &str = "busybox:1.36.1";
 /// HAProxy's LTS line (3.2, maintained to 2030), official image.
 pub const DEFAULT_PD_PEER_RELAY_IMAGE: &str = "haproxy:3.2-alpine";
+/// Varnish 8.0, official image (varnishcache/varnish-cache@varnish-8.0.0;
+/// the VCL is checked with Debian's 7.1 here and uses nothing 8.0 changed).
+pub const DEFAULT_PAGE_CACHE_IMAGE: &str = "varnish:8.0.0";
 
 /// A Service's type, as Kubernetes spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +101,15 @@ pub struct ComponentResources {
 }
 
 /// The keys `resources` takes, and what each sets.
-pub const RESOURCE_COMPONENTS: [&str; 6] = ["pd", "tikv", "tidb", "wordpress", "syncthing", "nfs"];
+pub const RESOURCE_COMPONENTS: [&str; 7] = [
+    "pd",
+    "tikv",
+    "tidb",
+    "wordpress",
+    "syncthing",
+    "nfs",
+    "page_cache",
+];
 pub const RESOURCE_KEYS: [&str; 3] = ["cpu", "memory", "memory_limit"];
 
 /// The peer Services `peer_service_annotations_by_service` may name.
@@ -314,7 +325,31 @@ pub struct StackSpec {
     #[tf(default = 150u32, validate = int_between(1, 5000))]
     #[serde(default = "default_max_rtt_ms")]
     pub max_rtt_ms: u32,
-    /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing` and `nfs`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the component's default limit, or the request when that is larger; a limit below the request is refused at plan). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi); lower them for test clusters.
+    /// A page cache (Varnish) in front of WordPress in this region, for visitors who are not logged in: the `wordpress` Service leads to it, and it fetches from WordPress through `wordpress-origin`. Logged-in users, comment authors, wp-admin, wp-login, previews and every request other than GET and HEAD go to WordPress untouched; a response that sets a cookie is never stored. Editing content bans this region's cached pages at once; other regions show the edit within `page_cache_ttl` plus a third of it (at most 10 s more). See docs/guides/page-cache.md.
+    #[tf(default = true)]
+    #[serde(default = "yes")]
+    pub page_cache: bool,
+    /// Seconds a cached page is served before the cache asks WordPress again (a request after that gets the stored page while one refresh runs). It bounds how long an edit takes to show in the other regions: `page_cache_ttl` plus a third of it, at most 10 s more. Default 30: an edit shows everywhere within 40 s, and a popular page costs WordPress one render per 30 s per cache pod.
+    #[tf(default = 30u32, validate = int_between(1, 3600))]
+    #[serde(default = "default_page_cache_ttl")]
+    pub page_cache_ttl: u32,
+    /// Seconds a cached page is still served while WordPress or its database cannot answer (a region whose database has lost quorum keeps serving what it has). 0: never serve a page past its ttl plus the refresh grace. Default: one day.
+    #[tf(default = 86400u32, validate = int_between(0, 2592000))]
+    #[serde(default = "default_page_cache_stale_if_error")]
+    pub page_cache_stale_if_error: u32,
+    /// Page cache pods in this region. Each keeps its own pages; WordPress bans pages on every one of them.
+    #[tf(default = 2, validate = int_between(1, 20))]
+    #[serde(default = "default_page_cache_replicas")]
+    pub page_cache_replicas: i32,
+    /// Varnish image of the page cache (7.1 or later).
+    #[tf(default = DEFAULT_PAGE_CACHE_IMAGE, validate = image())]
+    #[serde(default = "default_page_cache_image")]
+    pub page_cache_image: String,
+    /// Seconds old a visitor's reads may be: requests of visitors who are not logged in (the pages the cache stores) read TiDB as of this long ago from this region's own replicas (`tidb_read_staleness`, `tidb_replica_read = 'closest-replicas'`), with no round trip to another region; logged-in users, writes and wp-admin read fresh. TiKV's resolved timestamps advance every second, so 5 s is served locally even just after a write. 0: every read fresh.
+    #[tf(default = 5u32, validate = int_between(0, 600))]
+    #[serde(default = "default_stale_read_seconds")]
+    pub stale_read_seconds: u32,
+    /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing`, `nfs` and `page_cache`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the component's default limit, or the request when that is larger; a limit below the request is refused at plan). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi; page cache 200m and 512Mi, limit 1Gi, half of the limit for pages); lower them for test clusters.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = resources_check())]
     #[serde(default)]
     pub resources: BTreeMap<String, BTreeMap<String, String>>,
@@ -347,6 +382,22 @@ fn yes() -> bool {
 }
 fn default_max_rtt_ms() -> u32 {
     150
+}
+
+fn default_stale_read_seconds() -> u32 {
+    5
+}
+fn default_page_cache_ttl() -> u32 {
+    30
+}
+fn default_page_cache_stale_if_error() -> u32 {
+    86400
+}
+fn default_page_cache_replicas() -> i32 {
+    2
+}
+fn default_page_cache_image() -> String {
+    DEFAULT_PAGE_CACHE_IMAGE.to_string()
 }
 
 fn default_pd_peer_relay_image() -> String {
@@ -510,6 +561,7 @@ pub enum Component {
     Wordpress,
     Syncthing,
     Nfs,
+    PageCache,
 }
 
 impl Component {
@@ -522,6 +574,7 @@ impl Component {
             Component::Wordpress => "wordpress",
             Component::Syncthing => "syncthing",
             Component::Nfs => "nfs",
+            Component::PageCache => "page_cache",
         }
     }
     /// The component whose key in `resources` is `name`.
@@ -533,6 +586,7 @@ impl Component {
             Component::Wordpress,
             Component::Syncthing,
             Component::Nfs,
+            Component::PageCache,
         ]
         .into_iter()
         .find(|c| c.name() == name)
@@ -546,6 +600,7 @@ impl Component {
             Component::Wordpress => ("500m", "512Mi", Some("1Gi")),
             Component::Syncthing => ("100m", "128Mi", Some("512Mi")),
             Component::Nfs => ("100m", "256Mi", Some("1Gi")),
+            Component::PageCache => ("200m", "512Mi", Some("1Gi")),
         }
     }
 }

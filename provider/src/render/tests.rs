@@ -376,10 +376,35 @@ fn network_policies_deny_everything_but_what_each_port_needs() {
         nfs["ingress"][0]["from"],
         json!([{"ipBlock": {"cidr": "10.128.0.0/20"}}])
     );
+    // the load balancer reaches the page cache; WordPress only the cache
     assert!(
-        np("wordpress")["ingress"][0]["from"].is_null(),
-        "anyone reaches WordPress"
+        np("page-cache")["ingress"][0]["from"].is_null(),
+        "anyone reaches the page cache"
     );
+    assert_eq!(
+        np("page-cache")["ingress"][0]["ports"],
+        json!([{"port": 8080, "protocol": "TCP"}])
+    );
+    assert_eq!(
+        np("page-cache")["ingress"][1],
+        json!({"from": [{"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/component", "operator": "In", "values": ["wordpress", "wordpress-cron"]}]}}], "ports": [{"port": 8081, "protocol": "TCP"}]}),
+        "bans only from WordPress and its cron runner"
+    );
+    assert_eq!(
+        np("wordpress")["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"],
+        json!(["page-cache"])
+    );
+    let mut uncached = spec("us-east");
+    uncached.page_cache = false;
+    let objs_uncached = render(&uncached, &inputs());
+    assert!(
+        find(&objs_uncached, "NetworkPolicy", "wordpress").body["spec"]["ingress"][0]["from"]
+            .is_null(),
+        "without the cache anyone reaches WordPress"
+    );
+    assert!(!objs_uncached
+        .iter()
+        .any(|o| o.id.name == "page-cache" || o.id.name == "page-cache-purge"));
     // without ranges, the peer ports admit any source (and the plan warns)
     let mut open = spec("us-east");
     open.peer_source_ranges.clear();
@@ -871,7 +896,7 @@ fn wordpress_behind_a_tls_listener_serves_443_and_takes_requests_as_https() {
     let svc = service(&plain);
     assert_eq!(
         svc.body["spec"]["ports"],
-        json!([{"name": "http", "port": 80, "targetPort": 80, "protocol": "TCP"}])
+        json!([{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}])
     );
     assert!(svc.body["metadata"]["annotations"].is_null());
     assert!(!extra(&plain).contains("HTTPS"));
@@ -996,4 +1021,87 @@ fn an_annotation_written_before_the_newer_fields_decodes_with_their_defaults() {
     assert!(decoded.resources.is_empty() && decoded.peer_source_ranges.is_empty());
     assert_eq!(decoded.member, spec.member);
     assert_eq!(decoded.members, spec.members);
+}
+
+#[test]
+fn the_load_balancer_reaches_the_page_cache_which_reaches_wordpress() {
+    let objs = all("us-east");
+    let svc = find(&objs, "Service", "wordpress");
+    assert_eq!(
+        svc.body["spec"]["selector"],
+        json!({"app.kubernetes.io/component": "page-cache"})
+    );
+    let origin = find(&objs, "Service", "wordpress-origin");
+    assert_eq!(
+        origin.body["spec"]["selector"],
+        json!({"app.kubernetes.io/component": "wordpress"})
+    );
+    assert_eq!(origin.body["spec"]["type"], "ClusterIP");
+    let purge = find(&objs, "Service", "page-cache-purge");
+    assert_eq!(purge.body["spec"]["clusterIP"], "None", "each pod by name");
+    let cache = find(&objs, "Deployment", "page-cache");
+    let c = &pod(cache)["containers"][0];
+    assert_eq!(c["image"], crate::render::DEFAULT_PAGE_CACHE_IMAGE);
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(args.windows(2).any(|w| w == ["-a", "http=:8080,HTTP"]));
+    assert!(args.windows(2).any(|w| w == ["-a", "purge=:8081,HTTP"]));
+    // half of the default 1Gi limit holds pages
+    assert!(
+        args.windows(2).any(|w| w == ["-s", "malloc,512M"]),
+        "{args:?}"
+    );
+    assert_eq!(cache.body["spec"]["replicas"], 2);
+    let vcl = find(&objs, "ConfigMap", "page-cache").body["data"]["geowp.vcl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(vcl.contains(".host = \"wordpress-origin\";"));
+    assert!(vcl.contains("set beresp.ttl = 30s;"));
+    assert!(vcl.contains("set req.grace = 10s;"));
+    assert!(vcl.contains("set req.grace = 86400s;"));
+    for p in [
+        "BACKEND_HOST",
+        "BACKEND_PORT",
+        "HEALTH_PATH",
+        "TTL",
+        "HEALTHY_GRACE",
+        "STALE_IF_ERROR",
+    ] {
+        assert!(
+            !vcl.contains(&format!("@{p}")),
+            "every placeholder filled: {vcl}"
+        );
+    }
+    // WordPress is told where to ban, and how stale a visitor's reads may be
+    let wp = find(&objs, "Deployment", "wordpress");
+    let env = &pod(wp)["containers"][0]["env"];
+    let var = |n: &str| {
+        env.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(
+        var("GEOWP_PAGE_CACHE_PURGE"),
+        Some(json!("page-cache-purge.geowp.svc.cluster.local:8081"))
+    );
+    assert_eq!(var("GEOWP_STALE_READ_SECONDS"), Some(json!("5")));
+    // the VCL's hash rolls the pods when it changes
+    let mut longer = spec("us-east");
+    longer.page_cache_ttl = 300;
+    let hash = |objs: &[Obj]| {
+        find(objs, "Deployment", "page-cache").body["spec"]["template"]["metadata"]["annotations"]
+            ["geowp.dev/config-hash"]
+            .clone()
+    };
+    assert_ne!(hash(&objs), hash(&render(&longer, &inputs())));
+    assert_eq!(crate::render::cache::edit_bound(30), 40);
+    assert_eq!(crate::render::cache::edit_bound(300), 310);
+    assert_eq!(crate::render::cache::edit_bound(3), 4);
 }

@@ -128,9 +128,17 @@ pub fn pd_toml(spec: &StackSpec) -> String {
     )
 }
 
+/// TiKV's config file. `resolved-ts.advance-ts-interval` is 1 s, not its
+/// default 20 s (tikv/tikv@v8.5.7 src/config/mod.rs:3203): a visitor's page
+/// reads `stale_read_seconds` (5 s) in the past from the region's own
+/// replica, which serves it only once its safe-ts has passed that time;
+/// otherwise it answers DataIsNotReady (components/raftstore/src/store/
+/// worker/read.rs:584-610) and TiDB's client asks the leader again, in
+/// another region (client-go region_request.go, "retry with normal snapshot
+/// read"). Advancing every second keeps safe-ts about a second behind.
 pub fn tikv_toml(spec: &StackSpec) -> String {
     format!(
-        "[server]\ngrpc-compression-type = \"gzip\"\n\n[server.labels]\nzone = \"{}\"\n\n[raftstore]\nraft-base-tick-interval = \"1s\"\nraft-heartbeat-ticks = 2\nraft-election-timeout-ticks = {}\n{}",
+        "[server]\ngrpc-compression-type = \"gzip\"\n\n[server.labels]\nzone = \"{}\"\n\n[raftstore]\nraft-base-tick-interval = \"1s\"\nraft-heartbeat-ticks = 2\nraft-election-timeout-ticks = {}\n\n[resolved-ts]\nadvance-ts-interval = \"1s\"\n{}",
         spec.zone(),
         tikv_election_ticks(spec.max_rtt_ms),
         security(spec, ["ca-path", "cert-path", "key-path"], "cert-allowed-cn")

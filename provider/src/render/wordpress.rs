@@ -58,10 +58,20 @@ pub const FOUND_ROWS_FILE: &str = "geowp-found-rows.php";
 pub const AUTO_ID_PHP: &str = include_str!("geowp-auto-id.php");
 pub const AUTO_ID_FILE: &str = "geowp-auto-id.php";
 /// Every must-use plugin geowp installs (file name, text).
-pub const MU_PLUGINS: [(&str, &str); 2] = [
+pub const MU_PLUGINS: [(&str, &str); 4] = [
     (FOUND_ROWS_FILE, FOUND_ROWS_PHP),
     (AUTO_ID_FILE, AUTO_ID_PHP),
+    (PAGE_CACHE_FILE, PAGE_CACHE_PHP),
+    (STALE_READS_FILE, STALE_READS_PHP),
 ];
+/// The must-use plugin that bans this region's cached pages when content
+/// changes (docs/guides/page-cache.md).
+pub const PAGE_CACHE_PHP: &str = include_str!("geowp-page-cache.php");
+pub const PAGE_CACHE_FILE: &str = "geowp-page-cache.php";
+/// The must-use plugin that reads visitors' pages from the region's own
+/// TiKV replicas (TiDB stale reads; docs/guides/page-cache.md).
+pub const STALE_READS_PHP: &str = include_str!("geowp-stale-reads.php");
+pub const STALE_READS_FILE: &str = "geowp-stale-reads.php";
 pub const HEALTH_FILE: &str = "geowp-health.php";
 /// The runner of WordPress's scheduled events: one run at a time site-wide
 /// (a database lock), started every minute by a CronJob in every region.
@@ -128,6 +138,13 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             "WORDPRESS_CONFIG_EXTRA",
             &config_extra(&spec.site_url, spec.wordpress_tls_at_load_balancer),
         ),
+        // how old a visitor's reads may be (geowp-stale-reads.php; 0: fresh)
+        env(
+            "GEOWP_STALE_READ_SECONDS",
+            &spec.stale_read_seconds.to_string(),
+        ),
+        // where the page-cache plugin bans pages when content changes
+        env(super::cache::PURGE_ENV, &super::cache::purge_target(spec)),
     ];
     let mut salts = SALT_NAMES;
     salts.sort_unstable();
@@ -251,20 +268,24 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
     if !spec.wordpress_service_annotations.is_empty() {
         service_meta.annotations = Some(spec.wordpress_service_annotations.clone());
     }
-    // behind a TLS listener the one port is 443, still to the pods' http
+    // what the load balancer reaches: the page cache when it is on, else
+    // WordPress; behind a TLS listener the one port is 443, still to the
+    // pods' http
+    let (front, target) = super::cache::front_component(spec);
     let port = if spec.wordpress_tls_at_load_balancer {
-        ServicePort {
-            target_port: Some(IntOrString::String("http".into())),
-            ..svc_port("https", 443, "TCP")
-        }
+        svc_port("https", 443, "TCP")
     } else {
         svc_port("http", 80, "TCP")
+    };
+    let port = ServicePort {
+        target_port: Some(target),
+        ..port
     };
     let service = Service {
         metadata: service_meta,
         spec: Some(ServiceSpec {
             type_: Some(spec.wordpress_service_type.as_str().into()),
-            selector: Some(selector(object::WORDPRESS)),
+            selector: Some(selector(front)),
             ports: Some(vec![ServicePort {
                 node_port: spec.wordpress_node_port,
                 ..port

@@ -82,6 +82,10 @@ resource "geowp_cluster_stack" "region" {
   tidb_version                   = var.tidb_version
   wordpress_image                = var.wordpress_image
   wordpress_replicas             = var.wordpress_replicas
+  page_cache                     = var.page_cache
+  page_cache_ttl                 = var.page_cache_ttl
+  page_cache_replicas            = var.page_cache_replicas
+  stale_read_seconds             = var.stale_read_seconds
   wordpress_service_type         = var.wordpress_service_type
   wordpress_node_port            = var.wordpress_node_port
   peer_service_type              = var.peer_service_type

@@ -64,6 +64,30 @@ variable "wordpress_replicas" {
   default     = null
 }
 
+variable "page_cache" {
+  description = "A page cache (Varnish) in front of WordPress in every region, for visitors who are not logged in; null for the provider's default (on)."
+  type        = bool
+  default     = null
+}
+
+variable "page_cache_ttl" {
+  description = "Seconds a cached page is served before the cache asks WordPress again; bounds how long an edit takes to show in other regions. null for the provider's default (30)."
+  type        = number
+  default     = null
+}
+
+variable "page_cache_replicas" {
+  description = "Page cache pods per region; null for the provider's default (2)."
+  type        = number
+  default     = null
+}
+
+variable "stale_read_seconds" {
+  description = "Seconds old a visitor's database reads may be (served by the region's own replicas); 0 reads fresh. null for the provider's default (5)."
+  type        = number
+  default     = null
+}
+
 variable "wordpress_service_type" {
   description = "Service type of WordPress in each region (what the global load balancer targets)."
   type        = string
@@ -182,7 +206,7 @@ variable "max_rtt_ms" {
 }
 
 variable "resources" {
-  description = "CPU and memory per component, e.g. { tikv = { cpu = \"2\", memory = \"8Gi\" } }: components pd, tikv, tidb, wordpress, syncthing and nfs, keys cpu, memory and memory_limit. Left out: the provider's defaults (TiDB's documented minimums)."
+  description = "CPU and memory per component, e.g. { tikv = { cpu = \"2\", memory = \"8Gi\" } }: components pd, tikv, tidb, wordpress, syncthing, nfs and page_cache, keys cpu, memory and memory_limit. Left out: the provider's defaults (TiDB's documented minimums)."
   type        = map(map(string))
   default     = {}
 }

@@ -1,0 +1,78 @@
+<?php
+/*
+ * Plugin Name: geowp stale reads
+ * Description: A visitor's page is read from this region's own TiDB replicas, a few seconds old, without a round trip to another region. Installed by geowp (do not edit: the next apply puts it back).
+ *
+ * For a request of a visitor who is not logged in (GET or HEAD, no login,
+ * comment-author or post-password cookie, not wp-admin, login, cron,
+ * XML-RPC, a preview or a nonce), the connection reads as of
+ * GEOWP_STALE_READ_SECONDS ago (TiDB's `tidb_read_staleness`) from the
+ * closest replica (`tidb_replica_read = 'closest-replicas'`). Such pages
+ * are the ones the page cache stores, so they were never more current than
+ * its ttl. Everyone else reads fresh. The first statement of a request that
+ * writes turns fresh reads back on for the rest of that request, so a
+ * request reads what it wrote.
+ *
+ * The settings sit in TiDB's own comment syntax (`/*T! ... *\/`, run by
+ * TiDB, a comment to MySQL and MariaDB), after a user variable every server
+ * takes: on MariaDB (the demo) the statement only sets @geowp_stale_reads.
+ */
+
+if (!defined('ABSPATH')) {
+    exit;
+}
+
+/** Whether this request is a visitor's read (see above). */
+function geowp_stale_reads_wanted() {
+    $seconds = (int) getenv('GEOWP_STALE_READ_SECONDS');
+    if ($seconds <= 0 || PHP_SAPI === 'cli') {
+        return false;
+    }
+    $method = isset($_SERVER['REQUEST_METHOD']) ? $_SERVER['REQUEST_METHOD'] : '';
+    if ($method !== 'GET' && $method !== 'HEAD') {
+        return false;
+    }
+    if (defined('WP_ADMIN') || defined('DOING_CRON') || defined('XMLRPC_REQUEST') || defined('DOING_AJAX')) {
+        return false;
+    }
+    $path = isset($_SERVER['REQUEST_URI']) ? (string) parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) : '';
+    if (preg_match('#/(wp-admin/|wp-login\.php|wp-signup\.php|wp-activate\.php|wp-comments-post\.php|wp-cron\.php|xmlrpc\.php)#', $path)) {
+        return false;
+    }
+    foreach (array('preview', 'preview_id', '_wpnonce') as $q) {
+        if (isset($_GET[$q])) {
+            return false;
+        }
+    }
+    foreach (array_keys($_COOKIE) as $name) {
+        if (preg_match('/^(wordpress_(logged_in_|sec_)?[0-9a-f]+|wp-postpass_[0-9a-f]+|comment_author_[0-9a-z_]+|wp-settings-[0-9]+)$/', $name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/** The statement that turns stale reads on (true) or off (false). */
+function geowp_stale_reads_statement($on) {
+    if ($on) {
+        $seconds = (int) getenv('GEOWP_STALE_READ_SECONDS');
+        return "SET @geowp_stale_reads = $seconds /*T! , SESSION tidb_read_staleness = -$seconds, SESSION tidb_replica_read = 'closest-replicas' */";
+    }
+    return "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = 'leader' */";
+}
+
+if (geowp_stale_reads_wanted() && isset($GLOBALS['wpdb'])) {
+    $GLOBALS['wpdb']->query(geowp_stale_reads_statement(true));
+    // the first write of the request: fresh from then on
+    add_filter('query', function ($query) {
+        static $fresh = false;
+        $reads = preg_match('/^\s*(\(\s*)?(SELECT|SHOW|SET|DESCRIBE|DESC|EXPLAIN)\b/i', $query)
+            && !preg_match('/\bFOR\s+(UPDATE|SHARE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bGET_LOCK\s*\(/i', $query);
+        if ($fresh || $reads) {
+            return $query;
+        }
+        $fresh = true;
+        $GLOBALS['wpdb']->query(geowp_stale_reads_statement(false));
+        return $query;
+    });
+}
