@@ -29,6 +29,7 @@ use geowp_tests::wordpress::{
 
 const DB_PASSWORD: &str = "wp-db-pw-41aa0c";
 const ADMIN_PASSWORD: &str = "admin-pw-c0ffee1";
+const STALE_READ_SECONDS: u32 = 300;
 
 /// A test-only plugin: `?geowp-cookie=1` sets a cookie on a visitor's page;
 /// every render says which it was (a stored copy repeats the number).
@@ -60,7 +61,11 @@ fn wordpress_env(dir: &Path, db_port: u16, url: &str, purge: &str) -> Env {
         ("WORDPRESS_DB_COLLATE".into(), "utf8mb4_general_ci".into()),
         ("WORDPRESS_CONFIG_EXTRA".into(), config_extra(url, false)),
         (cache::PURGE_ENV.into(), purge.into()),
-        ("GEOWP_STALE_READ_SECONDS".into(), "5".into()),
+        // long: "right after a change" below holds on a slow machine too
+        (
+            "GEOWP_STALE_READ_SECONDS".into(),
+            STALE_READ_SECONDS.to_string(),
+        ),
     ];
     for k in geowp_common::names::SALT_NAMES {
         let f = secrets.join(k);
@@ -282,8 +287,17 @@ fn visitors_get_stored_pages_and_nobody_gets_anyone_elses() {
         r#"
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 wp_install('geowp cache test', 'admin', 'admin@example.com', true, '', getenv('GEOWP_ADMIN_PASSWORD'));
-echo wp_insert_post(array('post_title' => 'geowp first title', 'post_content' => 'cached body', 'post_status' => 'publish')), "\n";
+$id = wp_insert_post(array('post_title' => 'geowp first title', 'post_content' => 'cached body', 'post_status' => 'publish'));
+echo $id, "\n";
 "#,
+    );
+    // the install's change is long past (stale reads are off for a few
+    // seconds after a change; see below)
+    php(
+        &root,
+        &env,
+        false,
+        "update_option('geowp_content_changed_at', (string) (time() - 3600), false); echo \"ok\\n\";",
     );
     let wp = PhpServer::start(&root, &env, &dir.path().join("php.log"), wp_port);
     let _ = wp.site();
@@ -298,7 +312,8 @@ echo wp_insert_post(array('post_title' => 'geowp first title', 'post_content' =>
     let get = |path: &str, cookies: &str| site.get(path, cookies).unwrap();
 
     // a visitor's page: stored, then served from memory
-    let stale_sets = "SET @geowp_stale_reads = 5 /*T! , SESSION tidb_read_staleness = -5, SESSION tidb_replica_read = 'closest-replicas' */";
+    let stale_sets = format!("SET @geowp_stale_reads = {STALE_READ_SECONDS} /*T! , SESSION tidb_read_staleness = -{STALE_READ_SECONDS}, SESSION tidb_replica_read = 'closest-replicas' */");
+    let stale_sets = stale_sets.as_str();
     let before = count(&db, stale_sets);
     let first = get("/", "");
     assert_eq!(first.status, 200, "{}", first.text());
@@ -312,7 +327,10 @@ echo wp_insert_post(array('post_title' => 'geowp first title', 'post_content' =>
     assert_eq!(
         check_tidb_part(stale_sets),
         [
-            ("tidb_read_staleness".to_string(), "-5".to_string()),
+            (
+                "tidb_read_staleness".to_string(),
+                format!("-{STALE_READ_SECONDS}")
+            ),
             (
                 "tidb_replica_read".to_string(),
                 "'closest-replicas'".to_string()
@@ -426,9 +444,15 @@ echo wp_insert_post(array('post_title' => 'geowp first title', 'post_content' =>
             "wp_update_post(array('ID' => {post_id}, 'post_title' => 'geowp second title')); echo \"ok\\n\";"
         ),
     );
+    let sets_before_edit_page = count(&db, stale_sets);
     let edited = get("/", "");
     assert_eq!(state(&edited), "miss", "banned by the edit");
     assert!(edited.text().contains("geowp second title"));
+    assert_eq!(
+        count(&db, stale_sets),
+        sets_before_edit_page,
+        "right after a change a visitor's page reads fresh: a stale read could bring the old content back into the cache"
+    );
     assert!(!edited.text().contains("geowp first title"));
     // a draft saved is not a change visitors see: no ban
     php(

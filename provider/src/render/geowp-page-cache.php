@@ -8,6 +8,12 @@
  * each sent one BAN at the end of a request that changed content. The other
  * regions' caches are not reached: their pages expire within the ttl
  * (docs/guides/page-cache.md). Without the variable the plugin does nothing.
+ *
+ * A visitor's page may be rendered from reads a few seconds old
+ * (geowp-stale-reads.php): right after a ban, such a page could bring the
+ * old content back into the cache. So the time of each change is kept in
+ * the option geowp_content_changed_at, and for a few seconds after it
+ * visitors' pages read fresh.
  */
 
 if (!defined('ABSPATH')) {
@@ -58,14 +64,22 @@ function geowp_page_cache_ban_now() {
     return $banned;
 }
 
-/** Content changed: one ban when the request ends (a save changes many things). */
+/**
+ * Content changed: when the request ends (a save changes many things), the
+ * time of the change is written for geowp-stale-reads.php (a page rendered
+ * from reads older than the change must not be stored again), then the
+ * region's pages are banned, once.
+ */
 function geowp_page_cache_changed() {
     static $queued = false;
     if ($queued) {
         return;
     }
     $queued = true;
-    add_action('shutdown', 'geowp_page_cache_ban_now');
+    add_action('shutdown', function () {
+        update_option('geowp_content_changed_at', (string) time(), false);
+        geowp_page_cache_ban_now();
+    });
 }
 
 /** A post visitors can see before or after the change. */

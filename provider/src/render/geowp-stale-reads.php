@@ -9,9 +9,10 @@
  * GEOWP_STALE_READ_SECONDS ago (TiDB's `tidb_read_staleness`) from the
  * closest replica (`tidb_replica_read = 'closest-replicas'`). Such pages
  * are the ones the page cache stores, so they were never more current than
- * its ttl. Everyone else reads fresh. The first statement of a request that
- * writes turns fresh reads back on for the rest of that request, so a
- * request reads what it wrote.
+ * its ttl. Everyone else reads fresh, and so do visitors for a few seconds
+ * after content changed (see geowp_stale_reads_recent_change). The first
+ * statement of a request that writes turns fresh reads back on for the
+ * rest of that request, so a request reads what it wrote.
  *
  * The settings sit in TiDB's own comment syntax (`/*T! ... *\/`, run by
  * TiDB, a comment to MySQL and MariaDB), after a user variable every server
@@ -61,7 +62,22 @@ function geowp_stale_reads_statement($on) {
     return "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = 'leader' */";
 }
 
-if (geowp_stale_reads_wanted() && isset($GLOBALS['wpdb'])) {
+/**
+ * Whether content changed within the staleness (and a second of clock
+ * skew): a stale read could then miss the change, and with the page cache
+ * the page would bring the old content back right after the change banned
+ * it. One fresh single-row read, written by geowp-page-cache.php.
+ */
+function geowp_stale_reads_recent_change() {
+    if (!getenv('GEOWP_PAGE_CACHE_PURGE')) {
+        return false;
+    }
+    global $wpdb;
+    $at = $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = 'geowp_content_changed_at'");
+    return $at !== null && (int) $at >= time() - (int) getenv('GEOWP_STALE_READ_SECONDS') - 1;
+}
+
+if (geowp_stale_reads_wanted() && isset($GLOBALS['wpdb']) && !geowp_stale_reads_recent_change()) {
     $GLOBALS['wpdb']->query(geowp_stale_reads_statement(true));
     // the first write of the request: fresh from then on
     add_filter('query', function ($query) {
