@@ -72,7 +72,7 @@ function geowp_page_cache_ban_now() {
  */
 function geowp_page_cache_changed() {
     static $queued = false;
-    if ($queued) {
+    if ($queued || !getenv('GEOWP_PAGE_CACHE_PURGE')) {
         return;
     }
     $queued = true;
