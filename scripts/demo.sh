@@ -11,7 +11,11 @@
 #   .demo/work/local        the Terraform working directory (examples/terraform/local)
 # Settings: GEOWP_DEMO_DIR (.demo), GEOWP_DEMO_PORT (8080, the site's port),
 # GEOWP_DEMO_NET (11: regions get 127.11.*, 127.12.*, 127.13.*),
-# GEOWP_TERRAFORM (a Terraform binary; .tools/bin/terraform, 1.0.3, otherwise).
+# GEOWP_TERRAFORM (a Terraform binary; .tools/bin/terraform, 1.0.3, otherwise),
+# GEOWP_DEMO_RTT (e.g. "us-east=0,eu-west=80,ap-south=150": milliseconds of
+# round trip from each region to the database's leaders; every SQL statement
+# a region's TiDB would send there waits for it, see localrun/src/sqldelay.rs;
+# unset: 0 everywhere).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -25,6 +29,20 @@ SITE_HOST="demo.localhost:$PORT"
 SITE_URL="http://$SITE_HOST"
 step() { printf '\n==> %s\n' "$*"; }
 fail() { printf '\ndemo: %s\n' "$*" >&2; exit 1; }
+
+# region name -> milliseconds of round trip to the data (GEOWP_DEMO_RTT)
+rtt_of() {
+  local pair name ms
+  [ -n "${GEOWP_DEMO_RTT:-}" ] || { echo 0; return 0; }
+  IFS=',' read -ra pairs <<<"$GEOWP_DEMO_RTT"
+  for pair in "${pairs[@]}"; do
+    name=${pair%%=*}; ms=${pair#*=}
+    [[ "$pair" == *=* && "$ms" =~ ^[0-9]+$ ]] || fail "GEOWP_DEMO_RTT: '$pair' is not REGION=MILLISECONDS (e.g. us-east=0,eu-west=80,ap-south=150)"
+    index_of "$name" >/dev/null
+    [ "$name" = "$1" ] && { echo "$ms"; return 0; }
+  done
+  echo 0
+}
 
 # region index -> its address prefix 127.N
 prefix() { echo "127.$((NET + $1))"; }
@@ -84,7 +102,8 @@ start_region() { # name
   wait_for_line "$d/apiserver.out" '^listening on' "the API server of $r"
   sed 's/^listening on https:\/\/127.0.0.1://' "$d/apiserver.out" >"$d/apiserver.port"
   setsid "$BIN/geowp-localrun" run --kubeconfig "$d/kubeconfig" --name "$r" --dir "$d/runtime" \
-    --ip-prefix "$(prefix "$i")" --db "127.0.0.1:$(cat "$DEMO/db/port")" >"$d/runtime.log" 2>&1 </dev/null &
+    --ip-prefix "$(prefix "$i")" --db "127.0.0.1:$(cat "$DEMO/db/port")" --db-rtt-ms "$(rtt_of "$r")" \
+    >"$d/runtime.log" 2>&1 </dev/null &
   echo $! >"$d/runtime.pid"
 }
 
@@ -228,8 +247,9 @@ PY
   a region down:  make demo-region-down REGION=eu-west   (and demo-region-up)
   Terraform:      cd $DEMO/work/local && TF_CLI_CONFIG_FILE=$DEMO/cli.tfrc $TF plan
   stop it all:    make demo-down
-  Real: Terraform, the provider, WordPress and PHP, SyncThing replicating wp-content,
-        HAProxy, MariaDB standing in for TiDB's SQL layer, kubectl.
+  Real: Terraform, the provider, WordPress and PHP, Varnish (each region's page cache),
+        SyncThing replicating wp-content, HAProxy, MariaDB standing in for TiDB's SQL layer, kubectl.
+  Distance to the data (GEOWP_DEMO_RTT): $(for r in "${REGIONS[@]}"; do printf '%s %s ms   ' "$r" "$(rtt_of "$r")"; done)
   Simulated: the Kubernetes API servers, NFS (each region's wp-content is a directory),
         TiDB's distribution (PD and TiKV do not run; one MariaDB serves every region).
 TXT
@@ -244,6 +264,9 @@ region() { # down|up NAME
       start_region "$2"; echo "region $2 is up again: its pods are starting" ;;
   esac
 }
+
+# a bad GEOWP_DEMO_RTT is said before anything starts
+for r in "${REGIONS[@]}"; do rtt_of "$r" >/dev/null || exit 1; done
 
 case "${1:-up}" in
   up) up ;;

@@ -28,4 +28,5 @@ pub mod mariadb;
 pub mod pods;
 pub mod proc;
 pub mod run;
+pub mod sqldelay;
 pub mod wordpress;

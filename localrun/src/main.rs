@@ -39,6 +39,10 @@ enum Cmd {
         /// The MariaDB server standing in for TiDB's SQL layer.
         #[arg(long)]
         db: SocketAddr,
+        /// Milliseconds of round trip from this region to the data's
+        /// leaders (GEOWP_DEMO_RTT): each statement waits as it would in TiDB.
+        #[arg(long, default_value_t = 0)]
+        db_rtt_ms: u64,
     },
     /// Run the MariaDB server the regions share, until stopped.
     Mariadb {
@@ -123,6 +127,7 @@ fn main() -> ExitCode {
             dir,
             ip_prefix,
             db,
+            db_rtt_ms,
         } => rt.block_on(async move {
             let text = match std::fs::read_to_string(&kubeconfig) {
                 Ok(t) => t,
@@ -147,6 +152,7 @@ fn main() -> ExitCode {
                 dir,
                 prefix: ip_prefix,
                 db,
+                db_rtt: Duration::from_millis(db_rtt_ms),
             };
             let stop = cancel.clone();
             tokio::spawn(async move {

@@ -30,6 +30,9 @@ pub struct Config {
     pub prefix: String,
     /// The MariaDB server standing in for TiDB's SQL layer.
     pub db: SocketAddr,
+    /// Round trip from this region to the data's leaders: each statement
+    /// waits as it would in TiDB ([`crate::sqldelay`]).
+    pub db_rtt: Duration,
 }
 
 const TICK: Duration = Duration::from_millis(400);
@@ -861,8 +864,8 @@ impl Runtime {
                     };
                     // the SQL port leads to MariaDB; the status port answers nothing
                     if p == 4000 {
-                        let eps = Arc::new(Mutex::new(vec![self.cfg.db]));
-                        match proxy(SocketAddr::from((ip, p as u16)), eps).await {
+                        let at = SocketAddr::from((ip, p as u16));
+                        match crate::sqldelay::serve(at, self.cfg.db, self.cfg.db_rtt).await {
                             Ok(t) => pod.stand_ins.push(t),
                             Err(e) => log(
                                 &self.cfg,

@@ -19,6 +19,8 @@ pub struct Demo {
     pub terraform: PathBuf,
     pub port: u16,
     pub net: u8,
+    /// More environment for `scripts/demo.sh` (GEOWP_DEMO_RTT, TF_VAR_*).
+    pub env: Vec<(String, String)>,
     _base: tempfile::TempDir,
 }
 
@@ -44,6 +46,7 @@ impl Demo {
             terraform: terraform.path.clone(),
             port: crate::syncthing::free_port(),
             net,
+            env: vec![],
             _base: base,
         }
     }
@@ -61,6 +64,7 @@ impl Demo {
             .env("GEOWP_DEMO_PORT", self.port.to_string())
             .env("GEOWP_DEMO_NET", self.net.to_string())
             .env("CI", "true")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .expect("bash");

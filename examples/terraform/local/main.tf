@@ -29,6 +29,18 @@ variable "site_url" {
   default     = "http://demo.localhost:8080"
 }
 
+variable "page_cache" {
+  description = "Each region's page cache (Varnish); false to measure the site without it (make bench)."
+  type        = bool
+  default     = true
+}
+
+variable "stale_read_seconds" {
+  description = "How old a visitor's reads may be; 0 to measure fresh reads (make bench). null: the provider's default."
+  type        = number
+  default     = null
+}
+
 module "site" {
   source    = "../modules/geo-wordpress"
   site_name = "demo"
@@ -44,6 +56,8 @@ module "site" {
   # reach one)
   wordpress_replicas  = 1
   page_cache_replicas = 1
+  page_cache          = var.page_cache
+  stale_read_seconds  = var.stale_read_seconds
 }
 
 output "wordpress_endpoints" {

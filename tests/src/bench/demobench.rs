@@ -175,3 +175,199 @@ fn count_down(log: &str) -> usize {
         .filter(|l| l.contains("regions/us-east is DOWN"))
         .count()
 }
+
+/// The round trips from each region to the data the latency benchmark
+/// runs with, unless GEOWP_DEMO_RTT says otherwise.
+const DEFAULT_RTT: &str = "us-east=0,eu-west=80,ap-south=150";
+
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let k = ((p / 100.0) * (v.len() as f64 - 1.0)).round() as usize;
+    v[k.min(v.len() - 1)]
+}
+
+/// Milliseconds of one GET, and what the cache said.
+fn timed(site: &Site, path: &str, cookies: &str) -> (f64, String) {
+    let t = Instant::now();
+    let r = site.get(path, cookies).expect("GET");
+    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    (ms, r.header("x-geowp-cache").unwrap_or("none").to_string())
+}
+
+struct Row {
+    region: String,
+    rtt: String,
+    cells: Vec<String>,
+}
+
+/// One demo with `GEOWP_DEMO_RTT` and the page cache on or off: per region,
+/// p50 and p95 of a visitor's front page and single post (cache cold and
+/// warm), a logged-in dashboard, the warm hit ratio, and how long an edit
+/// at us-east takes to show at each region's URL.
+fn latency_run(rtt: &str, cached: bool) -> Vec<Row> {
+    let mut d = Demo::new(&Terraform::pinned(), 90);
+    d.env.push(("GEOWP_DEMO_RTT".into(), rtt.into()));
+    if !cached {
+        d.env.push(("TF_VAR_page_cache".into(), "false".into()));
+        d.env.push(("TF_VAR_stale_read_seconds".into(), "0".into()));
+    }
+    eprintln!(
+        "[bench] latency: demo up, GEOWP_DEMO_RTT={rtt}, page cache and stale reads {}",
+        if cached { "on" } else { "off" }
+    );
+    d.up();
+    let regions = d.regions();
+    let us = regions
+        .iter()
+        .find(|r| r.name == "us-east")
+        .expect("us-east");
+    let (user, pw) = d.admin();
+    let cookies = us.site.log_in(&user, &pw).expect("log in");
+    let nonce = us
+        .site
+        .get("/wp-admin/admin-ajax.php?action=rest-nonce", &cookies)
+        .expect("nonce")
+        .text()
+        .trim()
+        .to_string();
+    let rest = |method: &'static str, path: &str, body: &str| {
+        let r = us
+            .site
+            .send(&Request {
+                method,
+                path,
+                headers: vec![
+                    ("Cookie", cookies.clone()),
+                    ("X-WP-Nonce", nonce.clone()),
+                    ("Content-Type", "application/json".into()),
+                ],
+                body: body.as_bytes(),
+            })
+            .expect("REST");
+        assert!(r.status < 300, "{path}: {} {}", r.status, r.text());
+        serde_json::from_slice::<serde_json::Value>(&r.bytes).expect("JSON")
+    };
+    let post = rest(
+        "POST",
+        "/?rest_route=/wp/v2/posts",
+        r#"{"title":"bench post one","content":"bench body","status":"publish"}"#,
+    );
+    let id = post["id"].as_u64().expect("post id");
+    // the steady state: past the seconds after a change when visitors read fresh
+    std::thread::sleep(Duration::from_secs(8));
+    let (cold_n, warm_n, dash_n) = if cached { (10, 30, 3) } else { (5, 0, 3) };
+    let mut rows = Vec::new();
+    let order = ["us-east", "eu-west", "ap-south"];
+    for name in order {
+        let r = regions.iter().find(|r| r.name == name).expect("region");
+        eprintln!("[bench] latency: {name}");
+        let mut cells = Vec::new();
+        for (what, path) in [("front", "/".to_string()), ("post", format!("/?p={id}"))] {
+            // cold: a URL no one asked for (a query the page ignores)
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let cold: Vec<f64> = (0..cold_n)
+                .map(|i| timed(&r.site, &format!("{path}{sep}bench-cold={what}-{i}"), "").0)
+                .collect();
+            cells.push(format!(
+                "{:.0} / {:.0}",
+                percentile(&cold, 50.0),
+                percentile(&cold, 95.0)
+            ));
+            if cached {
+                timed(&r.site, &path, "");
+                let warm: Vec<(f64, String)> =
+                    (0..warm_n).map(|_| timed(&r.site, &path, "")).collect();
+                let ms: Vec<f64> = warm.iter().map(|w| w.0).collect();
+                let hits = warm.iter().filter(|w| w.1 == "hit").count();
+                cells.push(format!(
+                    "{:.1} / {:.1}",
+                    percentile(&ms, 50.0),
+                    percentile(&ms, 95.0)
+                ));
+                cells.push(format!("{hits}/{warm_n}"));
+            } else {
+                cells.push("(no cache)".into());
+                cells.push("-".into());
+            }
+        }
+        let dash: Vec<f64> = (0..dash_n)
+            .map(|_| timed(&r.site, "/wp-admin/", &cookies).0)
+            .collect();
+        cells.push(format!(
+            "{:.0} / {:.0}",
+            percentile(&dash, 50.0),
+            percentile(&dash, 95.0)
+        ));
+        rows.push(Row {
+            region: name.to_string(),
+            rtt: rtt
+                .split(',')
+                .find_map(|p| p.strip_prefix(&format!("{name}=")))
+                .unwrap_or("0")
+                .to_string(),
+            cells,
+        });
+    }
+    // an edit at us-east, until every region's URL shows it
+    for r in &regions {
+        timed(&r.site, &format!("/?p={id}"), "");
+    }
+    rest(
+        "POST",
+        &format!("/?rest_route=/wp/v2/posts/{id}"),
+        r#"{"title":"bench post edited"}"#,
+    );
+    let t = Instant::now();
+    let mut seen: std::collections::BTreeMap<String, f64> = Default::default();
+    while seen.len() < regions.len() && t.elapsed() < Duration::from_secs(180) {
+        for r in &regions {
+            if seen.contains_key(&r.name) {
+                continue;
+            }
+            let page = r.site.get(&format!("/?p={id}"), "").expect("GET");
+            if page.text().contains("bench post edited") {
+                seen.insert(r.name.clone(), t.elapsed().as_secs_f64());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for row in &mut rows {
+        row.cells.push(
+            seen.get(&row.region)
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_else(|| "not within 180".into()),
+        );
+    }
+    let (ok, out) = d.run("down", None);
+    assert!(ok, "{out}");
+    rows
+}
+
+/// The latency benchmark: the demo without and with the page cache and
+/// stale reads, with cross-region round trips to the data.
+pub fn latency() -> String {
+    let rtt = std::env::var("GEOWP_DEMO_RTT").unwrap_or_else(|_| DEFAULT_RTT.to_string());
+    let mut md = format!(
+        "Milliseconds, p50 / p95, through each region's own URL (HAProxy's per-region frontend), GEOWP_DEMO_RTT=\"{rtt}\" (every SQL statement a region's TiDB would send to the leaders waits that long per round trip: localrun/src/sqldelay.rs)\n\n\
+| | region | RTT to data (ms) | front page, cold | front page, warm | warm hits | single post, cold | single post, warm | warm hits | logged-in dashboard | edit at us-east shown after (s) |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+    );
+    for (label, cached) in [
+        ("before: no cache, fresh reads", false),
+        ("after: page cache, stale reads", true),
+    ] {
+        for row in latency_run(&rtt, cached) {
+            md.push_str(&format!(
+                "| {label} | {} | {} | {} |\n",
+                row.region,
+                row.rtt,
+                row.cells.join(" | ")
+            ));
+        }
+    }
+    md
+}

@@ -163,6 +163,11 @@ fn main() {
         println!("{md}");
         let _ = std::fs::write(out_dir.join("demo.md"), &md);
     }
+    if all || which.iter().any(|w| w == "latency") {
+        let md = demobench::latency();
+        println!("{md}");
+        let _ = std::fs::write(out_dir.join("latency.md"), &md);
+    }
     if all || which.iter().any(|w| w == "sync") {
         let md = syncbench::propagation(&root);
         println!("{md}");
