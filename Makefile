@@ -40,12 +40,15 @@ check:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: start-up, memory and plan times of our provider next to hashicorp/null (Go)
+## bench: start-up, memory and plan times of our provider next to hashicorp/null (Go),
+## the demo's, and pages per region with cross-region latency; BENCH=latency (or
+## protocol, fakeapi, stack, plans, demo, sync) runs only those
+BENCH ?=
 bench: tools
 	$(CARGO) build --release --workspace --bins
 	# the demo's figures are of the debug build make demo runs
 	$(CARGO) build --workspace --bins
-	target/release/geowp-bench
+	target/release/geowp-bench $(BENCH)
 
 ## demo: the main job (see README.md)
 demo: tools
