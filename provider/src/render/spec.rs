@@ -318,7 +318,7 @@ pub struct StackSpec {
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = service_annotations_check())]
     #[serde(default)]
     pub peer_service_annotations_by_service: BTreeMap<String, BTreeMap<String, String>>,
-    /// The member whose PD should lead while it is up (the region closest to most writers): its PD gets the highest leader priority. Default: none preferred.
+    /// The member where most editors are: while it is up its PD leads (the highest leader priority) and the WordPress data's Raft leaders stay in its zone (a TiDB placement policy, `LEADER_CONSTRAINTS`), so editors there write without a round trip to another region per statement; editors elsewhere pay about two round trips to it per statement. If that region is lost, leaders move to the others and come back when it returns. Default: none preferred (leaders spread).
     #[tf(validate = dns_label("member name", 40, "us-east"))]
     pub primary_member: Option<String>,
     /// The largest round-trip time between any two regions, in milliseconds. PD's heartbeat and election timings and TiKV's Raft election timeout are sized from it (see the docs for the arithmetic).
