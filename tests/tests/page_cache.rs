@@ -5,7 +5,8 @@
 //!
 //! - A visitor's page is stored and served again; a logged-in user's page,
 //!   a comment author's, wp-admin and a POST go to WordPress every time,
-//!   and what they get is never served to a visitor.
+//!   and what they get is never served to a visitor (also in real
+//!   browsers: an editor logged in with Chromium, then a visitor).
 //! - A response that sets a cookie is never stored.
 //! - Editing a post bans the region's pages at once (the plugin's BAN on the
 //!   purge listener); the public listener refuses bans.
@@ -395,6 +396,42 @@ echo $id, "\n";
         ))
         .unwrap();
     assert_eq!(state(&post), "pass");
+
+    // in real browsers: an editor's page is never what a visitor gets. The
+    // region's pages are banned first, so the editor's request is the one
+    // that would be stored if anything were.
+    let ban = http::send(
+        SocketAddr::from((a, cache::PURGE_PORT as u16)),
+        None,
+        &Request {
+            method: "BAN",
+            ..Request::get("/")
+        },
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(ban.status, 200);
+    {
+        use geowp_tests::browser::Browser;
+        let editor = Browser::start(&dir.path().join("chromium-editor"), &[]);
+        editor.log_in(&url, "admin", ADMIN_PASSWORD);
+        editor.go(&format!("{url}/"));
+        assert!(
+            editor.source().contains("wpadminbar"),
+            "the editor sees the admin bar on the front page"
+        );
+        drop(editor);
+        let visitor = Browser::start(&dir.path().join("chromium-visitor"), &[]);
+        visitor.go(&format!("{url}/"));
+        let page = visitor.source();
+        assert!(page.contains("geowp first title"), "{page}");
+        assert!(
+            !page.contains("wpadminbar") && !page.contains("wp-admin-bar"),
+            "a visitor got the editor's page"
+        );
+        assert!(!page.contains("_wpnonce"), "a visitor got a nonce");
+    }
+    assert_eq!(state(&get("/", "")), "hit", "the visitor's page was stored");
 
     // a response that sets a cookie is never stored
     let c1 = get("/?geowp-cookie=1", "");

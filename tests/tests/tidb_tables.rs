@@ -681,6 +681,10 @@ fn the_primary_regions_bootstrap_puts_the_leaders_in_its_zone_in_sql_tidb_accept
         spec("us-east", true).primary_member.as_deref(),
         Some("us-east")
     );
-    assert_eq!(zone_of("us-east"), "zone-us-east", "its zone label, not its name");
+    assert_eq!(
+        zone_of("us-east"),
+        "zone-us-east",
+        "its zone label, not its name"
+    );
     assert_eq!(zone_of("eu-west"), "");
 }
