@@ -168,7 +168,14 @@ fn the_site_runs_in_three_regions_behind_the_load_balancer() {
     assert_eq!(front.status, 200);
     assert!(front.text().contains("geowp demo"), "{}", front.text());
     for r in &regions {
-        assert_eq!(r.site.get("/", "").unwrap().status, 200, "{}", r.name);
+        let page = r.site.get("/", "").unwrap();
+        assert_eq!(page.status, 200, "{}", r.name);
+        // each region's page cache (Debian's Varnish with the rendered VCL)
+        assert!(
+            page.header("x-geowp-cache").is_some(),
+            "{}: not through the page cache",
+            r.name
+        );
     }
 
     // a session made in us-east works in eu-west and ap-south (shared salts, one database)
