@@ -63,7 +63,11 @@ geowp_tests::for_each_terraform! {
         let deps = r.names_of(i, "deployments", Some("geowp"));
         assert_eq!(
             deps,
-            vec!["deployment.apps/syncthing", "deployment.apps/wordpress"]
+            vec![
+                "deployment.apps/page-cache",
+                "deployment.apps/syncthing",
+                "deployment.apps/wordpress"
+            ]
         );
         let args = r.kubectl(
             i,
