@@ -9,6 +9,7 @@
 
 pub mod controllers;
 pub mod fields;
+pub mod finalizers;
 pub mod pd;
 pub mod registry;
 pub mod rules;

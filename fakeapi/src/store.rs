@@ -441,6 +441,8 @@ impl Store {
         }
         self.defaults(res, obj, None);
         validate(res, obj)?;
+        // the admission plugins that mutate
+        crate::finalizers::admit(res.kind, obj);
         self.objects.insert(Self::key(res, ns, name), obj.clone());
         self.emit("ADDED", res, obj);
         Ok(())
@@ -645,6 +647,27 @@ impl Store {
         }
         new["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
         self.replace(res, ns, name, new, manager, status_only)
+    }
+
+    /// Writes the finalizers as a controller does (no ownership change); an
+    /// object being deleted goes when the last is removed.
+    pub fn set_finalizers(
+        &mut self,
+        res: &'static Resource,
+        ns: &str,
+        name: &str,
+        finalizers: Vec<Value>,
+    ) -> ApiResult<Value> {
+        let live = self.get(res, ns, name)?;
+        let mut new = live.clone();
+        if finalizers.is_empty() {
+            if let Some(md) = new["metadata"].as_object_mut() {
+                md.remove("finalizers");
+            }
+        } else {
+            new["metadata"]["finalizers"] = Value::Array(finalizers);
+        }
+        self.commit_update(res, ns, name, live, new)
     }
 
     /// Writes status as a controller does (no ownership change).
@@ -911,6 +934,8 @@ impl Store {
         }
         // claims from StatefulSet templates, volumes, what Retain keeps
         changed |= crate::volumes::settle(self);
+        // the protection and load balancer finalizers
+        changed |= crate::finalizers::settle(self);
         changed
     }
 

@@ -112,9 +112,10 @@ pub fn settle(s: &mut Store) -> bool {
             continue;
         }
         let name = v["metadata"]["name"].as_str().unwrap_or("");
-        if v["spec"]["persistentVolumeReclaimPolicy"] == "Retain" {
-            let _ = s.set_status(pvs, "", name, json!({"phase": "Released"}));
-        } else {
+        // Released first (then no longer in use for pv-protection), and
+        // under Delete deleted with its disk
+        let _ = s.set_status(pvs, "", name, json!({"phase": "Released"}));
+        if v["spec"]["persistentVolumeReclaimPolicy"] != "Retain" {
             let _ = s.delete(pvs, "", name, "Background", None);
         }
         changed = true;
@@ -163,7 +164,8 @@ mod tests {
         let uid = claim["metadata"]["uid"].clone();
         s.delete(pvcs, "geowp", "data-tikv-0", "Background", None)
             .unwrap();
-        while settle(&mut s) {}
+        // all the housekeeping: pvc-protection lets the claim go (no pod uses it)
+        while s.settle() {}
         let vols = s.list(pvs, None);
         let old = vols
             .iter()

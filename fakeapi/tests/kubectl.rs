@@ -350,6 +350,14 @@ async fn kubectl_sees_the_real_servers_rules() {
         let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: web}\nstringData: {\"bad key\": x}\n";
         let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(bad));
         assert!(e.contains("data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters"), "{e}");
+        // finalizers: a claim is protected, and a load balancer's Service
+        // waits for its cleanup; both go, as kubectl delete waits for
+        let f = k.ok(&["-n", "web", "get", "pvc", "data", "-o", "jsonpath={.metadata.finalizers}"], None);
+        assert_eq!(f, r#"["kubernetes.io/pvc-protection"]"#);
+        k.ok(&["-n", "web", "wait", "--for=jsonpath={.metadata.finalizers[0]}=service.kubernetes.io/load-balancer-cleanup", "svc/a", "--timeout=60s"], None);
+        k.ok(&["-n", "web", "delete", "svc/a", "pvc/data", "--timeout=60s"], None);
+        let e = k.fails(&["-n", "web", "get", "pvc", "data"], None);
+        assert!(e.contains("persistentvolumeclaims \"data\" not found"), "{e}");
     })
     .await;
     h.stop().await;
