@@ -18,8 +18,18 @@ use crate::validators::{
 
 /// Pinned default images: one tag for PD, TiKV and TiDB (v8.5 LTS).
 pub const DEFAULT_TIDB_VERSION: &str = "v8.5.7";
-pub const DEFAULT_WORDPRESS_IMAGE: &str = "wordpress:6.7.1-php8.3-apache";
-pub const DEFAULT_SYNCTHING_IMAGE: &str = "syncthing/syncthing:1.29.2";
+/// WordPress 7.1.0, the official image (docker-library/wordpress@bf223d1c
+/// versions.json "latest"): it reads the WORDPRESS_* variables (and their
+/// `_FILE` forms) geowp sets, and has `docker-ensure-installed.sh`, which the
+/// cron runner needs (added to the image in June 2025: the 6.7 images lack
+/// it). WordPress 7.x needs PHP 7.4; the must-use plugins' hooks are in
+/// 7.1.0 as in 6.1 (docs/guides/parts.md).
+pub const DEFAULT_WORDPRESS_IMAGE: &str = "wordpress:7.1.0-php8.3-apache";
+/// SyncThing 2.1.3, the official image, run by its own entrypoint (no
+/// arguments; 2.x dropped `--no-default-folder`, which it no longer needs).
+/// From 1.x it migrates its database to SQLite on first start and rewrites
+/// its config, one way (docs/guides/parts.md).
+pub const DEFAULT_SYNCTHING_IMAGE: &str = "syncthing/syncthing:2.1.3";
 pub const DEFAULT_NFS_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8";
 pub const DEFAULT_MYSQL_CLIENT_IMAGE: &str = "mysql:8.4.3";
 pub const DEFAULT_BUSYBOX_IMAGE: &str = "busybox:1.36.1";
@@ -224,7 +234,7 @@ pub struct StackSpec {
     /// Image tag of PD, TiKV and TiDB (`pingcap/*`), one for all three.
     #[tf(default = DEFAULT_TIDB_VERSION, validate = tidb_version())]
     pub tidb_version: String,
-    /// WordPress image.
+    /// WordPress image: the official image or one built from it (your plugins and themes in it), by tag or by digest (`wordpress@sha256:...`, which pins exactly what runs).
     #[tf(default = DEFAULT_WORDPRESS_IMAGE, validate = image())]
     pub wordpress_image: String,
     /// SyncThing image.
