@@ -636,6 +636,10 @@ async fn proxy(
                     )
                     .await
                     {
+                        // as a kernel's Service proxying would: no added
+                        // Nagle delay on what passes through
+                        let _ = inbound.set_nodelay(true);
+                        let _ = out.set_nodelay(true);
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
                         return;
                     }

@@ -114,6 +114,11 @@ pub async fn serve(
                 else {
                     return;
                 };
+                // each packet is written whole and at once: with Nagle on,
+                // a second small write waits for the peer's delayed ACK
+                // (40 ms on Linux), once per statement
+                let _ = inbound.set_nodelay(true);
+                let _ = out.set_nodelay(true);
                 let (mut cr, mut cw) = inbound.into_split();
                 let (mut sr, mut sw) = out.into_split();
                 let back = tokio::spawn(async move {
@@ -151,8 +156,10 @@ async fn forward(
                 tokio::time::sleep(rtt * trips).await;
             }
         }
-        to.write_all(&header).await?;
-        to.write_all(&payload).await?;
+        let mut packet = Vec::with_capacity(4 + payload.len());
+        packet.extend_from_slice(&header);
+        packet.extend_from_slice(&payload);
+        to.write_all(&packet).await?;
     }
 }
 
