@@ -95,7 +95,10 @@ pub fn settle(s: &mut Store) -> bool {
     let pods = s.list(res("pods", "", "v1"), None);
     let mut changed = false;
     for c in s.list(pvcs, None) {
-        let ns = c["metadata"]["namespace"].as_str().unwrap_or("").to_string();
+        let ns = c["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let name = c["metadata"]["name"].as_str().unwrap_or("").to_string();
         if !deleting(&c) && !has(&c, PVC_PROTECTION) {
             changed |= set(s, pvcs, &c, PVC_PROTECTION, true);
@@ -132,8 +135,13 @@ mod tests {
     fn store() -> Store {
         let mut s = Store::new();
         let ns = res("namespaces", "", "v1");
-        s.create(ns, "", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "geowp"}}), "test")
-            .unwrap();
+        s.create(
+            ns,
+            "",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "geowp"}}),
+            "test",
+        )
+        .unwrap();
         s
     }
 
@@ -147,14 +155,25 @@ mod tests {
                 "metadata": {"name": "data"},
                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}), "geowp")
             .unwrap();
-        assert_eq!(claim["metadata"]["finalizers"], json!([PVC_PROTECTION]), "added at create");
-        s.create(pods, "geowp", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        assert_eq!(
+            claim["metadata"]["finalizers"],
+            json!([PVC_PROTECTION]),
+            "added at create"
+        );
+        s.create(
+            pods,
+            "geowp",
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
             "spec": {"containers": [{"name": "c", "image": "busybox:1.36.1"}],
-                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}), "kubelet")
-            .unwrap();
+                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}),
+            "kubelet",
+        )
+        .unwrap();
         s.delete(pvcs, "geowp", "data", "Background", None).unwrap();
         settle(&mut s);
-        let kept = s.get(pvcs, "geowp", "data").expect("kept while the pod uses it");
+        let kept = s
+            .get(pvcs, "geowp", "data")
+            .expect("kept while the pod uses it");
         assert!(deleting(&kept));
         s.delete(pods, "geowp", "p", "Background", None).unwrap();
         settle(&mut s);
@@ -165,19 +184,26 @@ mod tests {
     fn a_load_balancer_service_goes_once_its_load_balancer_is_deleted() {
         let mut s = store();
         let services = res("services", "", "v1");
-        s.create(services, "geowp", json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "wordpress"},
-            "spec": {"type": "LoadBalancer", "selector": {"a": "b"}, "ports": [{"port": 80}]}}), "geowp")
-            .unwrap();
+        s.create(
+            services,
+            "geowp",
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "wordpress"},
+            "spec": {"type": "LoadBalancer", "selector": {"a": "b"}, "ports": [{"port": 80}]}}),
+            "geowp",
+        )
+        .unwrap();
         // the controller provisions it, then protects it
         let live = s.get(services, "geowp", "wordpress").unwrap();
         let mut status = live["status"].clone();
         status["loadBalancer"] = json!({"ingress": [{"ip": "10.0.0.9"}]});
-        s.set_status(services, "geowp", "wordpress", status).unwrap();
+        s.set_status(services, "geowp", "wordpress", status)
+            .unwrap();
         assert!(settle(&mut s));
         let live = s.get(services, "geowp", "wordpress").unwrap();
         assert!(has(&live, LB_CLEANUP));
         // deleting: kept until the controller has cleaned up
-        s.delete(services, "geowp", "wordpress", "Background", None).unwrap();
+        s.delete(services, "geowp", "wordpress", "Background", None)
+            .unwrap();
         assert!(deleting(&s.get(services, "geowp", "wordpress").unwrap()));
         settle(&mut s);
         assert!(s.get(services, "geowp", "wordpress").is_err());

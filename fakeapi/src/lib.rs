@@ -11,6 +11,7 @@ pub mod controllers;
 pub mod fields;
 pub mod finalizers;
 pub mod pd;
+pub mod podspec;
 pub mod registry;
 pub mod rules;
 pub mod select;

@@ -201,6 +201,7 @@ pub fn check_claim_growth(old: &Value, new: &Value, class: Option<&Value>) -> Ap
 /// The checks of one object on create and on update that do not compare
 /// it with its earlier self.
 pub fn check_object(res: &Resource, obj: &Value) -> ApiResult<()> {
+    crate::podspec::check(res, obj)?;
     check_resources(res, obj)?;
     match res.kind {
         "Secret" | "ConfigMap" => check_keys(res, obj),

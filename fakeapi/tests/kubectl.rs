@@ -350,6 +350,15 @@ async fn kubectl_sees_the_real_servers_rules() {
         let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: web}\nstringData: {\"bad key\": x}\n";
         let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(bad));
         assert!(e.contains("data[bad key]: Invalid value: \"bad key\": a valid config key must consist of alphanumeric characters"), "{e}");
+        // a pod template's containers: env names, probes, mounts
+        let bad_pod = sized.replace(
+            "ports: [{containerPort: 80}]",
+            "ports: [{containerPort: 80}]\n        env: [{name: \"A=B\", value: x}]\n        livenessProbe: {periodSeconds: 5}",
+        );
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&bad_pod));
+        // kubectl lists the server's causes, one per line
+        assert!(e.contains("The Deployment \"wp\" is invalid: \n* spec.template.spec.containers[0].env[0].name: Invalid value: \"A=B\": a valid environment variable name must consist only of printable ASCII characters other than '='\n* spec.template.spec.containers[0].livenessProbe: Required value: must specify a handler type"), "{e}");
+        assert!(e.contains("spec.template.spec.containers[0].livenessProbe: Required value: must specify a handler type"), "{e}");
         // finalizers: a claim is protected, and a load balancer's Service
         // waits for its cleanup; both go, as kubectl delete waits for
         let f = k.ok(&["-n", "web", "get", "pvc", "data", "-o", "jsonpath={.metadata.finalizers}"], None);
