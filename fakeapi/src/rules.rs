@@ -88,10 +88,15 @@ fn pod_specs<'a>(res: &Resource, obj: &'a Value) -> Vec<(&'static str, &'a Value
 /// `validateResourceRequirements`: `field.Invalid(reqPath,
 /// quantity.String(), "must be less than or equal to <name> limit of
 /// <limit>")`, reported on the container's `resources.requests` map).
-/// Deployments, StatefulSets and Jobs validate their pod templates with
-/// the same function, so all of them are refused at write time.
+/// Deployments and Jobs validate their pod templates with the same
+/// function, so they are refused at write time; a StatefulSet's template is
+/// not validated (see `podspec`): it is accepted, and its controller then
+/// cannot create the pod.
 pub fn check_resources(res: &Resource, obj: &Value) -> ApiResult<()> {
     let name = obj["metadata"]["name"].as_str().unwrap_or("");
+    if res.kind == "StatefulSet" {
+        return Ok(());
+    }
     for (path, pod) in pod_specs(res, obj) {
         for list in ["initContainers", "containers"] {
             for (i, c) in pod[list].as_array().into_iter().flatten().enumerate() {
