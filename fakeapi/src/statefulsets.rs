@@ -59,11 +59,30 @@ pub fn step(s: &mut Store, set: &Value, unpullable: &[String]) -> bool {
         let mut labels = template["metadata"]["labels"].clone();
         labels[REVISION_LABEL] = json!(rev);
         labels["statefulset.kubernetes.io/pod-name"] = json!(pod);
+        // each claim template becomes a volume of the pod, its claim
+        // `<template>-<set>-<ordinal>` (kubernetes pkg/controller/statefulset
+        // stateful_set_utils.go `updateStorage`)
+        let mut spec = template["spec"].clone();
+        for t in set["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let tname = t["metadata"]["name"].as_str().unwrap_or("");
+            let vol = json!({"name": tname, "persistentVolumeClaim": {"claimName": format!("{tname}-{name}-{i}")}});
+            match spec["volumes"].as_array_mut() {
+                Some(v) => {
+                    v.retain(|x| x["name"] != tname);
+                    v.push(vol);
+                }
+                None => spec["volumes"] = json!([vol]),
+            }
+        }
         let body = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": pod, "namespace": ns, "labels": labels,
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
                     "uid": set["metadata"]["uid"], "controller": true}]},
-            "spec": template["spec"].clone()});
+            "spec": spec});
         if s.create(pods, &ns, body, "statefulset-controller").is_err() {
             return false;
         }
