@@ -140,6 +140,12 @@ if want cache; then
   apt_need "the page cache of the demo and its tests" varnish
 fi
 
+if want backup; then
+  # restic stores the backups; rclone serves the demo's repository over
+  # restic's REST protocol (a stand-in for object storage)
+  apt_need "backups and restores in the tests and the demo" restic rclone mariadb-client
+fi
+
 if want browser; then
   apt_need "the demo's load balancer and browser" haproxy chromium chromium-driver
 fi

@@ -60,7 +60,10 @@ fn wordpress_env(dir: &Path, db_port: u16, url: &str, purge: &str) -> Env {
         ),
         ("WORDPRESS_DB_CHARSET".into(), "utf8mb4".into()),
         ("WORDPRESS_DB_COLLATE".into(), "utf8mb4_general_ci".into()),
-        ("WORDPRESS_CONFIG_EXTRA".into(), config_extra(url, false)),
+        (
+            "WORDPRESS_CONFIG_EXTRA".into(),
+            config_extra(url, false, false),
+        ),
         (cache::PURGE_ENV.into(), purge.into()),
         // long: "right after a change" below holds on a slow machine too
         (

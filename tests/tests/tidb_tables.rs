@@ -152,6 +152,15 @@ fn spec(member: &str, tls: bool) -> StackSpec {
         page_cache_stale_if_error: 86400,
         page_cache_replicas: 2,
         page_cache_image: render::DEFAULT_PAGE_CACHE_IMAGE.into(),
+        backup_repository: None,
+        backup_interval_hours: 1,
+        backup_keep_hourly: 48,
+        backup_keep_daily: 30,
+        backup_keep_weekly: 12,
+        backup_service_account: None,
+        backup_volume_claim: None,
+        backup_image: render::spec::DEFAULT_BACKUP_IMAGE.into(),
+        wordpress_file_mods: false,
         resources: BTreeMap::new(),
     }
 }
@@ -165,6 +174,8 @@ fn inputs() -> Inputs {
                 .iter()
                 .map(|n| (n.to_string(), format!("salt-{n}")))
                 .collect(),
+            backup_password: String::new(),
+            backup_credentials: Default::default(),
         },
         syncthing: render::SyncthingSecrets {
             cert_pem: "CERT".into(),

@@ -149,7 +149,7 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
     );
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let env = wordpress_env(dir.path(), db.port, config_extra(&url, false));
+    let env = wordpress_env(dir.path(), db.port, config_extra(&url, false, false));
     let root = docroot(&dir.path().join("with-plugin"), &MU_PLUGINS);
     std::fs::write(root.join(HEALTH_FILE), HEALTH_PHP).unwrap();
     let mut install_env = env.clone();
@@ -343,8 +343,8 @@ fn behind_a_tls_listener_wordpress_answers_instead_of_redirecting_to_itself() {
     let url = format!("https://{host}");
     let url = url.as_str();
     let root = docroot(&dir.path().join("root"), &[]);
-    let plain = wordpress_env(dir.path(), db.port, config_extra(url, false));
-    let tls = wordpress_env(dir.path(), db.port, config_extra(url, true));
+    let plain = wordpress_env(dir.path(), db.port, config_extra(url, false, false));
+    let tls = wordpress_env(dir.path(), db.port, config_extra(url, true, false));
     let o = php_with_wordpress(
         &root,
         &plain,
@@ -518,7 +518,7 @@ fn the_cron_runner_runs_a_due_event_once_while_another_run_holds_the_lock() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let url = format!("http://127.0.0.1:{}", free_port());
     // geowp's WordPress config: no cron from page loads
-    let extra = config_extra(&url, false);
+    let extra = config_extra(&url, false, false);
     assert!(extra.contains("DISABLE_WP_CRON"));
     let mut env = wordpress_env(dir.path(), db.port, extra);
     let mut plugins: Vec<(&str, &str)> = MU_PLUGINS.to_vec();

@@ -58,6 +58,15 @@ pub fn spec(member: &str, members: BTreeMap<String, Member>) -> StackSpec {
         page_cache_stale_if_error: 86400,
         page_cache_replicas: 2,
         page_cache_image: super::DEFAULT_PAGE_CACHE_IMAGE.into(),
+        backup_repository: None,
+        backup_interval_hours: 1,
+        backup_keep_hourly: 48,
+        backup_keep_daily: 30,
+        backup_keep_weekly: 12,
+        backup_service_account: None,
+        backup_volume_claim: None,
+        backup_image: super::spec::DEFAULT_BACKUP_IMAGE.into(),
+        wordpress_file_mods: false,
         resources: BTreeMap::new(),
     }
 }

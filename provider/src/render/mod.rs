@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use geowp_common::names::{secret, SALT_NAMES};
 use k8s_openapi::api::core::v1::Secret;
 
+pub mod backup;
 pub mod build;
 pub mod cache;
 pub mod example;
@@ -42,6 +43,10 @@ pub struct Secrets {
     pub tidb_root_password: String,
     pub wordpress_db_password: String,
     pub salts: BTreeMap<String, String>,
+    /// The backup repository's password (empty without backups).
+    pub backup_password: String,
+    /// restic's credential variables for the repository.
+    pub backup_credentials: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -60,6 +65,8 @@ impl Secrets {
                 .iter()
                 .map(|n| (n.to_string(), String::new()))
                 .collect(),
+            backup_password: String::new(),
+            backup_credentials: BTreeMap::new(),
         }
     }
 }
@@ -188,6 +195,7 @@ pub fn render(spec: &StackSpec, inputs: &Inputs) -> Vec<Obj> {
     objs.extend(tidb::objects(spec, &inputs.tls, &pd));
     objs.extend(wordpress::objects(spec));
     objs.extend(cache::objects(spec));
+    objs.extend(backup::objects(spec, &inputs.secrets));
     objs.extend(syncthing::objects(
         spec,
         &inputs.syncthing,

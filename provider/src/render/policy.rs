@@ -1,7 +1,8 @@
 //! NetworkPolicies: everything reaching the namespace's pods is denied, then
 //! each port is opened to whom needs it.
 //!
-//! - TiDB's SQL port (4000) to WordPress, its cron runner and the bootstrap Job only.
+//! - TiDB's SQL port (4000) to WordPress, its cron runner, the bootstrap Job and
+//!   the backup and restore pods only.
 //! - PD (2379, 2380) and TiKV (20160, status 20180) to the site's own pods and to
 //!   `peer_source_ranges` (the other regions).
 //! - SyncThing's sync port (22000) to `peer_source_ranges`.
@@ -128,6 +129,8 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                     object::WORDPRESS,
                     super::wordpress::CRON_JOB,
                     "tidb-bootstrap",
+                    super::backup::BACKUP,
+                    super::backup::RESTORE,
                 ])],
                 &[(4000, "TCP")],
             )],

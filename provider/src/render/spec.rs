@@ -33,6 +33,8 @@ pub const DEFAULT_SYNCTHING_IMAGE: &str = "syncthing/syncthing:2.1.3";
 pub const DEFAULT_NFS_IMAGE: &str = "registry.k8s.io/sig-storage/nfs-provisioner:v4.0.8";
 pub const DEFAULT_MYSQL_CLIENT_IMAGE: &str = "mysql:8.4.3";
 pub const DEFAULT_BUSYBOX_IMAGE: &str = "busybox:1.36.1";
+/// restic's own image (Alpine with /usr/bin/restic and busybox sh).
+pub const DEFAULT_BACKUP_IMAGE: &str = "restic/restic:0.18.1";
 /// HAProxy's LTS line (3.2, maintained to 2030), official image.
 pub const DEFAULT_PD_PEER_RELAY_IMAGE: &str = "haproxy:3.2-alpine";
 /// Varnish 8.0, official image (varnishcache/varnish-cache@varnish-8.0.0;
@@ -147,6 +149,61 @@ fn service_annotations_check() -> tfplugin::validate::Validator {
             Ok(())
         },
     )
+}
+
+/// Hours between backups that divide a day.
+pub const BACKUP_INTERVALS: [u32; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
+
+fn backup_interval_check() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::int(
+        "Invalid backup interval",
+        "1, 2, 3, 4, 6, 8, 12 or 24",
+        |i| {
+            if BACKUP_INTERVALS.iter().any(|&h| i64::from(h) == i) {
+                Ok(())
+            } else {
+                Err(format!("{i} hours does not divide a day: use 1, 2, 3, 4, 6, 8, 12 or 24, so that every region agrees which backup is due."))
+            }
+        },
+    )
+}
+
+/// Why a restic repository string is not one geowp can use, if it is not.
+pub fn backup_repository_error(s: &str) -> Option<String> {
+    let example = "e.g. \"s3:https://s3.amazonaws.com/my-bucket/geowp\", \"gs:my-bucket:/geowp\", \"azure:my-container:/geowp\", \"rest:https://backup.example.com:8000/geowp\" or \"/backup/geowp\"";
+    if s.is_empty()
+        || s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "'\"\\`$".contains(c))
+    {
+        return Some(format!(
+            "{s:?} is empty or has spaces, quotes, `$` or backslashes; {example}."
+        ));
+    }
+    let ok = match s.split_once(':') {
+        Some(("s3", rest)) => !rest.is_empty(),
+        Some(("gs" | "azure", rest)) => rest
+            .split_once(':')
+            .is_some_and(|(b, p)| !b.is_empty() && p.starts_with('/')),
+        Some(("rest", rest)) => rest.starts_with("http://") || rest.starts_with("https://"),
+        Some(_) => false,
+        None => s.starts_with("/backup/") && !s.contains("/../"),
+    };
+    if ok {
+        None
+    } else {
+        Some(format!(
+            "{s:?} is not a repository geowp can use: {example}."
+        ))
+    }
+}
+
+fn backup_repository_check() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::string("Invalid backup repository", "a restic repository", |s| {
+        match backup_repository_error(s) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })
 }
 
 fn resources_check() -> tfplugin::validate::Validator {
@@ -359,6 +416,42 @@ pub struct StackSpec {
     #[tf(default = 5u32, validate = int_between(0, 600))]
     #[serde(default = "default_stale_read_seconds")]
     pub stale_read_seconds: u32,
+    /// Where scheduled backups go: a restic repository, encrypted at rest with `backup_password` (AES-256). `s3:https://s3.amazonaws.com/BUCKET/PATH` (S3 or any S3-compatible store), `gs:BUCKET:/PATH` (Google Cloud Storage), `azure:CONTAINER:/PATH` (Azure Blob), `rest:https://HOST:PORT/PATH` (restic's REST server, e.g. `rest-server` or `rclone serve restic` on a machine with disk), or `/backup/PATH` on the volume `backup_volume_claim`. Each run stores a consistent dump of the WordPress database and wp-content; one region runs each scheduled backup and any region can. Null: no backups. See docs/guides/backups.md.
+    #[tf(validate = backup_repository_check())]
+    #[serde(default)]
+    pub backup_repository: Option<String>,
+    /// Hours between backups: 1, 2, 3, 4, 6, 8, 12 or 24 (a divisor of a day, so every region agrees which run is due). Every region has the schedule; the first to claim a run (a row in the database) takes it, so a lost region never stops backups. `geowp-helper site status` warns when the last good backup is older than twice this.
+    #[tf(default = 1u32, validate = backup_interval_check())]
+    #[serde(default = "default_backup_interval_hours")]
+    pub backup_interval_hours: u32,
+    /// Retention: the newest backup of each of this many hours is kept (restic `forget --keep-hourly`).
+    #[tf(default = 48u32, validate = int_between(0, 100000))]
+    #[serde(default = "default_backup_keep_hourly")]
+    pub backup_keep_hourly: u32,
+    /// Retention: the newest backup of each of this many days is kept (`--keep-daily`). With the defaults: every hour for two days, every day for 30 days, every week for 12 weeks.
+    #[tf(default = 30u32, validate = int_between(0, 100000))]
+    #[serde(default = "default_backup_keep_daily")]
+    pub backup_keep_daily: u32,
+    /// Retention: the newest backup of each of this many weeks is kept (`--keep-weekly`).
+    #[tf(default = 12u32, validate = int_between(0, 100000))]
+    #[serde(default = "default_backup_keep_weekly")]
+    pub backup_keep_weekly: u32,
+    /// An existing Kubernetes ServiceAccount in the namespace for the backup and restore pods, for workload identity instead of keys in `backup_credentials`: annotated with `eks.amazonaws.com/role-arn` (EKS IRSA), `iam.gke.io/gcp-service-account` (GKE Workload Identity) or `azure.workload.identity/client-id` (AKS, with the pods' label `azure.workload.identity/use`). Default: no account token in the pods.
+    #[tf(validate = dns_label("service account", 63, "geowp-backup"))]
+    #[serde(default)]
+    pub backup_service_account: Option<String>,
+    /// An existing PersistentVolumeClaim in the namespace, mounted at `/backup` in the backup and restore pods, for a `backup_repository` of `/backup/PATH` (small sites). Each region writes its own volume unless the claim's storage reaches every region: a region's restore sees only the backups its volume holds.
+    #[tf(validate = dns_label("claim name", 63, "geowp-backups"))]
+    #[serde(default)]
+    pub backup_volume_claim: Option<String>,
+    /// restic image of the backup and restore pods (0.14 or later).
+    #[tf(default = DEFAULT_BACKUP_IMAGE, validate = image())]
+    #[serde(default = "default_backup_image")]
+    pub backup_image: String,
+    /// Plugin and theme installs, updates and file edits from wp-admin, and WordPress core's automatic updates. Off (the default): code comes with `wordpress_image` (`DISALLOW_FILE_MODS`, `AUTOMATIC_UPDATER_DISABLED`), the same in every region; build an image with your plugins and themes (README). On: an admin may install and update code, written to wp-content in the region that served the admin page and copied to the others by SyncThing; two regions updating at once collide (SyncThing keeps the newer file and a conflict copy) and a core update is undone by the next pod start from the image.
+    #[tf(default = false)]
+    #[serde(default)]
+    pub wordpress_file_mods: bool,
     /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing`, `nfs` and `page_cache`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the component's default limit, or the request when that is larger; a limit below the request is refused at plan). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi; page cache 200m and 512Mi, limit 1Gi, half of the limit for pages); lower them for test clusters.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = resources_check())]
     #[serde(default)]
@@ -394,6 +487,21 @@ fn default_max_rtt_ms() -> u32 {
     150
 }
 
+fn default_backup_interval_hours() -> u32 {
+    1
+}
+fn default_backup_keep_hourly() -> u32 {
+    48
+}
+fn default_backup_keep_daily() -> u32 {
+    30
+}
+fn default_backup_keep_weekly() -> u32 {
+    12
+}
+fn default_backup_image() -> String {
+    DEFAULT_BACKUP_IMAGE.into()
+}
 fn default_stale_read_seconds() -> u32 {
     5
 }

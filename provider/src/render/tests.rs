@@ -37,6 +37,14 @@ pub fn secrets() -> Secrets {
             .iter()
             .map(|n| (n.to_string(), format!("salt-{n}")))
             .collect(),
+        backup_password: "backup-pw-123456789".into(),
+        backup_credentials: BTreeMap::from([
+            ("AWS_ACCESS_KEY_ID".to_string(), "AKIAEXAMPLE".to_string()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_string(),
+                "secret-key-value".to_string(),
+            ),
+        ]),
     }
 }
 
@@ -361,7 +369,13 @@ fn network_policies_deny_everything_but_what_each_port_needs() {
     );
     assert_eq!(
         sql["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"],
-        json!(["wordpress", "wordpress-cron", "tidb-bootstrap"])
+        json!([
+            "wordpress",
+            "wordpress-cron",
+            "tidb-bootstrap",
+            "geowp-backup",
+            "geowp-restore"
+        ])
     );
     assert_eq!(
         sql["ingress"][0]["ports"],
@@ -1104,4 +1118,171 @@ fn the_load_balancer_reaches_the_page_cache_which_reaches_wordpress() {
     assert_eq!(crate::render::cache::edit_bound(30), 40);
     assert_eq!(crate::render::cache::edit_bound(300), 310);
     assert_eq!(crate::render::cache::edit_bound(3), 4);
+}
+
+fn with_backups(member: &str) -> StackSpec {
+    StackSpec {
+        backup_repository: Some("s3:https://s3.amazonaws.com/site-backups/geowp".into()),
+        backup_interval_hours: 6,
+        ..spec(member)
+    }
+}
+
+#[test]
+fn backups_are_off_until_a_repository_is_named() {
+    let objs = render(&spec("us-east"), &inputs());
+    assert!(!objs
+        .iter()
+        .any(|o| o.id.name.starts_with("geowp-backup") || o.id.name.starts_with("geowp-restore")));
+    let objs = render(&with_backups("us-east"), &inputs());
+    for key in [
+        "Secret/geowp-backup",
+        "ConfigMap/geowp-backup",
+        "CronJob/geowp-backup",
+        "CronJob/geowp-restore",
+    ] {
+        assert!(objs.iter().any(|o| o.key().ends_with(key)), "{key} missing");
+    }
+}
+
+#[test]
+fn the_backup_runs_in_every_region_on_one_schedule_and_the_restore_template_never_runs() {
+    for m in ["us-east", "eu-west"] {
+        let objs = render(&with_backups(m), &inputs());
+        let cj = &find(&objs, "CronJob", "geowp-backup").body["spec"];
+        assert_eq!(cj["schedule"], "17 */6 * * *");
+        assert_eq!(cj["timeZone"], "Etc/UTC");
+        assert_eq!(cj["suspend"], false);
+        assert_eq!(cj["concurrencyPolicy"], "Forbid");
+        let pod = &cj["jobTemplate"]["spec"]["template"]["spec"];
+        let steps: Vec<&str> = pod["initContainers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(pod["containers"].as_array().unwrap())
+            .map(|c| c["command"][2].as_str().unwrap())
+            .collect();
+        assert_eq!(steps, ["claim", "files", "record"]);
+        let env = &pod["containers"][0]["env"];
+        let region = env
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "GEOWP_REGION")
+            .unwrap();
+        assert_eq!(region["value"], m);
+        let restore = &find(&objs, "CronJob", "geowp-restore").body["spec"];
+        assert_eq!(restore["suspend"], true);
+        let rpod = &restore["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(rpod["containers"][0]["command"][2], "load");
+    }
+    for (hours, cron) in [(1, "17 * * * *"), (24, "17 0 * * *"), (8, "17 */8 * * *")] {
+        let s = StackSpec {
+            backup_interval_hours: hours,
+            ..with_backups("us-east")
+        };
+        assert_eq!(super::backup::schedule(&s), cron);
+    }
+}
+
+#[test]
+fn backup_pods_are_hardened_and_hold_no_secret_in_their_spec() {
+    let objs = render(&with_backups("us-east"), &inputs());
+    for name in ["geowp-backup", "geowp-restore"] {
+        let cj = find(&objs, "CronJob", name);
+        let text = cj.body.to_string();
+        for secret in [
+            "backup-pw-123456789",
+            "secret-key-value",
+            "AKIAEXAMPLE",
+            "wp-pw-123456789",
+        ] {
+            assert!(!text.contains(secret), "{name} carries a secret value");
+        }
+        let pod = &cj.body["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(pod["securityContext"]["runAsUser"], 33);
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        assert_eq!(pod["automountServiceAccountToken"], false);
+        for c in pod["initContainers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(pod["containers"].as_array().unwrap())
+        {
+            let sc = &c["securityContext"];
+            assert_eq!(sc["readOnlyRootFilesystem"], true, "{}", c["name"]);
+            assert_eq!(sc["allowPrivilegeEscalation"], false);
+            assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
+            assert!(c["resources"]["limits"]["memory"].is_string());
+            // credentials come from the Secret by name
+            let aws = c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "AWS_SECRET_ACCESS_KEY")
+                .unwrap();
+            assert_eq!(aws["valueFrom"]["secretKeyRef"]["name"], "geowp-backup");
+        }
+        // a backup reads wp-content; only a restore writes it
+        let wp = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "wp-content")
+            .unwrap();
+        assert_eq!(
+            wp["persistentVolumeClaim"]["readOnly"],
+            name == "geowp-backup"
+        );
+    }
+    let secret = find(&objs, "Secret", "geowp-backup");
+    assert!(secret.secret);
+    // workload identity: the account's token, and no keys needed
+    let s = StackSpec {
+        backup_service_account: Some("geowp-backup".into()),
+        ..with_backups("us-east")
+    };
+    let objs = render(&s, &inputs());
+    let pod = &find(&objs, "CronJob", "geowp-backup").body["spec"]["jobTemplate"]["spec"]
+        ["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "geowp-backup");
+    assert_eq!(pod["automountServiceAccountToken"], true);
+}
+
+#[test]
+fn the_backup_script_is_valid_posix_shell() {
+    use std::io::Write;
+    // dash is POSIX sh without extensions: what parses here parses in busybox
+    let mut child = std::process::Command::new("dash")
+        .arg("-n")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("dash");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(super::backup::SCRIPT.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn code_comes_from_the_image_unless_file_mods_are_allowed() {
+    let off = config_extra("https://example.com", false, false);
+    assert!(off.contains("define('DISALLOW_FILE_MODS', true);"));
+    assert!(off.contains("define('AUTOMATIC_UPDATER_DISABLED', true);"));
+    let on = config_extra("https://example.com", false, true);
+    assert!(!on.contains("DISALLOW_FILE_MODS"));
+    assert!(on.contains("DISABLE_WP_CRON"));
 }

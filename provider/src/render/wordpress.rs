@@ -58,12 +58,17 @@ pub const FOUND_ROWS_FILE: &str = "geowp-found-rows.php";
 pub const AUTO_ID_PHP: &str = include_str!("geowp-auto-id.php");
 pub const AUTO_ID_FILE: &str = "geowp-auto-id.php";
 /// Every must-use plugin geowp installs (file name, text).
-pub const MU_PLUGINS: [(&str, &str); 4] = [
+pub const MU_PLUGINS: [(&str, &str); 5] = [
+    (MAINTENANCE_FILE, MAINTENANCE_PHP),
     (FOUND_ROWS_FILE, FOUND_ROWS_PHP),
     (AUTO_ID_FILE, AUTO_ID_PHP),
     (PAGE_CACHE_FILE, PAGE_CACHE_PHP),
     (STALE_READS_FILE, STALE_READS_PHP),
 ];
+/// The must-use plugin that holds every region in maintenance while a
+/// backup is restored (docs/guides/backups.md).
+pub const MAINTENANCE_PHP: &str = include_str!("geowp-maintenance.php");
+pub const MAINTENANCE_FILE: &str = "geowp-maintenance.php";
 /// The must-use plugin that bans this region's cached pages when content
 /// changes (docs/guides/page-cache.md).
 pub const PAGE_CACHE_PHP: &str = include_str!("geowp-page-cache.php");
@@ -106,15 +111,22 @@ fn read_only(name: &str, path: &str, sub_path: Option<&str>) -> VolumeMount {
 }
 
 /// What the image's wp-config.php evaluates from `WORDPRESS_CONFIG_EXTRA`:
-/// the site's address, and with TLS at the load balancer, that every
-/// request is https (the official image already honours X-Forwarded-Proto).
-pub fn config_extra(site_url: &str, tls_at_load_balancer: bool) -> String {
+/// the site's address; unless `file_mods`, no code written from wp-admin and
+/// no core auto-updates (code comes with the image); and with TLS at the
+/// load balancer, that every request is https (the official image already
+/// honours X-Forwarded-Proto).
+pub fn config_extra(site_url: &str, tls_at_load_balancer: bool, file_mods: bool) -> String {
     let url = site_url.replace('\'', "");
     // scheduled events run from geowp's runner (CRON_FILE), never from a
     // page load in whichever region it lands
     let mut extra = format!(
         "define('WP_HOME', '{url}');\ndefine('WP_SITEURL', '{url}');\ndefine('DISABLE_WP_CRON', true);\n"
     );
+    if !file_mods {
+        extra.push_str(
+            "define('DISALLOW_FILE_MODS', true);\ndefine('AUTOMATIC_UPDATER_DISABLED', true);\n",
+        );
+    }
     if tls_at_load_balancer {
         extra.push_str("$_SERVER['HTTPS'] = 'on';\n");
     }
@@ -136,7 +148,11 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         env("WORDPRESS_DB_COLLATE", "utf8mb4_general_ci"),
         env(
             "WORDPRESS_CONFIG_EXTRA",
-            &config_extra(&spec.site_url, spec.wordpress_tls_at_load_balancer),
+            &config_extra(
+                &spec.site_url,
+                spec.wordpress_tls_at_load_balancer,
+                spec.wordpress_file_mods,
+            ),
         ),
         // how old a visitor's reads may be (geowp-stale-reads.php; 0: fresh)
         env(

@@ -56,6 +56,9 @@ pub struct SiteModel {
     /// Password of the least-privileged `wordpress` database user.
     #[tf(keep, sensitive)]
     pub wordpress_db_password: Val<Secret<String>>,
+    /// Password of the backup repository (restic encrypts every backup with a key it unlocks): pass it to each stack's `backup_password`. Keep a copy outside Terraform too (a password manager): without it no backup can be read, and a lost state would lose it. A site made before backups existed gets one at its next refresh.
+    #[tf(keep, sensitive)]
+    pub backup_password: Val<Secret<String>>,
     /// The eight WordPress keys and salts (`AUTH_KEY` ... `NONCE_SALT`), identical in every region.
     #[tf(keep, sensitive)]
     pub wordpress_salts: Val<Secret<BTreeMap<String, String>>>,
@@ -113,6 +116,7 @@ impl TypedResource for Site {
         let len = planned.password_length.unwrap_or(DEFAULT_PASSWORD_LENGTH) as usize;
         let root = random_string(len, PASSWORD_CHARS, diags)?;
         let wp = random_string(len, PASSWORD_CHARS, diags)?;
+        let backup = random_string(len, PASSWORD_CHARS, diags)?;
         let mut salts = BTreeMap::new();
         for n in SALT_NAMES {
             salts.insert(
@@ -126,6 +130,7 @@ impl TypedResource for Site {
             id: Val::Known(planned.name.clone()),
             tidb_root_password: Val::Known(Secret::new(root)),
             wordpress_db_password: Val::Known(Secret::new(wp)),
+            backup_password: Val::Known(Secret::new(backup)),
             wordpress_salts: Val::Known(Secret::new(salts)),
             tls_ca_certificate: ca_cert,
             tls_ca_private_key: ca_key,
@@ -138,9 +143,18 @@ impl TypedResource for Site {
         &self,
         _ctx: &mut Ctx,
         state: SiteModel,
-        _diags: &mut Diagnostics,
+        diags: &mut Diagnostics,
     ) -> Option<SiteModel> {
         // Nothing outside Terraform holds these values: state is the truth.
+        // A site made before backups existed gets its backup password now.
+        if matches!(state.backup_password, Val::Null | Val::Unknown) {
+            let len = state.password_length.unwrap_or(DEFAULT_PASSWORD_LENGTH) as usize;
+            let backup = random_string(len, PASSWORD_CHARS, diags)?;
+            return Some(SiteModel {
+                backup_password: Val::Known(Secret::new(backup)),
+                ..state
+            });
+        }
         Some(state)
     }
 
@@ -155,6 +169,7 @@ impl TypedResource for Site {
         // changes in place and the founders stay what they were.
         SiteModel {
             founders: prior.founders,
+            backup_password: prior.backup_password,
             ..planned
         }
     }

@@ -86,6 +86,8 @@ fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
             .iter()
             .map(|n| (n.to_string(), "z".repeat(64)))
             .collect(),
+        backup_password: String::new(),
+        backup_credentials: Default::default(),
     };
     let id = geowp_syncthing::identity::generate().expect("identity");
     let st = render::SyncthingSecrets {

@@ -100,6 +100,35 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
         .flatten()
         .and_then(|s| b64d(&s["data"]["ca.crt"]));
     let pd = live_topology(&cluster, ns).await;
+    // the backup repository's password and credentials, when backups are on
+    let backup: Option<BTreeMap<String, String>> = cluster
+        .get(&ObjRef::new(
+            "v1",
+            "Secret",
+            ns,
+            crate::render::backup::BACKUP,
+        ))
+        .await
+        .ok()
+        .flatten()
+        .and_then(|s| {
+            s["data"].as_object().map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), b64d(v)?)))
+                    .collect()
+            })
+        });
+    let backup_password = backup
+        .as_ref()
+        .and_then(|m| m.get(crate::render::backup::PASSWORD_KEY).cloned())
+        .map(Secret::new);
+    let backup_credentials = backup
+        .map(|mut m| {
+            m.remove(crate::render::backup::PASSWORD_KEY);
+            m
+        })
+        .filter(|m| !m.is_empty())
+        .map(Secret::new);
     Some(StackModel {
         id: Val::Known(StackModel::id_of(&spec)),
         cluster: cluster_settings,
@@ -110,6 +139,8 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
             // the CA's certificate is in the cluster (its key never is)
             tls_ca_certificate,
             tls_ca_private_key: None,
+            backup_password,
+            backup_credentials,
         },
         force_conflicts: true,
         wait_for_rollout: true,

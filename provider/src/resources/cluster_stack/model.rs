@@ -20,6 +20,48 @@ pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
 /// An object's status in `objects` when it is as applied.
 pub const IN_SYNC: &str = "in sync";
 
+/// The credential variables restic reads that `backup_credentials` may set.
+pub const BACKUP_CREDENTIAL_KEYS: [&str; 12] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    crate::render::backup::GOOGLE_JSON_KEY,
+    "GOOGLE_PROJECT_ID",
+    "AZURE_ACCOUNT_NAME",
+    "AZURE_ACCOUNT_KEY",
+    "AZURE_ACCOUNT_SAS",
+    "AZURE_ENDPOINT_SUFFIX",
+    "RESTIC_REST_USERNAME",
+    "RESTIC_REST_PASSWORD",
+];
+
+fn backup_credentials_check() -> tfplugin::validate::Validator {
+    tfplugin::validate::Validator::new(
+        "Invalid backup credentials",
+        "restic's credential variables",
+        |v| {
+            let unknown: Vec<String> = v
+                .as_map()
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k)
+                .filter(|k| !BACKUP_CREDENTIAL_KEYS.contains(&k.as_str()))
+                .map(|k| format!("{k:?}"))
+                .collect();
+            if unknown.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "backup_credentials has {}: use restic's variables {}.",
+                    unknown.join(", "),
+                    BACKUP_CREDENTIAL_KEYS.join(", ")
+                ))
+            }
+        },
+    )
+}
+
 fn salts() -> tfplugin::validate::Validator {
     tfplugin::validate::Validator::new(
         "Invalid WordPress salts",
@@ -81,6 +123,12 @@ pub struct SiteSecrets {
     /// The site CA's private key (`geowp_site.NAME.tls_ca_private_key`), used here to issue this region's certificate; it is never written to the cluster. Needed with `tidb_tls`.
     #[tf(sensitive, validate = private_key())]
     pub tls_ca_private_key: Option<Secret<String>>,
+    /// Password of the backup repository (`geowp_site.NAME.backup_password`): restic encrypts every backup with a key it unlocks. The same in every region; lose it and the backups cannot be read. Needed with `backup_repository`.
+    #[tf(sensitive, validate = password())]
+    pub backup_password: Option<Secret<String>>,
+    /// Credentials of the backup repository, as restic reads them: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_DEFAULT_REGION` (S3); `GOOGLE_APPLICATION_CREDENTIALS_JSON` (a service account key's JSON, written to a file for restic) and `GOOGLE_PROJECT_ID` (GCS); `AZURE_ACCOUNT_NAME`, `AZURE_ACCOUNT_KEY`, `AZURE_ACCOUNT_SAS` (Azure Blob); `RESTIC_REST_USERNAME`, `RESTIC_REST_PASSWORD` (REST server). Kept in a Secret of the namespace, never in a log. Leave it empty with workload identity (`backup_service_account`).
+    #[tf(sensitive, validate = backup_credentials_check())]
+    pub backup_credentials: Option<Secret<BTreeMap<String, String>>>,
 }
 
 impl SiteSecrets {
@@ -89,6 +137,16 @@ impl SiteSecrets {
             tidb_root_password: self.tidb_root_password.expose().clone(),
             wordpress_db_password: self.wordpress_db_password.expose().clone(),
             salts: self.wordpress_salts.expose().clone(),
+            backup_password: self
+                .backup_password
+                .as_ref()
+                .map(|p| p.expose().clone())
+                .unwrap_or_default(),
+            backup_credentials: self
+                .backup_credentials
+                .as_ref()
+                .map(|c| c.expose().clone())
+                .unwrap_or_default(),
         }
     }
 }

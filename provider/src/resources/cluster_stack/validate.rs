@@ -35,6 +35,7 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
     check_tls(&c, d);
     check_exposure(&c, d);
     check_storage(&c, d);
+    check_backup(&c, d);
     if let (Some(Some(primary)), Some(members)) = (&spec.primary_member, &spec.members) {
         if !members.contains_key(primary) {
             d.error_at(
@@ -55,6 +56,62 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
                 format!("wordpress_node_port needs wordpress_service_type = \"NodePort\" or \"LoadBalancer\"; it is {:?}. Set the service type, or remove the node port.", t.as_str()),
             );
         }
+    }
+}
+
+/// A backup repository needs its password, a `/backup/` one its volume.
+fn check_backup(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
+    let s = &c.spec;
+    let p = AttrPath::root;
+    match &s.backup_repository {
+        Some(Some(repo)) => {
+            if matches!(c.secrets.backup_password, Some(None)) {
+                d.error_at(
+                    p("backup_password"),
+                    "Backups without a password",
+                    "backup_repository is set and backup_password is not: restic encrypts every backup with it. Pass geowp_site.NAME.backup_password (the same in every region).",
+                );
+            }
+            let on_volume = repo.starts_with('/');
+            match &s.backup_volume_claim {
+                Some(None) if on_volume => d.error_at(
+                    p("backup_volume_claim"),
+                    "No volume for the repository",
+                    format!("backup_repository {repo:?} is a directory, which needs a volume: set backup_volume_claim to an existing PersistentVolumeClaim of the namespace (mounted at /backup), or use object storage (s3:, gs:, azure:)."),
+                ),
+                Some(Some(claim)) if !on_volume => d.error_at(
+                    p("backup_volume_claim"),
+                    "A volume the repository does not use",
+                    format!("backup_volume_claim {claim:?} is mounted at /backup, but backup_repository {repo:?} is not under /backup/. Remove the claim, or give the repository as /backup/PATH."),
+                ),
+                _ => {}
+            }
+        }
+        Some(None) => {
+            for (attr, set) in [
+                (
+                    "backup_credentials",
+                    matches!(c.secrets.backup_credentials, Some(Some(_))),
+                ),
+                (
+                    "backup_volume_claim",
+                    matches!(s.backup_volume_claim, Some(Some(_))),
+                ),
+                (
+                    "backup_service_account",
+                    matches!(s.backup_service_account, Some(Some(_))),
+                ),
+            ] {
+                if set {
+                    d.error_at(
+                        p(attr),
+                        "Backup settings without a repository",
+                        format!("{attr} is set but backup_repository is not, so there are no backups to use it. Set backup_repository, or remove {attr}."),
+                    );
+                }
+            }
+        }
+        None => {}
     }
 }
 
