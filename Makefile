@@ -11,7 +11,7 @@ PROVIDER_DIR := $(MIRROR)/registry.terraform.io/geowp/geowp/$(VERSION)/linux_amd
 # where `make install` puts geowp-helper
 BINDIR ?= $(HOME)/.local/bin
 
-.PHONY: all build test bench demo demo-down demo-region-down demo-region-up tools install check fmt clean docs fuzz
+.PHONY: all build test bench demo demo-down demo-backup demo-restore demo-region-down demo-region-up tools install check fmt clean docs fuzz
 
 all: build
 
@@ -57,6 +57,14 @@ demo: tools
 
 demo-down:
 	@scripts/demo.sh down
+
+## demo-backup: a backup of the running demo now (geowp-helper site backup)
+demo-backup:
+	@scripts/demo.sh backup
+
+## demo-restore: restore the running demo from the latest backup, or BACKUP=NAME
+demo-restore:
+	@scripts/demo.sh restore $(BACKUP)
 
 ## demo-region-down / demo-region-up REGION=NAME: stop a region's pods and API server, and bring them back
 demo-region-down:

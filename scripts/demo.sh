@@ -131,6 +131,7 @@ down() {
   kill_tree "$DEMO/haproxy.pid" TERM
   for r in "${REGIONS[@]}"; do stop_region "$r"; done
   kill_tree "$DEMO/db/pid.server" TERM
+  kill_tree "$DEMO/backups.pid" TERM
   rm -rf "$DEMO"
   echo "removed $DEMO"
 }
@@ -142,7 +143,7 @@ up() {
   for x in "$TF" "$BIN/terraform-provider-geowp" "$BIN/geowp-fake-apiserver" "$BIN/geowp-helper" "$BIN/geowp-localrun"; do
     need "$x" "run 'make demo' (it installs and builds everything)"
   done
-  for x in syncthing haproxy php /usr/sbin/mariadbd mariadb /usr/sbin/varnishd; do need "$x" "run 'make demo' (it installs Debian's packages: scripts/tools.sh)"; done
+  for x in syncthing haproxy php /usr/sbin/mariadbd mariadb /usr/sbin/varnishd restic rclone; do need "$x" "run 'make demo' (it installs Debian's packages: scripts/tools.sh)"; done
   [ -f /usr/share/wordpress/wp-settings.php ] || fail "Debian's wordpress is missing: run 'make demo'"
   need kubectl "install it (Debian: kubernetes-client) and run again"
   if [ -d "$DEMO" ]; then
@@ -164,6 +165,15 @@ up() {
   wait_for_line "$DEMO/db/out" '^listening on' "MariaDB"
   echo "  127.0.0.1:$(cat "$DEMO/db/port")"
 
+  step "the backup repository: restic's REST protocol served by rclone from $DEMO/backups (a stand-in for object storage)"
+  mkdir -p "$DEMO/backups"
+  free_port >"$DEMO/backups.port"
+  setsid rclone serve restic "$DEMO/backups/repository" --addr "127.0.0.1:$(cat "$DEMO/backups.port")" --config /dev/null \
+    >"$DEMO/backups.log" 2>&1 </dev/null &
+  echo $! >"$DEMO/backups.pid"
+  wait_for_line "$DEMO/backups.log" 'Serving restic REST API' "rclone's restic server"
+  echo "  rest:http://127.0.0.1:$(cat "$DEMO/backups.port")/"
+
   step "three regions: fake Kubernetes API servers (TLS, tokens), each with geowp-localrun running its pods as processes"
   for r in "${REGIONS[@]}"; do
     start_region "$r"
@@ -177,6 +187,7 @@ up() {
   python3 - "$DEMO" "$NET" "$SITE_URL" "${REGIONS[@]}" <<'PY'
 import json, sys
 demo, net, site_url, regions = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+backups = f"rest:http://127.0.0.1:{open(demo + '/backups.port').read().strip()}/"
 clusters = {}
 for i, r in enumerate(regions):
     d = f"{demo}/regions/{r}"
@@ -186,7 +197,8 @@ for i, r in enumerate(regions):
                    "token": open(f"{d}/token").read().strip(),
                    # static load balancer addresses, as a cloud would reserve them
                    "pd_ip": f"{p}.4.1", "tikv_ip": f"{p}.4.2", "syncthing_ip": f"{p}.4.3"}
-json.dump({"clusters": clusters, "site_url": site_url}, open(f"{demo}/work/local/terraform.tfvars.json", "w"), indent=2)
+json.dump({"clusters": clusters, "site_url": site_url, "backup_repository": backups},
+          open(f"{demo}/work/local/terraform.tfvars.json", "w"), indent=2)
 PY
 
   cd "$DEMO/work/local"
@@ -257,6 +269,7 @@ PY
   everything:     $DEMO/site.json
   kubectl:        KUBECONFIG=$DEMO/kubeconfig kubectl --context eu-west -n geowp get pods
   a region down:  make demo-region-down REGION=eu-west   (and demo-region-up)
+  backups:        make demo-backup   (a backup now; hourly ones are scheduled)   make demo-restore [BACKUP=NAME]
   Terraform:      cd $DEMO/work/local && TF_CLI_CONFIG_FILE=$DEMO/cli.tfrc $TF plan
   stop it all:    make demo-down
   Real: Terraform, the provider, WordPress and PHP, Varnish (each region's page cache),
@@ -265,6 +278,17 @@ PY
   Simulated: the Kubernetes API servers, NFS (each region's wp-content is a directory),
         TiDB's distribution (PD and TiKV do not run; one MariaDB serves every region).
 TXT
+}
+
+# a backup now, or a restore (of the latest or a named backup), through
+# geowp-helper as a user would run it
+backup() {
+  [ -f "$DEMO/kubeconfig" ] || fail "the demo is not up: make demo"
+  "$BIN/geowp-helper" site backup --kubeconfig "$DEMO/kubeconfig" "$@"
+}
+restore() {
+  [ -f "$DEMO/kubeconfig" ] || fail "the demo is not up: make demo"
+  "$BIN/geowp-helper" site restore --kubeconfig "$DEMO/kubeconfig" --backup "${1:-latest}"
 }
 
 region() { # down|up NAME
@@ -285,5 +309,7 @@ case "${1:-up}" in
   down) down ;;
   region-down) region down "${2:-}" ;;
   region-up) region up "${2:-}" ;;
-  *) fail "usage: scripts/demo.sh up|down|region-down NAME|region-up NAME" ;;
+  backup) backup ;;
+  restore) restore "${2:-}" ;;
+  *) fail "usage: scripts/demo.sh up|down|region-down NAME|region-up NAME|backup|restore [NAME]" ;;
 esac

@@ -60,6 +60,39 @@ enum SiteCmd {
         #[command(flatten)]
         settings: GroupSettings,
     },
+    /// Back the site up now (database and wp-content), as the scheduled
+    /// backups do: a Job from the stack's `geowp-backup` CronJob in the
+    /// first region that answers. Prints the backup's name, which `site
+    /// restore --backup` takes.
+    Backup {
+        #[command(flatten)]
+        members: Members,
+        /// The backup's name (letters, digits, '-'). Default:
+        /// manual-<UTC time>.
+        #[arg(long = "backup-name")]
+        name: Option<String>,
+        /// Give up after this long (e.g. 30m).
+        #[arg(long, default_value = "1h", value_parser = sync::parse_duration)]
+        wait: Duration,
+    },
+    /// Restore the whole site from a backup: the database and wp-content's
+    /// files, with WordPress in maintenance in every region meanwhile (it
+    /// answers 503; visitors get the page cache's stored pages). A Job from
+    /// the stack's `geowp-restore` template in the first region that
+    /// answers; the other regions receive the files through SyncThing.
+    /// Files created after the backup stay; tables are replaced by the
+    /// backup's.
+    Restore {
+        #[command(flatten)]
+        members: Members,
+        /// `latest` (the last finished backup) or a backup's name, as
+        /// `site status` and `site backup` print it.
+        #[arg(long, default_value = "latest")]
+        backup: String,
+        /// Give up after this long (e.g. 30m).
+        #[arg(long, default_value = "1h", value_parser = sync::parse_duration)]
+        wait: Duration,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -335,6 +368,16 @@ fn run_sync(cmd: SyncCmd) -> ExitCode {
     })
 }
 
+/// The clusters of a command that reads them (not SyncThing's REST mode).
+fn kube_only(members: &Members, what: &str) -> Result<KubeTarget, SyncError> {
+    match members.mode()? {
+        Mode::Kube(t) => Ok(t),
+        Mode::Live(_) => Err(SyncError::Usage(format!(
+            "{what} reads the clusters: give --kubeconfig FILE (and --context per region)"
+        ))),
+    }
+}
+
 fn run_site_status(members: Members, settings: GroupSettings) -> ExitCode {
     run_async(|cancel| async move {
         let t = match members.mode()? {
@@ -413,6 +456,22 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.cmd {
         Cmd::Sync(cmd) => run_sync(cmd),
         Cmd::Site(SiteCmd::Status { members, settings }) => run_site_status(members, settings),
+        Cmd::Site(SiteCmd::Backup {
+            members,
+            name,
+            wait,
+        }) => run_async(|cancel| async move {
+            let t = kube_only(&members, "site backup")?;
+            crate::backup::backup_now(&t, name, wait, cancel).await
+        }),
+        Cmd::Site(SiteCmd::Restore {
+            members,
+            backup,
+            wait,
+        }) => run_async(|cancel| async move {
+            let t = kube_only(&members, "site restore")?;
+            crate::backup::restore(&t, &backup, wait, cancel).await
+        }),
         Cmd::Syncthing(SyncthingCmd::DeviceId { cert }) => {
             let pem = match std::fs::read_to_string(&cert) {
                 Ok(p) => p,

@@ -4,6 +4,7 @@
 //! function per subcommand; [`exit`] holds the exit codes. Every expected
 //! error is printed once, at the top, and its kind picks the exit code.
 
+pub mod backup;
 pub mod cli;
 pub mod exit;
 pub mod site;

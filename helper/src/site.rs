@@ -1,7 +1,9 @@
 //! `geowp-helper site status`: one table for a whole site across its
 //! clusters. Per region: WordPress ready replicas, PD member health and
 //! leadership, TiKV store state and leader count, the SyncThing group
-//! config and pod, and when the region's certificate expires.
+//! config and pod, and when the region's certificate expires; then the
+//! site's last good backup, warned about when older than twice the
+//! interval.
 //!
 //! Everything is read through the Kubernetes API: PD is asked with pd-ctl
 //! from the PD image, run as a short-lived Job in the first region that
@@ -416,6 +418,12 @@ pub async fn status(
     if pd.leader.is_none() && pd.error.is_none() {
         problems.push("PD has no leader".into());
     }
+    // the last good backup, asked in the first region that runs backups
+    let (backup, backup_ok) = crate::backup::last_good(t, &cs).await;
+    if !backup_ok {
+        problems.push(backup.clone());
+    }
+    lines.push(backup);
     if regions.iter().all(|r| r.error.is_some()) {
         return Err(SyncError::Failed(problems.join("\n")));
     }

@@ -92,8 +92,9 @@ pub enum Adapter {
     /// `syncthing/syncthing:*`: Debian's syncthing.
     SyncThing,
     /// Images of a shell and clients (`busybox`, `mysql`, `alpine`,
-    /// `debian`): the container's command, run here unchanged with the
-    /// machine's `sh` and Debian's `mariadb-client`.
+    /// `debian`, `restic/restic`): the container's command, run here
+    /// unchanged with the machine's `sh`, Debian's `mariadb-client` and
+    /// Debian's `restic`.
     Shell,
     /// `varnish:*`: Debian's varnishd with the container's arguments and
     /// VCL, its backend's Service name made this machine's address.
@@ -114,7 +115,7 @@ pub fn adapter(image: &str) -> Adapter {
         "wordpress" => Adapter::WordPress,
         "syncthing/syncthing" => Adapter::SyncThing,
         "varnish" => Adapter::Varnish,
-        "busybox" | "mysql" | "alpine" | "debian" | "mariadb" => Adapter::Shell,
+        "busybox" | "mysql" | "alpine" | "debian" | "mariadb" | "restic/restic" => Adapter::Shell,
         "pingcap/tidb" => Adapter::TidbStandIn,
         "pingcap/pd" => {
             Adapter::Simulated("PD cannot run here (no TiDB binaries): simulated ready".into())

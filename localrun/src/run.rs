@@ -38,6 +38,10 @@ pub struct Config {
 const TICK: Duration = Duration::from_millis(400);
 const MANAGER: &str = "geowp-localrun";
 
+/// The annotation the fake API server serves as a pod's log
+/// (`fakeapi::server::POD_LOG`).
+const POD_LOG: &str = "fake.geowp.dev/log";
+
 fn log(cfg: &Config, msg: &str) {
     eprintln!("{} [{}] {msg}", now(), cfg.name);
 }
@@ -85,6 +89,11 @@ struct Pod {
     stand_ins: Vec<tokio::task::JoinHandle<()>>,
     /// The last status written for the Pod object.
     written: Value,
+    /// The Pod object as applied (a finished Job's pod is applied again
+    /// with its log).
+    object: Value,
+    /// A finished Job pod's log is in its Pod object.
+    log_published: bool,
 }
 
 impl Pod {
@@ -859,6 +868,8 @@ impl Runtime {
             finished_at: None,
             stand_ins: vec![],
             written: Value::Null,
+            object: Value::Null,
+            log_published: false,
         };
         for c in &pod.main {
             if c.adapter == Adapter::TidbStandIn {
@@ -884,12 +895,20 @@ impl Runtime {
             &self.cfg,
             &format!("pod {} at {ip}: {}", w.key(), pod.describe()),
         );
+        let mut labels = w.labels.clone();
+        if w.owner_kind == "Job" {
+            // as the Job controller labels its pods (what `kubectl logs
+            // job/NAME` and geowp's helper select them by)
+            labels.insert("job-name".into(), w.owner.clone());
+            labels.insert("batch.kubernetes.io/job-name".into(), w.owner.clone());
+        }
         let obj = json!({
             "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": w.name, "namespace": w.namespace, "labels": w.labels,
+            "metadata": {"name": w.name, "namespace": w.namespace, "labels": labels,
                 "annotations": {"localrun.geowp.dev/runs": pod.describe()}},
             "spec": w.spec,
         });
+        pod.object = obj.clone();
         let o = geowp_kube::Obj::raw(ObjRef::new("v1", "Pod", &w.namespace, &w.name), obj);
         let _ = self
             .cluster
@@ -938,6 +957,32 @@ impl Runtime {
                     let r = ObjRef::new("v1", "Pod", &p.want.namespace, &p.want.name);
                     if self.cluster.patch_status(&r, &status).await.is_ok() {
                         p.written = status;
+                    }
+                }
+                let finished = matches!(p.phase, Phase::Succeeded | Phase::Failed(_));
+                if finished && !p.log_published && p.want.owner_kind == "Job" {
+                    // what its (first) container printed, served by the fake
+                    // API server as the pod's log
+                    let text = p
+                        .main
+                        .first()
+                        .and_then(|c| {
+                            std::fs::read_to_string(p.dir.join(format!("{}.log", c.name))).ok()
+                        })
+                        .unwrap_or_default();
+                    let mut obj = p.object.clone();
+                    obj["metadata"]["annotations"][POD_LOG] = json!(text);
+                    let o = geowp_kube::Obj::raw(
+                        ObjRef::new("v1", "Pod", &p.want.namespace, &p.want.name),
+                        obj,
+                    );
+                    if self
+                        .cluster
+                        .apply(&o, &kube::api::PatchParams::apply(MANAGER).force())
+                        .await
+                        .is_ok()
+                    {
+                        p.log_published = true;
                     }
                 }
             }

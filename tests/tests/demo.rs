@@ -194,7 +194,12 @@ fn the_site_runs_in_three_regions_behind_the_load_balancer() {
     let path = us.upload("from-us-east.png");
     for r in &regions[1..] {
         let took = served(&r.site, &path, &png(), PATIENCE);
-        assert!(took.is_some(), "{path} never served by {}", r.name);
+        assert!(
+            took.is_some(),
+            "{path} never served by {}:\n{}",
+            r.name,
+            demo.logs()
+        );
         println!(
             "upload in us-east served by {} after {:?}",
             r.name,
@@ -304,6 +309,12 @@ fn the_site_runs_in_three_regions_behind_the_load_balancer() {
     // a real browser: log in, upload in the media library, see it in another region
     browser_uploads_and_another_region_shows_it(&demo, &regions, &user, &password);
 
+    restore_drill(
+        &demo,
+        &regions,
+        &Session::new(&regions[1].site, &user, &password),
+    );
+
     let (ok, down) = demo.run("down", None);
     assert!(
         ok && down.contains("destroyed") && down.contains("removed"),
@@ -318,6 +329,131 @@ fn the_site_runs_in_three_regions_behind_the_load_balancer() {
     assert!(
         std::net::TcpStream::connect(site.addr).is_err(),
         "the load balancer still listens"
+    );
+}
+
+/// Waits until `check` holds at every region; how long that took.
+fn everywhere(
+    regions: &[geowp_tests::demo::Region],
+    limit: Duration,
+    check: impl Fn(&geowp_tests::demo::Region) -> bool,
+) -> Option<Duration> {
+    let t = Instant::now();
+    while t.elapsed() < limit {
+        if regions.iter().all(&check) {
+            return Some(t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+/// The restore drill (docs/guides/backups.md): a post and an upload, a
+/// backup, both deleted (the deletions replicate everywhere), a restore,
+/// and both are back at every region's URL. Prints the figures README's
+/// RPO and RTO come from.
+fn restore_drill(demo: &Demo, regions: &[geowp_tests::demo::Region], s: &Session) {
+    let body =
+        json!({"title": "geowp drill post", "status": "publish", "content": "kept by the backup"})
+            .to_string();
+    let (code, post) = s.rest(
+        "POST",
+        "/wp/v2/posts",
+        "application/json",
+        &[],
+        body.as_bytes(),
+    );
+    assert_eq!(code, 201, "{post}");
+    let id = post["id"].as_u64().unwrap();
+    let (code, media) = s.rest(
+        "POST",
+        "/wp/v2/media",
+        "image/png",
+        &[(
+            "Content-Disposition",
+            "attachment; filename=\"drill.png\"".to_string(),
+        )],
+        &png(),
+    );
+    assert_eq!(code, 201, "{media}");
+    let media_id = media["id"].as_u64().unwrap();
+    let path = path_of(media["source_url"].as_str().unwrap());
+    let file_of =
+        |r: &geowp_tests::demo::Region| r.wp_content.join(path.trim_start_matches("/wp-content/"));
+    assert!(
+        everywhere(regions, PATIENCE, |r| file_of(r).exists()).is_some(),
+        "the drill's upload did not reach every region:\n{}",
+        demo.logs()
+    );
+
+    let t = Instant::now();
+    let (ok, out) = demo.run("backup", None);
+    let backup_took = t.elapsed();
+    assert!(ok && out.contains("finished in region"), "{out}");
+    let name = out
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    assert!(name.starts_with("manual-"), "{out}");
+
+    // the mistake: both deleted, and the deletion replicates
+    let (code, v) = s.rest(
+        "DELETE",
+        &format!("/wp/v2/posts/{id}&force=true"),
+        "application/json",
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{v}");
+    let (code, v) = s.rest(
+        "DELETE",
+        &format!("/wp/v2/media/{media_id}&force=true"),
+        "application/json",
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(
+        everywhere(regions, PATIENCE, |r| !file_of(r).exists()).is_some(),
+        "the deletion did not replicate:\n{}",
+        demo.logs()
+    );
+    let post_at = |r: &geowp_tests::demo::Region| {
+        r.site
+            .get(&format!("/?p={id}"), &s.cookies)
+            .map(|p| p.status == 200 && p.text().contains("geowp drill post"))
+            .unwrap_or(false)
+    };
+    assert!(!post_at(&regions[0]), "the post was not deleted");
+
+    // the restore, and every region serving both again
+    let t = Instant::now();
+    let (ok, out) = demo.run("restore", Some(&name));
+    let restore_took = t.elapsed();
+    assert!(ok && out.contains("maintenance over"), "{out}");
+    let converged = everywhere(regions, PATIENCE, |r| {
+        post_at(r)
+            && r.site
+                .get(&path, "")
+                .map(|f| f.status == 200 && f.bytes == png())
+                .unwrap_or(false)
+    });
+    assert!(
+        converged.is_some(),
+        "after the restore a region lacks the post or the upload:\n{}",
+        demo.logs()
+    );
+    for r in regions {
+        assert!(
+            !r.wp_content.join(".geowp-maintenance").exists(),
+            "{} is still in maintenance",
+            r.name
+        );
+    }
+    println!(
+        "restore drill: backup {backup_took:.1?}; restore {restore_took:.1?}, every region serving the post and the upload {:.1?} after it ended",
+        converged.unwrap()
     );
 }
 

@@ -64,10 +64,12 @@ const ACCEPTED: &[(&str, &[&str], &str)] = &[
             "Deployment.geowp.syncthing",
             "StatefulSet.geowp.nfs",
             "CronJob.geowp.wordpress-cron",
+            "CronJob.geowp.geowp-backup",
+            "CronJob.geowp.geowp-restore",
         ],
-        "UIDs below 10000: WordPress, its cron runner and SyncThing share wp-content as www-data (33), the owner \
-         every region's copies keep; the NFS server runs as root. TiDB's parts and the Jobs run \
-         as 10001",
+        "UIDs below 10000: WordPress, its cron runner, SyncThing and the backup and restore pods share \
+         wp-content as www-data (33), the owner every region's copies keep; the NFS server runs as \
+         root. TiDB's parts and the Jobs run as 10001",
     ),
     (
         "CKV_K8S_25",
@@ -206,6 +208,7 @@ fn a_three_region_site_passes_kubernetes_validate_and_checkov() {
   storage_class_parameters  = { type = "gp3", encrypted = "true" }
   wordpress_service_annotations = { for n in ["us-east", "eu-west", "ap-south"] : n => { "service.beta.kubernetes.io/aws-load-balancer-ssl-ports" = "https" } }
   wordpress_tls_at_load_balancer = true
+  backup_repository = "s3:https://s3.amazonaws.com/blog-backups/geowp"
 "#,
         ),
     );

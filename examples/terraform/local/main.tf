@@ -35,6 +35,12 @@ variable "page_cache" {
   default     = true
 }
 
+variable "backup_repository" {
+  description = "The demo's backup repository: restic's REST protocol served by rclone on this machine (scripts/demo.sh), a stand-in for object storage."
+  type        = string
+  default     = null
+}
+
 variable "stale_read_seconds" {
   description = "How old a visitor's reads may be; 0 to measure fresh reads (make bench). null: the provider's default."
   type        = number
@@ -60,6 +66,7 @@ module "site" {
   page_cache_replicas = 1
   page_cache          = var.page_cache
   stale_read_seconds  = var.stale_read_seconds
+  backup_repository   = var.backup_repository
 }
 
 output "wordpress_endpoints" {

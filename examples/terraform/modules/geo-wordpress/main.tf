@@ -95,6 +95,14 @@ resource "geowp_cluster_stack" "region" {
   wordpress_service_annotations  = lookup(var.wordpress_service_annotations, each.key, {})
   wordpress_tls_at_load_balancer = var.wordpress_tls_at_load_balancer
   wait_for_rollout               = var.wait_for_rollout
+  wordpress_file_mods            = var.wordpress_file_mods
+
+  # backups: every region has the schedule, one takes each run
+  backup_repository      = var.backup_repository
+  backup_interval_hours  = var.backup_interval_hours
+  backup_password        = var.backup_repository == null ? null : geowp_site.this.backup_password
+  backup_credentials     = var.backup_credentials
+  backup_service_account = var.backup_service_account
 }
 
 # The file plane: every region's SyncThing knows every other and shares wp-content.

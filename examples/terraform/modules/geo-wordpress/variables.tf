@@ -216,3 +216,34 @@ variable "node_source_ranges" {
   type        = map(list(string))
   default     = {}
 }
+
+variable "backup_repository" {
+  description = "Where scheduled backups go (a restic repository: s3:..., gs:BUCKET:/PATH, azure:CONTAINER:/PATH, rest:https://...); null: no backups. See docs/guides/backups.md."
+  type        = string
+  default     = null
+}
+
+variable "backup_interval_hours" {
+  description = "Hours between backups (1, 2, 3, 4, 6, 8, 12 or 24); null keeps the provider's default (1)."
+  type        = number
+  default     = null
+}
+
+variable "backup_credentials" {
+  description = "restic's credential variables for the repository (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY); null with workload identity (backup_service_account)."
+  type        = map(string)
+  default     = null
+  sensitive   = true
+}
+
+variable "backup_service_account" {
+  description = "An existing ServiceAccount in the namespace with workload identity for the backup pods (IRSA, GKE Workload Identity, Azure Workload Identity); null: none."
+  type        = string
+  default     = null
+}
+
+variable "wordpress_file_mods" {
+  description = "Allow plugin and theme installs and updates from wp-admin (code then syncs between regions); false: code comes with wordpress_image."
+  type        = bool
+  default     = false
+}
