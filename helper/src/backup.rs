@@ -174,7 +174,7 @@ pub async fn restore(
     let started = Instant::now();
     let log = run_job(c, &job).await.map_err(|e| {
         SyncError::Failed(format!(
-            "{e}\nIf the restore stopped after putting WordPress in maintenance, run it again; to end the maintenance by hand, remove wp-content/.geowp-maintenance in any region (kubectl -n {} exec deploy/syncthing -- rm /var/syncthing/data/.geowp-maintenance).",
+            "{e}\nIf the restore stopped after putting WordPress in maintenance, run it again; to end the maintenance by hand, remove wp-content/uploads/.geowp-maintenance in any region (kubectl -n {} exec deploy/syncthing -- rm /var/syncthing/data/uploads/.geowp-maintenance).",
             t.namespace
         ))
     })?;

@@ -428,11 +428,26 @@ fn command(c: &Ctr, ip: Ipv4Addr, dir: &Path) -> Result<Option<Command>, String>
         Adapter::Simulated(_) | Adapter::TidbStandIn => return Ok(None),
         Adapter::WordPress => {
             let root = dir.join("html");
-            let content = c
+            // all of wp-content shared, or only its uploads (the pod's own
+            // wp-content holding the image's plugins and themes)
+            let shared = c
                 .mounts
-                .host("/var/www/html/wp-content")
-                .unwrap_or_else(|| root.join("wp-content"));
+                .0
+                .iter()
+                .find(|(p, _)| p == "/var/www/html/wp-content");
+            let content = match shared {
+                Some((_, h)) => h.clone(),
+                None => dir.join("wp-content"),
+            };
             wordpress::docroot(&root, &content)?;
+            if shared.is_none() {
+                if let Some(up) = c.mounts.host("/var/www/html/wp-content/uploads") {
+                    let link = content.join("uploads");
+                    if link.symlink_metadata().is_err() {
+                        std::os::unix::fs::symlink(&up, &link).map_err(|e| e.to_string())?;
+                    }
+                }
+            }
             let mut env = env;
             let mut mu = None;
             for (cpath, host) in &c.mounts.0 {

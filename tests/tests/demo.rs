@@ -446,7 +446,7 @@ fn restore_drill(demo: &Demo, regions: &[geowp_tests::demo::Region], s: &Session
     );
     for r in regions {
         assert!(
-            !r.wp_content.join(".geowp-maintenance").exists(),
+            !r.wp_content.join("uploads/.geowp-maintenance").exists(),
             "{} is still in maintenance",
             r.name
         );

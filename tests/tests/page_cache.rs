@@ -503,6 +503,34 @@ echo $id, "\n";
     );
     assert_eq!(state(&get("/", "")), "hit");
 
+    // a restore holds WordPress in maintenance (geowp-maintenance.php, the
+    // flag a restore writes into wp-content/uploads): WordPress answers
+    // 503 with Retry-After to whoever reaches it, and visitors still get
+    // the stored page
+    let flag = root
+        .join("wp-content")
+        .join(render::backup::MAINTENANCE_FLAG);
+    std::fs::create_dir_all(flag.parent().unwrap()).unwrap();
+    std::fs::write(&flag, b"").unwrap();
+    let held = get(&format!("/?p={post_id}&preview=true"), "");
+    assert_eq!(held.status, 503, "{}", held.text());
+    assert_eq!(held.header("retry-after"), Some("60"));
+    assert!(
+        held.text().contains("being restored from a backup"),
+        "{}",
+        held.text()
+    );
+    let visitor = get("/", "");
+    assert_eq!((visitor.status, state(&visitor)), (200, "hit".to_string()));
+    // the runner of scheduled events runs nothing meanwhile
+    let cron = php_with_wordpress(&root, &env, false, "echo \"events ran\\n\";").unwrap();
+    assert!(cron.status.success());
+    assert!(!String::from_utf8_lossy(&cron.stdout).contains("events ran"));
+    assert!(String::from_utf8_lossy(&cron.stderr).contains("being restored"));
+    std::fs::remove_file(&flag).unwrap();
+    // WordPress answers again (a visitor's preview goes to the post's address)
+    assert_eq!(get(&format!("/?p={post_id}&preview=true"), "").status, 301);
+
     // the database stops: a stored page is still served, past its ttl
     let other = Site {
         addr: second.http,

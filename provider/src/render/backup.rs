@@ -55,9 +55,11 @@ const VOLUME_DIR: &str = "/backup";
 pub const RUN_ENV: &str = "GEOWP_BACKUP_RUN";
 pub const MODE_ENV: &str = "GEOWP_BACKUP_MODE";
 pub const RESTORE_ENV: &str = "GEOWP_RESTORE_RUN";
-/// The file whose presence holds WordPress in maintenance in every region
-/// (the must-use plugin geowp-maintenance.php answers 503).
-pub const MAINTENANCE_FLAG: &str = ".geowp-maintenance";
+/// The file, under wp-content, whose presence holds WordPress in
+/// maintenance in every region (the must-use plugin geowp-maintenance.php
+/// answers 503). In `uploads`: the part of wp-content every WordPress pod
+/// mounts from the shared volume, with or without `wordpress_file_mods`.
+pub const MAINTENANCE_FLAG: &str = "uploads/.geowp-maintenance";
 /// A never-due schedule for the restore template (31 February); it is
 /// suspended as well.
 const NEVER: &str = "0 0 31 2 *";

@@ -29,7 +29,7 @@ set -eu
 step=${1:?which step}
 work=${GEOWP_WORK:?}
 runs=geowp_backup_runs
-flag="$GEOWP_CONTENT/.geowp-maintenance"
+flag="$GEOWP_CONTENT/uploads/.geowp-maintenance"
 
 say() { echo "geowp-backup: $*"; }
 fail() {
@@ -125,7 +125,7 @@ files)
   db_id=$(restic backup --json $tags --tag database --stdin --stdin-filename database.sql <"$work/database.sql" | snapshot_of)
   [ -n "$db_id" ] || fail "restic stored the database but printed no snapshot id"
   # shellcheck disable=SC2086
-  files_id=$(cd "$GEOWP_CONTENT" && restic backup --json $tags --tag files --exclude-caches . | snapshot_of)
+  files_id=$(cd "$GEOWP_CONTENT" && restic backup --json $tags --tag files --exclude-caches --exclude .geowp-maintenance . | snapshot_of)
   [ -n "$files_id" ] || fail "restic stored wp-content but printed no snapshot id"
   printf '%s %s\n' "$db_id" "$files_id" >"$work/snapshots"
   say "run $run stored: database $db_id, files $files_id"
@@ -184,6 +184,7 @@ fetch)
   fi
   say "database of $run fetched ($(wc -c <"$work/database.sql") bytes)"
   # from here until the load ends, WordPress answers 503 in every region
+  mkdir -p "$GEOWP_CONTENT/uploads"
   touch "$flag"
   say "WordPress is in maintenance in every region until the restore is done"
   # files the backup has are written back; files made since stay

@@ -39,7 +39,7 @@ const WWW_DATA: i64 = 33;
 
 /// Copy, never template: what runs is exactly what was rendered. Runs as
 /// root with CHOWN only, to hand the folder and config to www-data.
-const COPY_SH: &str = "set -e\nif [ -f /group/config.xml ]; then cp /group/config.xml /var/syncthing/config/config.xml; else cp /base/config.xml /var/syncthing/config/config.xml; fi\ncp /identity/cert.pem /identity/key.pem /var/syncthing/config/\nmkdir -p /var/syncthing/data/.stfolder\nchown -R 33:33 /var/syncthing/config /var/syncthing/data/.stfolder\nchown 33:33 /var/syncthing/data\nchmod 600 /var/syncthing/config/key.pem\n";
+const COPY_SH: &str = "set -e\nif [ -f /group/config.xml ]; then cp /group/config.xml /var/syncthing/config/config.xml; else cp /base/config.xml /var/syncthing/config/config.xml; fi\ncp /identity/cert.pem /identity/key.pem /var/syncthing/config/\nmkdir -p /var/syncthing/data/.stfolder\nprintf '%s\\n' '// written by geowp at every start: caches and temporary files stay in their region' '(?d)/cache' '(?d)/upgrade' '(?d)/upgrade-temp-backup' '(?d)/wflogs' '(?d)*.tmp' >/var/syncthing/data/.stignore\nchown -R 33:33 /var/syncthing/config /var/syncthing/data/.stfolder /var/syncthing/data/.stignore\nchown 33:33 /var/syncthing/data\nchmod 600 /var/syncthing/config/key.pem\n";
 
 fn secret_volume(name: &str, secret: &str, optional: bool) -> Volume {
     Volume {

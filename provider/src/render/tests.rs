@@ -651,9 +651,20 @@ fn no_host_paths_no_pod_security_policies_and_sane_layout() {
     let text = serde_json::to_string(&objs.iter().map(|o| &o.body).collect::<Vec<_>>()).unwrap();
     assert!(!text.contains("hostPath"));
     assert!(!objs.iter().any(|o| o.id.kind == "PodSecurityPolicy"));
+    // code from the image: only uploads are shared
     let wp = find(&objs, "Deployment", "wordpress");
     assert_eq!(
         pod(wp)["containers"][0]["volumeMounts"][0],
+        json!({"name": "wp-content", "mountPath": "/var/www/html/wp-content/uploads", "subPath": "uploads"})
+    );
+    // with file modifications from wp-admin, all of wp-content
+    let mods = StackSpec {
+        wordpress_file_mods: true,
+        ..spec("us-east")
+    };
+    let objs_mods = render(&mods, &inputs());
+    assert_eq!(
+        pod(find(&objs_mods, "Deployment", "wordpress"))["containers"][0]["volumeMounts"][0],
         json!({"name": "wp-content", "mountPath": "/var/www/html/wp-content"})
     );
     assert_eq!(
@@ -989,7 +1000,7 @@ fn scheduled_events_run_from_one_runner_never_from_page_loads() {
         .collect();
     for want in [
         "/var/www/html",
-        "/var/www/html/wp-content",
+        "/var/www/html/wp-content/uploads",
         "/var/www/html/wp-content/mu-plugins/geowp-found-rows.php",
         "/geowp/geowp-cron.php",
         "/tmp",
@@ -1285,4 +1296,33 @@ fn code_comes_from_the_image_unless_file_mods_are_allowed() {
     let on = config_extra("https://example.com", false, true);
     assert!(!on.contains("DISALLOW_FILE_MODS"));
     assert!(on.contains("DISABLE_WP_CRON"));
+}
+
+#[test]
+fn syncthing_leaves_caches_and_temporary_files_in_their_region() {
+    let objs = all("us-east");
+    let st = find(&objs, "Deployment", "syncthing");
+    let script = pod(st)["initContainers"][0]["command"][2]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let at = script
+        .find(".stignore")
+        .expect("the init container writes .stignore");
+    let line = script[..at].rsplit('\n').next().unwrap();
+    for pattern in [
+        "(?d)/cache",
+        "(?d)/upgrade",
+        "(?d)/upgrade-temp-backup",
+        "(?d)*.tmp",
+    ] {
+        assert!(
+            line.contains(&format!("'{pattern}'")),
+            "{pattern} not ignored: {line}"
+        );
+    }
+    // the maintenance flag is in uploads, which every WordPress pod mounts
+    // and SyncThing carries
+    assert!(super::backup::MAINTENANCE_FLAG.starts_with("uploads/"));
+    assert!(MAINTENANCE_PHP.contains("'/uploads/.geowp-maintenance'"));
 }

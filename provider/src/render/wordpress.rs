@@ -102,6 +102,24 @@ const WORDPRESS_CAPABILITIES: [&str; 6] = [
     "FOWNER",
 ];
 
+/// The shared volume in a WordPress pod. With `file_mods` all of
+/// wp-content (plugins and themes installed from wp-admin live there and
+/// sync). Without, only `uploads`: plugins and themes are the image's,
+/// copied into the pod's own wp-content by the image's entrypoint at every
+/// start (it skips a plugin directory that already exists, docker-library/
+/// wordpress#506, so a plugin on a shared volume would keep its first
+/// version whatever the image brings), and caches stay in the pod.
+fn content_mount(file_mods: bool) -> VolumeMount {
+    if file_mods {
+        mount("wp-content", &format!("{DOCROOT}/wp-content"))
+    } else {
+        VolumeMount {
+            sub_path: Some("uploads".into()),
+            ..mount("wp-content", &format!("{DOCROOT}/wp-content/uploads"))
+        }
+    }
+}
+
 fn read_only(name: &str, path: &str, sub_path: Option<&str>) -> VolumeMount {
     VolumeMount {
         read_only: Some(true),
@@ -196,7 +214,7 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             ports: Some(vec![port("http", 80)]),
             volume_mounts: Some(
                 [
-                    mount("wp-content", &format!("{DOCROOT}/wp-content")),
+                    content_mount(spec.wordpress_file_mods),
                     read_only(
                         "health",
                         &format!("{DOCROOT}/{HEALTH_FILE}"),
