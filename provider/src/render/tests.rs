@@ -1000,6 +1000,8 @@ fn scheduled_events_run_from_one_runner_never_from_page_loads() {
         .collect();
     for want in [
         "/var/www/html",
+        // the pod's own wp-content (www-data's), with the shared uploads in it
+        "/var/www/html/wp-content",
         "/var/www/html/wp-content/uploads",
         "/var/www/html/wp-content/mu-plugins/geowp-found-rows.php",
         "/geowp/geowp-cron.php",

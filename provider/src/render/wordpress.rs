@@ -386,8 +386,16 @@ fn cron_job(spec: &StackSpec, web: &PodSpec) -> CronJob {
         .flatten()
         .filter(|m| m.name != "health")
         .cloned()
+        .chain([mount("html", DOCROOT)])
+        // without file mods only uploads is shared: the pod's own wp-content
+        // under it is a volume of www-data's group (a mount point the
+        // runtime made would be root's, and the runner, as www-data, could
+        // not copy the image's plugins and themes into it)
+        .chain(
+            (!spec.wordpress_file_mods)
+                .then(|| mount("wp-content-local", &format!("{DOCROOT}/wp-content"))),
+        )
         .chain([
-            mount("html", DOCROOT),
             harden::tmp_mount(),
             read_only(
                 CRON_JOB,
@@ -402,12 +410,17 @@ fn cron_job(spec: &StackSpec, web: &PodSpec) -> CronJob {
         .flatten()
         .filter(|v| v.name != "health")
         .cloned()
+        .chain([Volume {
+            name: "html".into(),
+            empty_dir: Some(Default::default()),
+            ..Default::default()
+        }])
+        .chain((!spec.wordpress_file_mods).then(|| Volume {
+            name: "wp-content-local".into(),
+            empty_dir: Some(Default::default()),
+            ..Default::default()
+        }))
         .chain([
-            Volume {
-                name: "html".into(),
-                empty_dir: Some(Default::default()),
-                ..Default::default()
-            },
             harden::tmp_volume(),
             Volume {
                 name: CRON_JOB.into(),
