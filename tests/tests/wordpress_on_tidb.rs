@@ -476,7 +476,7 @@ const TLS_LB: &str = "127.91.0.2";
 const HELD_EVENT: &str = r#"<?php
 add_action('geowp_held_event', function () {
     $d = getenv('GEOWP_TEST_DIR');
-    file_put_contents("$d/ran", getmypid() . "\n", FILE_APPEND);
+    file_put_contents("$d/ran", getenv('GEOWP_REGION') . "\n", FILE_APPEND);
     touch("$d/started");
     while (!file_exists("$d/release")) {
         usleep(20000);
@@ -502,7 +502,7 @@ fn wait_for_file(path: &Path, child: &mut std::process::Child) {
 }
 
 #[test]
-fn the_cron_runner_runs_a_due_event_once_while_another_run_holds_the_lock() {
+fn a_due_event_runs_once_across_three_regions_and_once_more_with_the_runner_region_stopped() {
     use geowp_provider::render::{CRON_FILE, CRON_PHP};
     use std::process::{Command, Stdio};
     let dir = tempfile::Builder::new()
@@ -542,52 +542,121 @@ fn the_cron_runner_runs_a_due_event_once_while_another_run_holds_the_lock() {
     env.push(("GEOWP_WORDPRESS_ROOT".into(), root.display().to_string()));
     env.push(("GEOWP_TEST_DIR".into(), events.display().to_string()));
     let php = geowp_localrun::mariadb::program("php", "php-cli").unwrap();
-    let run = |stdout: Stdio| {
+    // each region's CronJob runs the same runner against the one database
+    let run = |region: &str| {
         let mut c = Command::new(&php);
         c.arg(&runner)
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(stdout)
+            .env("GEOWP_REGION", region)
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         c
     };
-    // region A's run takes the lock and is inside the event
-    let mut a = run(Stdio::piped()).spawn().unwrap();
-    wait_for_file(&events.join("started"), &mut a);
-    // region B's run, while A's holds the lock: ends at once, runs nothing
-    let b = run(Stdio::piped()).output().unwrap();
-    let b_out = String::from_utf8_lossy(&b.stdout);
-    assert!(
-        b.status.success(),
-        "{b_out}{}",
-        String::from_utf8_lossy(&b.stderr)
-    );
-    assert!(b_out.contains("another run holds the lock"), "{b_out}");
-    // A finishes
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let ran = || {
+        std::fs::read_to_string(events.join("ran"))
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let schedule = || {
+        let due = php_json(
+            &root,
+            &env,
+            "wp_schedule_single_event(time() - 60, 'geowp_held_event', array(uniqid()));\necho json_encode(array('due' => count(wp_get_ready_cron_jobs()))), \"\\n\";",
+        );
+        assert_eq!(due["due"], 1, "{due}");
+    };
+
+    // 1. the three regions' runs start together: one takes the lock and is
+    // inside the event (held there until the test lets it go); the other
+    // two end without running anything
+    let regions = ["us-east", "eu-west", "ap-south"];
+    let mut runs: Vec<(&str, std::process::Child)> = regions
+        .iter()
+        .map(|r| (*r, run(r).spawn().unwrap()))
+        .collect();
+    let first = loop {
+        if events.join("started").exists() {
+            break ran()[0].clone();
+        }
+        for (r, c) in runs.iter_mut() {
+            if let Ok(Some(s)) = c.try_wait() {
+                assert!(s.success(), "{r}'s run failed");
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (holder, others): (Vec<_>, Vec<_>) = runs.into_iter().partition(|(r, _)| *r == first);
+    for (r, c) in others {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{r}: {}", text(&o));
+        assert!(
+            text(&o).contains("another run holds the lock"),
+            "{r}: {}",
+            text(&o)
+        );
+    }
     std::fs::write(events.join("release"), "").unwrap();
+    let (_, a) = holder.into_iter().next().unwrap();
     let a = a.wait_with_output().unwrap();
-    let a_out = String::from_utf8_lossy(&a.stdout);
+    assert!(a.status.success(), "{}", text(&a));
     assert!(
-        a.status.success(),
-        "{a_out}{}",
-        String::from_utf8_lossy(&a.stderr)
+        text(&a).contains("lock held") && text(&a).contains("done"),
+        "{}",
+        text(&a)
     );
-    assert!(
-        a_out.contains("lock held") && a_out.contains("done"),
-        "{a_out}"
-    );
-    // the lock is free again: C runs, and finds nothing due
-    let c = run(Stdio::piped()).output().unwrap();
-    let c_out = String::from_utf8_lossy(&c.stdout);
-    assert!(c_out.contains("lock held"), "{c_out}");
-    let ran = std::fs::read_to_string(events.join("ran")).unwrap();
+    assert_eq!(ran(), [first.clone()], "the event ran more than once");
+
+    // 2. the region that ran it is stopped: the next due event runs exactly
+    // once, from one of the other two
+    schedule();
+    let rest: Vec<&str> = regions.iter().copied().filter(|r| *r != first).collect();
+    let outs: Vec<_> = rest
+        .iter()
+        .map(|r| run(r).spawn().unwrap())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    for o in &outs {
+        assert!(o.status.success(), "{}", text(o));
+    }
+    let after = ran();
     assert_eq!(
-        ran.lines().count(),
-        1,
-        "the event ran {} times: {ran}",
-        ran.lines().count()
+        after.len(),
+        2,
+        "the second event ran {} times: {after:?}",
+        after.len() - 1
     );
+    assert!(rest.contains(&after[1].as_str()), "{after:?}");
+
+    // 3. a region lost in the middle of a run (its runner killed while it
+    // holds the lock): the lock goes with its connection, and the next
+    // region's run takes it
+    std::fs::remove_file(events.join("release")).unwrap();
+    std::fs::remove_file(events.join("started")).unwrap();
+    schedule();
+    let mut lost = run(rest[0]).spawn().unwrap();
+    wait_for_file(&events.join("started"), &mut lost);
+    lost.kill().unwrap();
+    let _ = lost.wait();
+    // (each attempt is what the next minute's CronJob does; the server
+    // frees the lock once it sees the connection closed)
+    let took = (0..30).find(|_| text(&run(rest[1]).output().unwrap()).contains("lock held"));
+    assert!(took.is_some(), "the lost region's lock stayed");
+    // WordPress takes an event off the schedule before it runs it: the
+    // killed run's event is not run again (at most once)
+    assert_eq!(ran().len(), 3, "{:?}", ran());
     let left = php_json(
         &root,
         &env,
