@@ -615,7 +615,7 @@ fn a_due_event_runs_once_across_three_regions_and_once_more_with_the_runner_regi
         "{}",
         text(&a)
     );
-    assert_eq!(ran(), [first.clone()], "the event ran more than once");
+    assert_eq!(ran(), vec![first.clone()], "the event ran more than once");
 
     // 2. the region that ran it is stopped: the next due event runs exactly
     // once, from one of the other two
