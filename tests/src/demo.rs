@@ -153,6 +153,13 @@ impl Demo {
                 &self.dir.join("regions").join(r).join("runtime.log"),
                 20,
             ));
+            // what each region's SyncThing said (connections, scans, pulls)
+            let pods = self.dir.join("regions").join(r).join("runtime/pods/geowp");
+            for d in std::fs::read_dir(&pods).into_iter().flatten().flatten() {
+                if d.file_name().to_string_lossy().starts_with("syncthing") {
+                    s.push_str(&tail(&d.path().join("syncthing.log"), 30));
+                }
+            }
         }
         s
     }
