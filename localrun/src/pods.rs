@@ -160,7 +160,8 @@ impl Mounts {
     }
 
     /// Every mount path in a script replaced by its host path (where it
-    /// stands as a path: followed by `/`, a quote, space or the end).
+    /// stands as a path: after a space, quote, `=`, `;` or a redirection,
+    /// and followed by `/`, a quote, space or the end).
     pub fn script(&self, s: &str) -> String {
         let mut mounts: Vec<&(String, PathBuf)> = self.0.iter().collect();
         mounts.sort_by_key(|(c, _)| std::cmp::Reverse(c.len()));
@@ -168,8 +169,11 @@ impl Mounts {
         let mut i = 0;
         let b = s.as_bytes();
         'outer: while i < s.len() {
-            let before_ok =
-                i == 0 || matches!(b[i - 1], b' ' | b'"' | b'\'' | b'\n' | b'=' | b'\t' | b';');
+            let before_ok = i == 0
+                || matches!(
+                    b[i - 1],
+                    b' ' | b'"' | b'\'' | b'\n' | b'=' | b'\t' | b';' | b'>' | b'<'
+                );
             if before_ok && b[i] == b'/' {
                 for (c, h) in &mounts {
                     if s[i..].starts_with(c.as_str()) {
@@ -490,6 +494,11 @@ mod tests {
         assert_eq!(
             m.script("cp /group/x /var/syncthing/config/config.xml\nchown 33 /var/syncthing/config /var/syncthing/data"),
             "cp /group/x /d/export/.cfg/config.xml\nchown 33 /d/export/.cfg /d/other/data"
+        );
+        // a redirection's target is a path too
+        assert_eq!(
+            m.script("printf x >/var/syncthing/config/.stignore <input"),
+            "printf x >/d/export/.cfg/.stignore <input"
         );
         let svcs = BTreeMap::from([(
             ("geowp".to_string(), "tidb".to_string()),

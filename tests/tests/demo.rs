@@ -309,11 +309,9 @@ fn the_site_runs_in_three_regions_behind_the_load_balancer() {
     // a real browser: log in, upload in the media library, see it in another region
     browser_uploads_and_another_region_shows_it(&demo, &regions, &user, &password);
 
-    restore_drill(
-        &demo,
-        &regions,
-        &Session::new(&regions[1].site, &user, &password),
-    );
+    let eu = Session::new(&regions[1].site, &user, &password);
+    a_deleted_upload_comes_back_from_another_regions_versions(&demo, &regions, &eu);
+    restore_drill(&demo, &regions, &eu);
 
     let (ok, down) = demo.run("down", None);
     assert!(
@@ -346,6 +344,80 @@ fn everywhere(
         std::thread::sleep(Duration::from_millis(200));
     }
     None
+}
+
+/// docs/guides/undo.md's recovery of a file, followed here: an upload
+/// deleted in one region is copied back from another region's SyncThing
+/// versions (the guide's `kubectl exec ... cp`, done on the demo's
+/// directories, which are what that pod sees), and every region serves it
+/// again.
+fn a_deleted_upload_comes_back_from_another_regions_versions(
+    demo: &Demo,
+    regions: &[geowp_tests::demo::Region],
+    s: &Session,
+) {
+    let (code, media) = s.rest(
+        "POST",
+        "/wp/v2/media",
+        "image/png",
+        &[(
+            "Content-Disposition",
+            "attachment; filename=\"versioned.png\"".to_string(),
+        )],
+        &png(),
+    );
+    assert_eq!(code, 201, "{media}");
+    let path = path_of(media["source_url"].as_str().unwrap());
+    let rel = path.trim_start_matches("/wp-content/").to_string();
+    assert!(
+        everywhere(regions, PATIENCE, |r| r.wp_content.join(&rel).exists()).is_some(),
+        "the upload did not reach every region:\n{}",
+        demo.logs()
+    );
+    // deleted in us-east (the media library's "delete permanently")
+    let (code, v) = s.via(&regions[0].site).rest(
+        "DELETE",
+        &format!("/wp/v2/media/{}&force=true", media["id"]),
+        "application/json",
+        &[],
+        b"",
+    );
+    assert_eq!(code, 200, "{v}");
+    assert!(
+        everywhere(regions, PATIENCE, |r| !r.wp_content.join(&rel).exists()).is_some(),
+        "the deletion did not replicate:\n{}",
+        demo.logs()
+    );
+    // eu-west kept a version of what us-east deleted, beside its folder
+    let eu = &regions[1];
+    let (dir, file) = rel.rsplit_once('/').unwrap();
+    let stem = file.trim_end_matches(".png");
+    let versions = eu.wp_content.join("../config/versions").join(dir);
+    let kept = std::fs::read_dir(&versions)
+        .unwrap_or_else(|e| panic!("{}: {e}", versions.display()))
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with(&format!("{stem}~")) && n.ends_with(".png")
+        })
+        .unwrap_or_else(|| panic!("no version of {file} in {}", versions.display()));
+    std::fs::copy(&kept, eu.wp_content.join(&rel)).unwrap();
+    let back = everywhere(regions, PATIENCE, |r| {
+        r.site
+            .get(&path, "")
+            .map(|f| f.status == 200 && f.bytes == png())
+            .unwrap_or(false)
+    });
+    assert!(
+        back.is_some(),
+        "the recovered file did not reach every region:\n{}",
+        demo.logs()
+    );
+    println!(
+        "a deleted upload, copied back from eu-west's versions, served everywhere after {:.1?}",
+        back.unwrap()
+    );
 }
 
 /// The restore drill (docs/guides/backups.md): a post and an upload, a
