@@ -228,12 +228,22 @@ pub async fn last_good(t: &KubeTarget, cs: &[Cluster]) -> (String, bool) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let limit = 2 * interval_h * 3600;
-    let line = log.lines().find(|l| l.starts_with("last-good-backup"));
     let created = cron["metadata"]["creationTimestamp"]
         .as_str()
         .and_then(parse_utc)
         .unwrap_or(0);
+    judge(&log, now, created, interval_h, &t.namespace)
+}
+
+/// What the status Job printed, judged at `now` for backups every
+/// `interval_h` hours that were turned on at `created`: the line, and
+/// whether it is healthy (the last good backup no older than twice the
+/// interval; none yet is healthy for that long after backups were turned
+/// on).
+pub fn judge(log: &str, now: u64, created: u64, interval_h: u64, ns: &str) -> (String, bool) {
+    let limit = 2 * interval_h * 3600;
+    let check = format!("check the geowp-backup Jobs (kubectl -n {ns} get jobs)");
+    let line = log.lines().find(|l| l.starts_with("last-good-backup"));
     match line.and_then(|l| {
         let run = l.split("run=").nth(1)?.split(' ').next()?.to_string();
         let at = l.split("finished=").nth(1)?.trim().to_string();
@@ -248,22 +258,23 @@ pub async fn last_good(t: &KubeTarget, cs: &[Cluster]) -> (String, bool) {
             let warn = if ok {
                 String::new()
             } else {
-                format!(
-                    "; older than twice the interval ({interval_h}h): check the geowp-backup Jobs (kubectl -n {} get jobs)",
-                    t.namespace
-                )
+                format!("; older than twice the interval ({interval_h}h): {check}")
             };
-            (format!("BACKUP  last good {run}, finished {at} ({age_text}){warn}"), ok)
+            (
+                format!("BACKUP  last good {run}, finished {at} ({age_text}){warn}"),
+                ok,
+            )
         }
-        None if now.saturating_sub(created) <= limit => (
+        None if line.is_some() && now.saturating_sub(created) <= limit => (
             format!("BACKUP  none yet (the first is due within {interval_h}h of the schedule)"),
             true,
         ),
+        None if line.is_some() => (
+            format!("BACKUP  none, though backups have been on for more than twice the interval ({interval_h}h): {check}"),
+            false,
+        ),
         None => (
-            format!(
-                "BACKUP  none, though backups have been on for more than twice the interval ({interval_h}h): check the geowp-backup Jobs (kubectl -n {} get jobs)",
-                t.namespace
-            ),
+            format!("BACKUP  unknown: the status Job printed no last-good-backup line: {check}"),
             false,
         ),
     }
@@ -323,6 +334,38 @@ mod tests {
             j.body["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
             "geowp-restore"
         );
+    }
+
+    #[test]
+    fn the_last_good_backup_is_judged_against_twice_the_interval() {
+        let at = parse_utc("2026-12-07T02:17:40Z").unwrap();
+        let log = "geowp-backup: ...\nlast-good-backup run=20261207T0200Z finished=2026-12-07T02:17:40Z\n";
+        let (line, ok) = judge(log, at + 3600, 0, 1, "geowp");
+        assert!(ok, "{line}");
+        assert!(
+            line.contains("last good 20261207T0200Z") && line.contains("1h00m ago"),
+            "{line}"
+        );
+        // just within twice the interval, and just past it
+        assert!(judge(log, at + 2 * 3600, 0, 1, "geowp").1);
+        let (line, ok) = judge(log, at + 2 * 3600 + 1, 0, 1, "geowp");
+        assert!(!ok);
+        assert!(
+            line.contains("older than twice the interval (1h)"),
+            "{line}"
+        );
+        // a six-hourly schedule allows twelve hours
+        assert!(judge(log, at + 12 * 3600, 0, 6, "geowp").1);
+        // none yet: fine right after backups were turned on, not later
+        let none = "last-good-backup none\n";
+        assert!(judge(none, at + 60, at, 1, "geowp").1);
+        let (line, ok) = judge(none, at + 3 * 3600, at, 1, "geowp");
+        assert!(
+            !ok && line.contains("more than twice the interval"),
+            "{line}"
+        );
+        // a Job that printed nothing useful is not taken for good news
+        assert!(!judge("error: cannot connect\n", at, at, 1, "geowp").1);
     }
 
     #[test]

@@ -540,6 +540,59 @@ fn cases(p: &Pems) -> Vec<Case> {
         "Invalid annotation",
         "peer_service_annotations",
     ));
+    // backups: a repository restic cannot use, an interval that does not
+    // divide a day, a repository without its password or volume, settings
+    // without a repository, and credentials restic does not read
+    v.push(c(
+        STACK,
+        vec![("backup_repository", s("ftp://backups.example.com/geowp"))],
+        "Invalid backup repository",
+        "backup_repository",
+    ));
+    v.push(c(
+        STACK,
+        vec![
+            ("backup_repository", s("gs:site-backups:/geowp")),
+            ("backup_password", s("backup-pw-0123456789")),
+            ("backup_interval_hours", "5".into()),
+        ],
+        "Invalid backup interval",
+        "backup_interval_hours",
+    ));
+    v.push(c(
+        STACK,
+        vec![("backup_repository", s("gs:site-backups:/geowp"))],
+        "Backups without a password",
+        "backup_password",
+    ));
+    v.push(c(
+        STACK,
+        vec![
+            ("backup_repository", s("/backup/geowp")),
+            ("backup_password", s("backup-pw-0123456789")),
+        ],
+        "No volume for the repository",
+        "backup_volume_claim",
+    ));
+    v.push(c(
+        STACK,
+        vec![("backup_service_account", s("geowp-backup"))],
+        "Backup settings without a repository",
+        "backup_service_account",
+    ));
+    v.push(c(
+        STACK,
+        vec![
+            (
+                "backup_repository",
+                s("s3:https://s3.amazonaws.com/b/geowp"),
+            ),
+            ("backup_password", s("backup-pw-0123456789")),
+            ("backup_credentials", "{ AWS_SECRET_KEY = \"x\" }".into()),
+        ],
+        "Invalid backup credentials",
+        "backup_credentials",
+    ));
     v.push(c(
         STACK,
         vec![(

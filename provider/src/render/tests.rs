@@ -1328,3 +1328,71 @@ fn syncthing_leaves_caches_and_temporary_files_in_their_region() {
     assert!(super::backup::MAINTENANCE_FLAG.starts_with("uploads/"));
     assert!(MAINTENANCE_PHP.contains("'/uploads/.geowp-maintenance'"));
 }
+
+#[test]
+fn a_volume_repository_is_mounted_at_backup_in_both_pods() {
+    let s = StackSpec {
+        backup_repository: Some("/backup/geowp".into()),
+        backup_volume_claim: Some("site-backups".into()),
+        ..spec("us-east")
+    };
+    let objs = render(&s, &inputs());
+    for name in ["geowp-backup", "geowp-restore"] {
+        let pod =
+            &find(&objs, "CronJob", name).body["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+        let vol = pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "repository")
+            .unwrap_or_else(|| panic!("{name}: no repository volume"));
+        assert_eq!(vol["persistentVolumeClaim"]["claimName"], "site-backups");
+        for c in pod["initContainers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(pod["containers"].as_array().unwrap())
+        {
+            assert!(
+                c["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["name"] == "repository" && m["mountPath"] == "/backup"),
+                "{name}/{}",
+                c["name"]
+            );
+            let repo = c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["name"] == "RESTIC_REPOSITORY")
+                .unwrap();
+            assert_eq!(repo["value"], "/backup/geowp");
+        }
+    }
+    // what a repository may be
+    use super::spec::backup_repository_error as bad;
+    for ok in [
+        "s3:https://s3.amazonaws.com/b/geowp",
+        "s3:s3.us-east-1.amazonaws.com/b",
+        "gs:bucket:/geowp",
+        "azure:container:/geowp",
+        "rest:https://backup.example.com:8000/geowp",
+        "/backup/geowp",
+    ] {
+        assert_eq!(bad(ok), None, "{ok}");
+    }
+    for no in [
+        "",
+        "gs:bucket",
+        "azure:container",
+        "ftp://x/y",
+        "/var/lib/geowp",
+        "/backup/../etc",
+        "s3:https://h/b/$(reboot)",
+        "s3:https://h/b path",
+    ] {
+        assert!(bad(no).is_some(), "{no:?} accepted");
+    }
+}
