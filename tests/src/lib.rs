@@ -3,6 +3,7 @@
 //! per-test filesystem mirror, and helpers to check that nothing leaks
 //! (provider processes, plugin sockets).
 
+pub mod backup;
 pub mod browser;
 pub mod demo;
 pub mod regions;

@@ -6,119 +6,10 @@
 //! same scheduled run at once and exactly one takes it; a restore brings
 //! back rows and files and holds maintenance meanwhile.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 
-use geowp_provider::render::backup::{MAINTENANCE_FLAG, SCRIPT};
-use geowp_provider::render::tidb::BOOTSTRAP_SH;
-use geowp_tests::wordpress::{free_port, MariaDb};
-
-const DB_PASSWORD: &str = "wp-db-pw-4b8e21";
-const REPO_PASSWORD: &str = "repo-pw-77c0a4";
-
-struct Site {
-    dir: PathBuf,
-    db: MariaDb,
-    script: PathBuf,
-    content: PathBuf,
-    /// What every step printed.
-    printed: std::cell::RefCell<String>,
-}
-
-fn site(dir: &Path) -> Site {
-    let db = MariaDb::start(&dir.join("db"), free_port()).unwrap();
-    let secrets = dir.join("site-secrets");
-    std::fs::create_dir_all(&secrets).unwrap();
-    std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "root-pw-1f00d2").unwrap();
-    std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), DB_PASSWORD).unwrap();
-    let o = db.bootstrap(BOOTSTRAP_SH, &secrets).unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let script = dir.join("geowp-backup.sh");
-    std::fs::write(&script, SCRIPT).unwrap();
-    let content = dir.join("wp-content");
-    std::fs::create_dir_all(content.join("uploads/2026/12")).unwrap();
-    std::fs::write(dir.join("repo-password"), REPO_PASSWORD).unwrap();
-    Site {
-        dir: dir.to_path_buf(),
-        db,
-        script,
-        content,
-        printed: Default::default(),
-    }
-}
-
-impl Site {
-    /// One step as its container runs it: `region`'s pod, whose scratch
-    /// volume is `work`, with `extra` variables (the helper's).
-    fn step(&self, region: &str, work: &str, step: &str, extra: &[(&str, &str)]) -> Child {
-        let work = self.dir.join(work);
-        std::fs::create_dir_all(&work).unwrap();
-        let home = self.dir.join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        Command::new("sh")
-            .arg(&self.script)
-            .arg(step)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", &home)
-            .env("DB_HOST", "127.0.0.1")
-            .env("DB_PORT", self.db.port.to_string())
-            .env("DB_NAME", "wordpress")
-            .env("DB_USER", "wordpress")
-            .env(
-                "DB_PASSWORD_FILE",
-                self.dir.join("site-secrets/WORDPRESS_DB_PASSWORD"),
-            )
-            .env("GEOWP_REGION", region)
-            .env("GEOWP_WORK", &work)
-            .env("GEOWP_CONTENT", &self.content)
-            .env("GEOWP_INTERVAL_HOURS", "1")
-            // no retention until the test asks for it: which runs an hourly
-            // policy keeps depends on the clock
-            .env("GEOWP_KEEP_HOURLY", "0")
-            .env("GEOWP_KEEP_DAILY", "0")
-            .env("GEOWP_KEEP_WEEKLY", "0")
-            .env("RESTIC_REPOSITORY", self.dir.join("repository"))
-            .env("RESTIC_PASSWORD_FILE", self.dir.join("repo-password"))
-            .env("RESTIC_CACHE_DIR", self.dir.join("restic-cache"))
-            .envs(extra.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    fn run(&self, region: &str, work: &str, step: &str, extra: &[(&str, &str)]) -> String {
-        let o = self
-            .step(region, work, step, extra)
-            .wait_with_output()
-            .unwrap();
-        let out = text(&o);
-        self.printed.borrow_mut().push_str(&out);
-        assert!(o.status.success(), "{region} {step}: {out}");
-        out
-    }
-
-    /// A whole backup in one region's pod: claim, files, record.
-    fn backup(&self, region: &str, work: &str, extra: &[(&str, &str)]) -> String {
-        ["claim", "files", "record"]
-            .iter()
-            .map(|s| self.run(region, work, s, extra))
-            .collect()
-    }
-
-    fn wp(&self, q: &str) -> String {
-        self.db.sql(&format!("USE wordpress; {q}")).unwrap()
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use geowp_provider::render::backup::MAINTENANCE_FLAG;
+use geowp_tests::backup::{text, Site, DB_PASSWORD, REPO_PASSWORD};
 
 #[test]
 fn one_region_takes_each_run_and_a_restore_brings_rows_and_files_back() {
@@ -126,7 +17,7 @@ fn one_region_takes_each_run_and_a_restore_brings_rows_and_files_back() {
         .prefix("geowp-backup-")
         .tempdir()
         .unwrap();
-    let s = site(dir.path());
+    let s = Site::new(dir.path());
     s.wp("CREATE TABLE wp_posts (ID BIGINT PRIMARY KEY AUTO_INCREMENT, post_title TEXT, body LONGBLOB) DEFAULT CHARSET=utf8mb4; \
           INSERT INTO wp_posts (post_title, body) VALUES ('hello world', x'00ff10'), ('déjà vu ✓', NULL);");
     let upload = s.content.join("uploads/2026/12/photo.png");
@@ -264,16 +155,7 @@ fn one_region_takes_each_run_and_a_restore_brings_rows_and_files_back() {
     );
 
     // what restic holds: two snapshots per run, the cache left out
-    let restic = |args: &[&str]| {
-        let o = Command::new("restic")
-            .args(args)
-            .env("RESTIC_REPOSITORY", dir.path().join("repository"))
-            .env("RESTIC_PASSWORD", REPO_PASSWORD)
-            .env("RESTIC_CACHE_DIR", dir.path().join("restic-cache"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let restic = |args: &[&str]| s.restic(args);
     let count = || {
         serde_json::from_str::<serde_json::Value>(&restic(&["snapshots", "--json"]))
             .unwrap()

@@ -127,6 +127,8 @@ fn plan_ms(tf: &Tf) -> f64 {
     ms
 }
 
+#[path = "../bench/backupbench.rs"]
+mod backupbench;
 #[path = "../bench/demobench.rs"]
 mod demobench;
 #[path = "../bench/stackbench.rs"]
@@ -167,6 +169,11 @@ fn main() {
         let md = demobench::latency();
         println!("{md}");
         let _ = std::fs::write(out_dir.join("latency.md"), &md);
+    }
+    if all || which.iter().any(|w| w == "backup") {
+        let md = backupbench::backup();
+        println!("{md}");
+        let _ = std::fs::write(out_dir.join("backup.md"), &md);
     }
     if all || which.iter().any(|w| w == "sync") {
         let md = syncbench::propagation(&root);
