@@ -58,6 +58,14 @@ AWS = {
     'aws_vpc_peering_connection': (E + 'func.resourceVPCPeeringConnection.goindex', ['vpc_id', 'peer_vpc_id', 'peer_region'] + TAGS, {}),
     'aws_vpc_peering_connection_accepter': (E + 'func.resourceVPCPeeringConnectionAccepter.goindex', ['vpc_peering_connection_id', 'auto_accept'] + TAGS, {}),
     'aws_iam_role': ('index/internal/service/iam/func.resourceRole.goindex', ['name', 'assume_role_policy', 'arn'], {}),
+    # wp-content on EFS: the file system, a mount target per private subnet
+    # behind a security group that admits NFS from the VPC, and the EFS CSI
+    # driver as an EKS add-on with a Pod Identity role
+    'aws_efs_file_system': ('index/internal/service/efs/func.resourceFileSystem.goindex', ['encrypted', 'creation_token'] + TAGS, {}),
+    'aws_efs_mount_target': ('index/internal/service/efs/func.resourceMountTarget.goindex', ['file_system_id', 'subnet_id', 'security_groups'], {}),
+    'aws_security_group': (E + 'func.resourceSecurityGroup.goindex', ['name', 'description', 'vpc_id'] + TAGS, {}),
+    'aws_security_group_rule': (E + 'func.resourceSecurityGroupRule.goindex', ['type', 'from_port', 'to_port', 'protocol', 'cidr_blocks', 'security_group_id'], {}),
+    'aws_eks_addon': ('index/internal/service/eks/func.resourceAddon.goindex', ['cluster_name', 'addon_name', 'pod_identity_association.role_arn', 'pod_identity_association.service_account'], {}),
     'aws_iam_role_policy_attachment': ('index/internal/service/iam/func.resourceRolePolicyAttachment.goindex', ['role', 'policy_arn'], {}),
     'aws_eks_cluster': ('index/internal/service/eks/func.resourceCluster.goindex',
                         ['name', 'role_arn', 'version', 'bootstrap_self_managed_addons', 'access_config.authentication_mode', 'access_config.bootstrap_cluster_creator_admin_permissions',

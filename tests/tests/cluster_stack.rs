@@ -1200,3 +1200,45 @@ geowp_tests::for_each_terraform! {
     assert!(tf.ok(&["plan"]).contains("No changes"));
     }
 }
+
+geowp_tests::for_each_terraform! {
+    /// wp-content on a ReadWriteMany class the cluster already has (EFS,
+    /// Azure Files, Filestore): no NFS server of ours, WordPress and
+    /// SyncThing on the one claim, SyncThing's config on a claim of its
+    /// own, the group rescanning every minute (the module's choice), and a
+    /// second plan with nothing to do.
+    fn wp_content_on_the_clusters_own_read_write_many_class(terraform) {
+        let r = Regions::start(&NAMES, fast());
+        let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+        tf.write("main.tf", &module_config(&r, "  wp_content_storage_class = \"efs-sc\"\n"));
+        tf.ok(&["init"]);
+        tf.ok(&["apply", "-auto-approve"]);
+        for i in 0..NAMES.len() {
+            let h = r.handle(i);
+            assert!(h.object("apps/v1", "StatefulSet", "geowp", "nfs").is_none(), "an NFS server runs");
+            assert!(h.object("storage.k8s.io/v1", "StorageClass", "", "geowp-geowp-nfs").is_none());
+            assert!(h.object("networking.k8s.io/v1", "NetworkPolicy", "geowp", "nfs").is_none());
+            let claim = h.object("v1", "PersistentVolumeClaim", "geowp", "wp-content").unwrap();
+            assert_eq!(claim["spec"]["storageClassName"], "efs-sc");
+            assert_eq!(claim["spec"]["accessModes"][0], "ReadWriteMany");
+            let config = h.object("v1", "PersistentVolumeClaim", "geowp", "syncthing-config").unwrap();
+            assert_eq!(config["spec"]["accessModes"][0], "ReadWriteOnce");
+            let st = h.object("apps/v1", "Deployment", "geowp", "syncthing").unwrap();
+            let pod = &st["spec"]["template"]["spec"];
+            assert!(pod["affinity"].is_null(), "SyncThing is tied to an NFS pod that does not exist");
+            let claims: Vec<&str> = pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())
+                .collect();
+            assert_eq!(claims, ["syncthing-config", "wp-content"]);
+            let group = h.object("v1", "Secret", "geowp", "syncthing-group").unwrap();
+            let xml = geowp_common::b64::decode(group["data"]["config.xml"].as_str().unwrap()).unwrap();
+            let xml = String::from_utf8(xml).unwrap();
+            assert!(xml.contains("rescanIntervalS=\"60\""), "the group does not rescan every minute");
+        }
+        let p = tf.run(&["plan", "-detailed-exitcode"]);
+        assert_eq!(p.code(), 0, "{}", p.all());
+    }
+}

@@ -161,6 +161,9 @@ fn spec(member: &str, tls: bool) -> StackSpec {
         backup_volume_claim: None,
         backup_image: render::spec::DEFAULT_BACKUP_IMAGE.into(),
         wordpress_file_mods: false,
+        wp_content_storage_class: None,
+        wp_content_storage_class_provisioner: None,
+        wp_content_storage_class_parameters: BTreeMap::new(),
         resources: BTreeMap::new(),
     }
 }

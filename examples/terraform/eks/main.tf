@@ -153,8 +153,6 @@ module "site" {
     }
   }
   peer_source_ranges = local.peer_ranges
-  # NFS volumes are mounted by each node's kubelet
-  node_source_ranges = { for name, r in local.regions : name => r.module.private_cidrs }
 
   # WordPress on an internet-facing NLB per region that ends TLS with the
   # region's ACM certificate; the NLB passes no X-Forwarded-Proto, so
@@ -174,6 +172,9 @@ module "site" {
   # Auto Mode's EBS driver, encrypted gp3
   storage_class_provisioner = "ebs.csi.eks.amazonaws.com"
   storage_class_parameters  = { type = "gp3", encrypted = "true" }
+  # wp-content on each region's EFS file system (no NFS server to run)
+  wp_content_storage_class_provisioner = "efs.csi.aws.com"
+  wp_content_storage_class_parameters  = { for name, r in local.regions : name => r.module.wp_content_class_parameters }
 
   primary_member = var.primary_member
   # about the largest round trip between these regions (us-east-1 to

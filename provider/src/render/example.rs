@@ -67,6 +67,9 @@ pub fn spec(member: &str, members: BTreeMap<String, Member>) -> StackSpec {
         backup_volume_claim: None,
         backup_image: super::spec::DEFAULT_BACKUP_IMAGE.into(),
         wordpress_file_mods: false,
+        wp_content_storage_class: None,
+        wp_content_storage_class_provisioner: None,
+        wp_content_storage_class_parameters: BTreeMap::new(),
         resources: BTreeMap::new(),
     }
 }

@@ -83,7 +83,42 @@ pub fn block_class(spec: &StackSpec) -> Option<Obj> {
     }))
 }
 
+/// The `wp-content` claim, on the cluster's own ReadWriteMany class or the
+/// NFS server's.
+fn wp_content_claim(spec: &StackSpec) -> Obj {
+    Obj::new(&claim(
+        spec,
+        WP_CONTENT_CLAIM,
+        Some(spec.wp_content_class()),
+        "ReadWriteMany",
+        &spec.wp_content_size,
+    ))
+}
+
+/// The ReadWriteMany StorageClass the stack makes with
+/// `wp_content_storage_class_provisioner`: a deleted claim keeps its data,
+/// bound at once (WordPress's pods in any zone mount it). No expansion: a
+/// network filesystem's size is its own (EFS ignores the request).
+fn rwx_class(spec: &StackSpec) -> Option<Obj> {
+    let provisioner = spec.wp_content_storage_class_provisioner.clone()?;
+    let params = &spec.wp_content_storage_class_parameters;
+    Some(Obj::new(&StorageClass {
+        metadata: cluster_meta(spec, &spec.rwx_storage_class_name(), "storage"),
+        provisioner,
+        parameters: (!params.is_empty()).then(|| params.clone()),
+        reclaim_policy: Some("Retain".into()),
+        volume_binding_mode: Some("Immediate".into()),
+        ..Default::default()
+    }))
+}
+
 pub fn objects(spec: &StackSpec) -> Vec<Obj> {
+    if !spec.runs_nfs() {
+        // the cluster's class serves wp-content: no server of our own
+        let mut v: Vec<Obj> = rwx_class(spec).into_iter().collect();
+        v.push(wp_content_claim(spec));
+        return v;
+    }
     let cr_name = format!("geowp-{}-nfs-provisioner", spec.namespace);
     let sc_name = spec.storage_class_name();
     let cluster_role = ClusterRole {
@@ -224,13 +259,7 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         Obj::new(&role),
         Obj::new(&role_binding),
         Obj::new(&service),
-        Obj::new(&claim(
-            spec,
-            WP_CONTENT_CLAIM,
-            Some(sc_name),
-            "ReadWriteMany",
-            &spec.wp_content_size,
-        )),
+        wp_content_claim(spec),
         Obj::new(&server),
     ]
 }

@@ -6,7 +6,8 @@
 //! - PD (2379, 2380) and TiKV (20160, status 20180) to the site's own pods and to
 //!   `peer_source_ranges` (the other regions).
 //! - SyncThing's sync port (22000) to `peer_source_ranges`.
-//! - NFS (2049, 20048, 111) to `node_source_ranges`: NFS volumes are mounted
+//! - NFS (2049, 20048, 111) to `node_source_ranges` (with the in-cluster NFS
+//!   server): NFS volumes are mounted
 //!   by the kubelet of the node a WordPress pod runs on, so NFS traffic comes
 //!   from node addresses, not from pods.
 //! - With the page cache: its listener (8080) to anyone (the global load
@@ -159,7 +160,9 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
             object::SYNCTHING,
             vec![rule(ranges(&spec.peer_source_ranges), &[(22000, "TCP")])],
         ),
-        policy(
+    ];
+    if spec.runs_nfs() {
+        v.push(policy(
             spec,
             "nfs",
             "nfs",
@@ -174,8 +177,8 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                     (111, "UDP"),
                 ],
             )],
-        ),
-    ];
+        ));
+    }
     if spec.page_cache {
         use super::cache::{HTTP_PORT, PAGE_CACHE, PURGE_PORT};
         v.push(policy(

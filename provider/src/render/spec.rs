@@ -333,6 +333,18 @@ pub struct StackSpec {
     /// Size of the NFS server's export volume.
     #[tf(default = "20Gi", replace, validate = positive_quantity("20Gi"))]
     pub nfs_storage_size: String,
+    /// A ReadWriteMany StorageClass the cluster already has for `wp-content`, instead of the in-cluster NFS server: Amazon EFS (`efs.csi.aws.com`, e.g. a class with `provisioningMode = "efs-ap"`, `fileSystemId`, `uid = "33"` and `gid = "33"`), Azure Files (`azurefile-csi`), Filestore (`standard-rwx`, 1 TiB at least). WordPress and SyncThing then mount that claim; SyncThing keeps its config on a small ReadWriteOnce claim (`syncthing-config`, 1Gi). SyncThing cannot watch a network filesystem for the other pods' writes (inotify sees only this node's), so it finds them by rescanning: set `geowp_sync_group.rescan_interval_seconds` to 60 or less (the module does). Default: the in-cluster NFS server (docs/guides/parts.md says why both exist).
+    #[tf(replace, validate = storage_class())]
+    #[serde(default)]
+    pub wp_content_storage_class: Option<String>,
+    /// CSI driver of a ReadWriteMany StorageClass the stack creates for `wp-content` (`geowp-NAMESPACE-rwx`) instead of the in-cluster NFS server, e.g. `efs.csi.aws.com` with `wp_content_storage_class_parameters = { provisioningMode = "efs-ap", fileSystemId = aws_efs_file_system.this.id, directoryPerms = "700", uid = "33", gid = "33" }` (every write as www-data, WordPress's user; the EKS example does this). What `wp_content_storage_class` says about SyncThing applies. Conflicts with `wp_content_storage_class`.
+    #[tf(replace, validate = provisioner())]
+    #[serde(default)]
+    pub wp_content_storage_class_provisioner: Option<String>,
+    /// Parameters of that StorageClass as its driver documents them. Needs `wp_content_storage_class_provisioner`.
+    #[tf(default = BTreeMap::<String, String>::new(), replace, validate = no_empty_keys("wp_content_storage_class_parameters"))]
+    #[serde(default)]
+    pub wp_content_storage_class_parameters: BTreeMap<String, String>,
     /// Size of the ReadWriteMany `wp-content` claim: it can grow in place, never shrink (refused at plan). With the in-cluster NFS server the space the files really have is the export disk, `nfs_storage_size`.
     #[tf(default = "10Gi", validate = positive_quantity("10Gi"))]
     pub wp_content_size: String,
@@ -615,6 +627,27 @@ impl StackSpec {
     }
     pub fn storage_class_name(&self) -> String {
         format!("geowp-{}-nfs", self.namespace)
+    }
+    /// The class of the `wp-content` claim: the cluster's own ReadWriteMany
+    /// class, or the in-cluster NFS server's.
+    pub fn wp_content_class(&self) -> String {
+        if self.wp_content_storage_class_provisioner.is_some() {
+            return self.rwx_storage_class_name();
+        }
+        self.wp_content_storage_class
+            .clone()
+            .unwrap_or_else(|| self.storage_class_name())
+    }
+    /// The ReadWriteMany StorageClass the stack creates with
+    /// `wp_content_storage_class_provisioner`.
+    pub fn rwx_storage_class_name(&self) -> String {
+        format!("geowp-{}-rwx", self.namespace)
+    }
+    /// The in-cluster NFS server runs (no ReadWriteMany class was named or
+    /// asked for).
+    pub fn runs_nfs(&self) -> bool {
+        self.wp_content_storage_class.is_none()
+            && self.wp_content_storage_class_provisioner.is_none()
     }
     /// The StorageClass the stack creates with `storage_class_provisioner`.
     pub fn block_storage_class_name(&self) -> String {

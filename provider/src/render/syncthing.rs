@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use super::build::{bytes, env, labels, meta, mount, port, selector, svc_port};
+use super::build::{bytes, claim, env, labels, meta, mount, port, selector, svc_port};
 use super::harden::{self, RunAs};
 use super::nfs::EXPORT_CLAIM;
 use super::spec::Component;
@@ -107,11 +107,23 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
         ..Default::default()
     };
     let folder = folder_dir(wp_content_uid);
+    let nfs = spec.runs_nfs();
+    // with the in-cluster NFS server: the server's own disk, where inotify
+    // sees every write; with the cluster's ReadWriteMany class: the
+    // wp-content claim itself (writes from other nodes found by rescans)
+    // and a small claim of its own for the config
     let disk_mounts = || {
-        vec![
-            export_mount("export", "/var/syncthing/config", CONFIG_DIR),
-            export_mount("export", "/var/syncthing/data", &folder),
-        ]
+        if nfs {
+            vec![
+                export_mount("export", "/var/syncthing/config", CONFIG_DIR),
+                export_mount("export", "/var/syncthing/data", &folder),
+            ]
+        } else {
+            vec![
+                mount("config", "/var/syncthing/config"),
+                mount("content", "/var/syncthing/data"),
+            ]
+        }
     };
     let mut init_mounts = vec![
         VolumeMount {
@@ -132,7 +144,7 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
         automount_service_account_token: Some(false),
         // the init container chowns as root; SyncThing itself runs as www-data
         security_context: Some(harden::pod(RunAs::Root)),
-        affinity: Some(Affinity {
+        affinity: nfs.then(|| Affinity {
             pod_affinity: Some(PodAffinity {
                 required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
                     label_selector: Some(LabelSelector {
@@ -180,21 +192,18 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
             }),
             ..Default::default()
         }],
-        volumes: Some(vec![
-            secret_volume("identity", secret::SYNCTHING_IDENTITY, false),
-            secret_volume("base", secret::SYNCTHING_CONFIG, false),
-            // written by geowp_sync_group: the config with every peer
-            secret_volume("group", secret::SYNCTHING_GROUP, true),
-            harden::tmp_volume(),
-            Volume {
-                name: "export".into(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: EXPORT_CLAIM.into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ]),
+        volumes: Some(
+            vec![
+                secret_volume("identity", secret::SYNCTHING_IDENTITY, false),
+                secret_volume("base", secret::SYNCTHING_CONFIG, false),
+                // written by geowp_sync_group: the config with every peer
+                secret_volume("group", secret::SYNCTHING_GROUP, true),
+                harden::tmp_volume(),
+            ]
+            .into_iter()
+            .chain(disk_volumes(nfs))
+            .collect(),
+        ),
         ..Default::default()
     };
     let deployment = Deployment {
@@ -233,10 +242,44 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
         selector(object::SYNCTHING),
         vec![svc_port("sync", 22000, "TCP")],
     );
-    vec![
+    let mut objs = vec![
         Obj::new(&identity).create_only(),
         Obj::new(&config),
         Obj::new(&service),
         Obj::new(&deployment),
-    ]
+    ];
+    if !nfs {
+        objs.push(Obj::new(&claim(
+            spec,
+            CONFIG_CLAIM,
+            spec.rwo_storage_class(),
+            "ReadWriteOnce",
+            "1Gi",
+        )));
+    }
+    objs
+}
+
+/// SyncThing's config claim when wp-content is on the cluster's own
+/// ReadWriteMany class.
+pub const CONFIG_CLAIM: &str = "syncthing-config";
+
+/// The claims SyncThing's pod mounts.
+fn disk_volumes(nfs: bool) -> Vec<Volume> {
+    let pvc = |name: &str, claim: &str| Volume {
+        name: name.into(),
+        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+            claim_name: claim.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    if nfs {
+        vec![pvc("export", EXPORT_CLAIM)]
+    } else {
+        vec![
+            pvc("config", CONFIG_CLAIM),
+            pvc("content", super::nfs_claim()),
+        ]
+    }
 }

@@ -1396,3 +1396,81 @@ fn a_volume_repository_is_mounted_at_backup_in_both_pods() {
         assert!(bad(no).is_some(), "{no:?} accepted");
     }
 }
+
+#[test]
+fn wp_content_on_the_clusters_own_class_runs_no_nfs_server() {
+    let s = StackSpec {
+        wp_content_storage_class: Some("efs-sc".into()),
+        ..spec("us-east")
+    };
+    let objs = render(&s, &inputs());
+    for gone in [
+        "StatefulSet/nfs",
+        "Service/nfs",
+        "ServiceAccount/nfs-provisioner",
+        "StorageClass/geowp-geowp-nfs",
+        "NetworkPolicy/nfs",
+    ] {
+        assert!(
+            !objs.iter().any(|o| o.key().ends_with(gone)),
+            "{gone} is rendered"
+        );
+    }
+    let claim = find(&objs, "PersistentVolumeClaim", "wp-content");
+    assert_eq!(claim.body["spec"]["storageClassName"], "efs-sc");
+    assert_eq!(claim.body["spec"]["accessModes"], json!(["ReadWriteMany"]));
+    let config = find(&objs, "PersistentVolumeClaim", "syncthing-config");
+    assert_eq!(config.body["spec"]["accessModes"], json!(["ReadWriteOnce"]));
+    let st = pod(find(&objs, "Deployment", "syncthing"));
+    assert!(st["affinity"].is_null());
+    let mounts = &st["containers"][0]["volumeMounts"];
+    assert_eq!(
+        mounts[0],
+        json!({"name": "config", "mountPath": "/var/syncthing/config"})
+    );
+    assert_eq!(
+        mounts[1],
+        json!({"name": "content", "mountPath": "/var/syncthing/data"})
+    );
+    // WordPress mounts the same claim
+    let wp = pod(find(&objs, "Deployment", "wordpress"));
+    let claim_of = |p: &Value, vol: &str| {
+        p["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == vol)
+            .unwrap()["persistentVolumeClaim"]["claimName"]
+            .clone()
+    };
+    assert_eq!(claim_of(&wp, "wp-content"), "wp-content");
+    assert_eq!(claim_of(&st, "content"), "wp-content");
+    // a class the stack makes (EFS through its CSI driver)
+    let own = StackSpec {
+        wp_content_storage_class_provisioner: Some("efs.csi.aws.com".into()),
+        wp_content_storage_class_parameters: BTreeMap::from([
+            ("provisioningMode".to_string(), "efs-ap".to_string()),
+            (
+                "fileSystemId".to_string(),
+                "fs-0123456789abcdef0".to_string(),
+            ),
+            ("uid".to_string(), "33".to_string()),
+            ("gid".to_string(), "33".to_string()),
+        ]),
+        ..spec("us-east")
+    };
+    let objs = render(&own, &inputs());
+    let class = find(&objs, "StorageClass", "geowp-geowp-rwx");
+    assert_eq!(class.body["provisioner"], "efs.csi.aws.com");
+    assert_eq!(class.body["parameters"]["uid"], "33");
+    assert_eq!(class.body["reclaimPolicy"], "Retain");
+    assert!(class.body["allowVolumeExpansion"].is_null());
+    assert_eq!(
+        find(&objs, "PersistentVolumeClaim", "wp-content").body["spec"]["storageClassName"],
+        "geowp-geowp-rwx"
+    );
+    assert!(!objs.iter().any(|o| o.key().ends_with("StatefulSet/nfs")));
+    // and the default stays the in-cluster NFS server
+    let objs = all("us-east");
+    assert!(objs.iter().any(|o| o.key().ends_with("StatefulSet/nfs")));
+}

@@ -218,6 +218,68 @@ resource "aws_eks_cluster" "this" {
   depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy_attachment.node]
 }
 
+# wp-content on Amazon EFS instead of an NFS server in the cluster: one
+# encrypted file system per region, a mount target in each private subnet
+# behind a security group that admits NFS from the VPC, and the EFS CSI
+# driver (Auto Mode has only the EBS one) as an EKS add-on whose controller
+# makes an access point per volume through EKS Pod Identity (Auto Mode runs
+# the Pod Identity agent). The stack makes the StorageClass from outputs.
+resource "aws_efs_file_system" "wp_content" {
+  creation_token = "${local.name}-wp-content"
+  encrypted      = true
+  tags           = { Name = "${local.name}-wp-content" }
+}
+
+resource "aws_security_group" "efs" {
+  name        = "${local.name}-efs"
+  description = "NFS to the wp-content file system from the region's nodes"
+  vpc_id      = aws_vpc.this.id
+  tags        = { Name = "${local.name}-efs" }
+}
+
+resource "aws_security_group_rule" "efs_nfs" {
+  type              = "ingress"
+  from_port         = 2049
+  to_port           = 2049
+  protocol          = "tcp"
+  cidr_blocks       = [var.cidr]
+  security_group_id = aws_security_group.efs.id
+}
+
+resource "aws_efs_mount_target" "wp_content" {
+  for_each        = aws_subnet.private
+  file_system_id  = aws_efs_file_system.wp_content.id
+  subnet_id       = each.value.id
+  security_groups = [aws_security_group.efs.id]
+}
+
+resource "aws_iam_role" "efs_csi" {
+  name = "${local.name}-efs-csi"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "pods.eks.amazonaws.com" }
+      Action    = ["sts:AssumeRole", "sts:TagSession"]
+    }]
+  })
+}
+
+resource "aws_iam_role_policy_attachment" "efs_csi" {
+  role       = aws_iam_role.efs_csi.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonEFSCSIDriverPolicy"
+}
+
+resource "aws_eks_addon" "efs_csi" {
+  cluster_name = aws_eks_cluster.this.name
+  addon_name   = "aws-efs-csi-driver"
+  pod_identity_association {
+    role_arn        = aws_iam_role.efs_csi.arn
+    service_account = "efs-csi-controller-sa"
+  }
+  depends_on = [aws_iam_role_policy_attachment.efs_csi, aws_efs_mount_target.wp_content]
+}
+
 # A token for the cluster, read once the cluster exists so that it is fresh
 # when the stack is applied (it lives 15 minutes).
 data "aws_eks_cluster_auth" "this" {
@@ -313,4 +375,17 @@ output "private_route_table_id" {
 output "certificate_arn" {
   description = "ARN of the validated certificate for the site's name in this region."
   value       = aws_acm_certificate_validation.site.certificate_arn
+}
+
+output "wp_content_class_parameters" {
+  description = "Parameters of the EFS StorageClass the stack makes for wp-content: an access point per volume, every write as www-data (33), WordPress's user."
+  value = {
+    provisioningMode = "efs-ap"
+    fileSystemId     = aws_efs_file_system.wp_content.id
+    directoryPerms   = "700"
+    uid              = "33"
+    gid              = "33"
+  }
+  # the stack's claim is provisioned by the add-on's controller
+  depends_on = [aws_eks_addon.efs_csi]
 }

@@ -96,6 +96,10 @@ resource "geowp_cluster_stack" "region" {
   wordpress_tls_at_load_balancer = var.wordpress_tls_at_load_balancer
   wait_for_rollout               = var.wait_for_rollout
   wordpress_file_mods            = var.wordpress_file_mods
+  wp_content_storage_class       = var.wp_content_storage_class
+  # or a class each stack makes (EFS: one file system per region)
+  wp_content_storage_class_provisioner = var.wp_content_storage_class_provisioner
+  wp_content_storage_class_parameters  = lookup(var.wp_content_storage_class_parameters, each.key, {})
 
   # backups: every region has the schedule, one takes each run
   backup_repository      = var.backup_repository
@@ -107,7 +111,9 @@ resource "geowp_cluster_stack" "region" {
 
 # The file plane: every region's SyncThing knows every other and shares wp-content.
 resource "geowp_sync_group" "files" {
-  rescan_interval_seconds = var.sync_rescan_interval_seconds
+  # on the cluster's own ReadWriteMany class SyncThing finds the other
+  # pods' writes by rescanning (inotify sees one node's only)
+  rescan_interval_seconds = var.wp_content_storage_class == null && var.wp_content_storage_class_provisioner == null ? var.sync_rescan_interval_seconds : min(coalesce(var.sync_rescan_interval_seconds, 60), 60)
   watcher_delay_seconds   = var.sync_watcher_delay_seconds
 
   members = {

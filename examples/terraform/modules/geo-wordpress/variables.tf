@@ -247,3 +247,21 @@ variable "wordpress_file_mods" {
   type        = bool
   default     = false
 }
+
+variable "wp_content_storage_class" {
+  description = "A ReadWriteMany StorageClass every cluster already has for wp-content (EFS, Azure Files, Filestore) instead of the in-cluster NFS server; null: the NFS server. SyncThing then rescans every minute (it cannot watch a network filesystem)."
+  type        = string
+  default     = null
+}
+
+variable "wp_content_storage_class_provisioner" {
+  description = "CSI driver of a ReadWriteMany StorageClass each stack makes for wp-content instead of the in-cluster NFS server, e.g. efs.csi.aws.com; null: none. SyncThing then rescans every minute."
+  type        = string
+  default     = null
+}
+
+variable "wp_content_storage_class_parameters" {
+  description = "Per member, the parameters of that class (EFS: provisioningMode, fileSystemId, directoryPerms, uid, gid)."
+  type        = map(map(string))
+  default     = {}
+}

@@ -36,6 +36,7 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
     check_exposure(&c, d);
     check_storage(&c, d);
     check_backup(&c, d);
+    check_rwx(&c, d);
     if let (Some(Some(primary)), Some(members)) = (&spec.primary_member, &spec.members) {
         if !members.contains_key(primary) {
             d.error_at(
@@ -56,6 +57,32 @@ pub fn check(config: &Value, d: &mut Diagnostics) {
                 format!("wordpress_node_port needs wordpress_service_type = \"NodePort\" or \"LoadBalancer\"; it is {:?}. Set the service type, or remove the node port.", t.as_str()),
             );
         }
+    }
+}
+
+/// One source for wp-content's class: the cluster's, or one the stack makes.
+fn check_rwx(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
+    let s = &c.spec;
+    let p = AttrPath::root;
+    let own = matches!(s.wp_content_storage_class_provisioner, Some(Some(_)));
+    if own && matches!(s.wp_content_storage_class, Some(Some(_))) {
+        d.error_at(
+            p("wp_content_storage_class_provisioner"),
+            "Two classes for wp-content",
+            "wp_content_storage_class names a class of the cluster and wp_content_storage_class_provisioner makes the stack one; wp-content can have only one. Remove one of them.",
+        );
+    }
+    if !own
+        && matches!(s.wp_content_storage_class_provisioner, Some(None))
+        && s.wp_content_storage_class_parameters
+            .as_ref()
+            .is_some_and(|m| !m.is_empty())
+    {
+        d.error_at(
+            p("wp_content_storage_class_parameters"),
+            "Parameters without a provisioner",
+            "wp_content_storage_class_parameters are the parameters of the class the stack makes with wp_content_storage_class_provisioner, which is not set. Set it (e.g. \"efs.csi.aws.com\"), or remove the parameters.",
+        );
     }
 }
 
@@ -252,7 +279,11 @@ fn check_exposure(c: &super::model::StackModelPartial, d: &mut Diagnostics) {
             format!("Kubernetes accepts {RANGES} only on a LoadBalancer Service, and peer_service_type is not \"LoadBalancer\". Remove the annotation (peer_source_ranges limits who reaches the peers through NetworkPolicies), or make the peer Services LoadBalancers."),
         );
     }
-    if s.node_source_ranges.as_ref().is_some_and(Vec::is_empty) {
+    // (no NFS server of ours with the cluster's own ReadWriteMany class)
+    if s.node_source_ranges.as_ref().is_some_and(Vec::is_empty)
+        && matches!(s.wp_content_storage_class, Some(None))
+        && matches!(s.wp_content_storage_class_provisioner, Some(None))
+    {
         d.warning_at(
             AttrPath::root("node_source_ranges"),
             "NFS export open to the whole cluster network",
