@@ -1443,8 +1443,8 @@ fn wp_content_on_the_clusters_own_class_runs_no_nfs_server() {
             .unwrap()["persistentVolumeClaim"]["claimName"]
             .clone()
     };
-    assert_eq!(claim_of(&wp, "wp-content"), "wp-content");
-    assert_eq!(claim_of(&st, "content"), "wp-content");
+    assert_eq!(claim_of(wp, "wp-content"), "wp-content");
+    assert_eq!(claim_of(st, "content"), "wp-content");
     // a class the stack makes (EFS through its CSI driver)
     let own = StackSpec {
         wp_content_storage_class_provisioner: Some("efs.csi.aws.com".into()),

@@ -127,16 +127,14 @@ fn refuse_shrink(prior: Option<&StackModel>, spec: &StackSpec, d: &mut Diagnosti
                 "Volume cannot shrink",
                 format!("wp_content_size {new:?} is smaller than the {old:?} the wp-content claim has: Kubernetes grows a claim in place but never shrinks one. Keep {old:?} or more."),
             );
-        } else if n > o {
-            if !spec.runs_nfs() {
-                let class = spec.wp_content_class();
-                // only our own NFS class is known to allow expansion
-                d.warning_at(
+        } else if n > o && !spec.runs_nfs() {
+            let class = spec.wp_content_class();
+            // only our own NFS class is known to allow expansion
+            d.warning_at(
                     AttrPath::root("wp_content_size"),
                     "Growing a claim of the cluster's class",
                     format!("wp_content_size grows from {old:?} to {new:?} on StorageClass {class:?}: the API server refuses it unless that class has allowVolumeExpansion. EFS has none and needs none (its size is a placeholder, the file system is elastic: keep {old:?}); Azure Files and Filestore allow it."),
                 );
-            }
         }
     }
 }
