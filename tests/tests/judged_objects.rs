@@ -52,10 +52,9 @@ const ACCEPTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "CKV_K8S_23",
-        &["Deployment.geowp.wordpress", "StatefulSet.geowp.nfs"],
-        "root at start: the NFS server must be root to export; Apache in the WordPress image \
-         binds port 80 as root and drops to www-data itself (it keeps only NET_BIND_SERVICE, \
-         SETUID, SETGID and the file-ownership capabilities)",
+        &["StatefulSet.geowp.nfs"],
+        "root: the NFS server must be root to export. Every other pod runs as a user (WordPress \
+         as www-data, binding port 80 through the safe sysctl net.ipv4.ip_unprivileged_port_start)",
     ),
     (
         "CKV_K8S_40",
@@ -73,14 +72,9 @@ const ACCEPTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "CKV_K8S_25",
-        &[
-            "StatefulSet.geowp.nfs",
-            "Deployment.geowp.wordpress",
-            "Deployment.geowp.syncthing",
-        ],
+        &["StatefulSet.geowp.nfs"],
         "capabilities added back after drop ALL, each named with its reason where it is \
-         rendered: the NFS server's, Apache's user switch and port 80, and the chown that hands \
-         wp-content to www-data in SyncThing's init container",
+         rendered: only the NFS server's (Ganesha serves files on behalf of any user)",
     ),
     (
         "CKV_K8S_38",

@@ -39,7 +39,7 @@ const WWW_DATA: i64 = 33;
 
 /// Copy, never template: what runs is exactly what was rendered. Runs as
 /// root with CHOWN only, to hand the folder and config to www-data.
-const COPY_SH: &str = "set -e\nif [ -f /group/config.xml ]; then cp /group/config.xml /var/syncthing/config/config.xml; else cp /base/config.xml /var/syncthing/config/config.xml; fi\ncp /identity/cert.pem /identity/key.pem /var/syncthing/config/\nmkdir -p /var/syncthing/data/.stfolder\nprintf '%s\\n' '// written by geowp at every start: caches and temporary files stay in their region' '(?d)/cache' '(?d)/upgrade' '(?d)/upgrade-temp-backup' '(?d)/wflogs' '(?d)*.tmp' >/var/syncthing/data/.stignore\nchown -R 33:33 /var/syncthing/config /var/syncthing/data/.stfolder /var/syncthing/data/.stignore\nchown 33:33 /var/syncthing/data\nchmod 600 /var/syncthing/config/key.pem\n";
+const COPY_SH: &str = "set -e\nif [ -f /group/config.xml ]; then cp /group/config.xml /var/syncthing/config/config.xml; else cp /base/config.xml /var/syncthing/config/config.xml; fi\ncp /identity/cert.pem /identity/key.pem /var/syncthing/config/\nmkdir -p /var/syncthing/data/.stfolder\nprintf '%s\\n' '// written by geowp at every start: caches and temporary files stay in their region' '(?d)/cache' '(?d)/upgrade' '(?d)/upgrade-temp-backup' '(?d)/wflogs' '(?d)*.tmp' >/var/syncthing/data/.stignore\nchmod 600 /var/syncthing/config/key.pem\n";
 
 fn secret_volume(name: &str, secret: &str, optional: bool) -> Volume {
     Volume {
@@ -142,8 +142,16 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
     init_mounts.extend(disk_mounts());
     let pod = PodSpec {
         automount_service_account_token: Some(false),
-        // the init container chowns as root; SyncThing itself runs as www-data
-        security_context: Some(harden::pod(RunAs::Root)),
+        // www-data, WordPress's user, in every container: the volumes are
+        // its group's (fsGroup; only when their root is not yet, so a large
+        // disk is not walked at every start), and nothing is chowned
+        security_context: Some(k8s_openapi::api::core::v1::PodSecurityContext {
+            fs_group_change_policy: Some("OnRootMismatch".into()),
+            ..harden::pod(RunAs::User {
+                uid: WWW_DATA,
+                gid: WWW_DATA,
+            })
+        }),
         affinity: nfs.then(|| Affinity {
             pod_affinity: Some(PodAffinity {
                 required_during_scheduling_ignored_during_execution: Some(vec![PodAffinityTerm {
@@ -167,7 +175,7 @@ pub fn objects(spec: &StackSpec, st: &SyncthingSecrets, wp_content_uid: Option<&
             command: Some(vec!["sh".into(), "-c".into(), COPY_SH.into()]),
             volume_mounts: Some(init_mounts),
             resources: Some(harden::small()),
-            security_context: Some(harden::read_only(&["CHOWN", "DAC_OVERRIDE", "FOWNER"])),
+            security_context: Some(harden::read_only(&[])),
             ..Default::default()
         }]),
         containers: vec![Container {

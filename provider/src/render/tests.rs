@@ -651,10 +651,15 @@ fn no_host_paths_no_pod_security_policies_and_sane_layout() {
     let text = serde_json::to_string(&objs.iter().map(|o| &o.body).collect::<Vec<_>>()).unwrap();
     assert!(!text.contains("hostPath"));
     assert!(!objs.iter().any(|o| o.id.kind == "PodSecurityPolicy"));
-    // code from the image: only uploads are shared
+    // code from the image: only uploads are shared, inside the pod's own
+    // wp-content (www-data's group)
     let wp = find(&objs, "Deployment", "wordpress");
     assert_eq!(
         pod(wp)["containers"][0]["volumeMounts"][0],
+        json!({"name": "wp-content-local", "mountPath": "/var/www/html/wp-content"})
+    );
+    assert_eq!(
+        pod(wp)["containers"][0]["volumeMounts"][1],
         json!({"name": "wp-content", "mountPath": "/var/www/html/wp-content/uploads", "subPath": "uploads"})
     );
     // with file modifications from wp-admin, all of wp-content
@@ -1473,4 +1478,52 @@ fn wp_content_on_the_clusters_own_class_runs_no_nfs_server() {
     // and the default stays the in-cluster NFS server
     let objs = all("us-east");
     assert!(objs.iter().any(|o| o.key().ends_with("StatefulSet/nfs")));
+}
+
+#[test]
+fn no_pod_but_the_nfs_server_runs_as_root_or_adds_a_capability() {
+    let objs = all("us-east");
+    let mut checked = 0;
+    for o in &objs {
+        let tpl = match o.id.kind.as_str() {
+            "Deployment" | "StatefulSet" | "Job" => &o.body["spec"]["template"]["spec"],
+            "CronJob" => &o.body["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        if o.id.name == "nfs" {
+            continue;
+        }
+        checked += 1;
+        let pod_user = tpl["securityContext"]["runAsUser"].as_i64();
+        for c in tpl["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(tpl["containers"].as_array().into_iter().flatten())
+        {
+            let user = c["securityContext"]["runAsUser"].as_i64().or(pod_user);
+            assert!(
+                user.is_some_and(|u| u > 0),
+                "{}/{} runs as root",
+                o.key(),
+                c["name"]
+            );
+            assert!(
+                c["securityContext"]["capabilities"]["add"].is_null(),
+                "{}/{} adds {}",
+                o.key(),
+                c["name"],
+                c["securityContext"]["capabilities"]["add"]
+            );
+            assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
+        }
+    }
+    assert!(checked >= 8, "only {checked} workloads checked");
+    // WordPress binds port 80 as www-data through the one safe sysctl
+    let wp = pod(find(&objs, "Deployment", "wordpress"));
+    assert_eq!(
+        wp["securityContext"]["sysctls"],
+        json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "80"}])
+    );
+    assert_eq!(wp["securityContext"]["runAsUser"], 33);
 }

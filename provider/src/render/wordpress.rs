@@ -15,8 +15,8 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, HTTPGetAction, KeyToPath,
-    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource,
-    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec, Sysctl, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -89,18 +89,12 @@ const CRON_DIR: &str = "/geowp";
 const DOCROOT: &str = "/var/www/html";
 const SECRETS_DIR: &str = "/run/secrets/geowp";
 
-/// What WordPress adds back after dropping every capability: the image starts
-/// Apache as root to bind port 80 (NET_BIND_SERVICE), which then runs its
-/// workers as www-data (SETUID, SETGID); the entrypoint puts WordPress's files
-/// in place owned by www-data (CHOWN, DAC_OVERRIDE, FOWNER).
-const WORDPRESS_CAPABILITIES: [&str; 6] = [
-    "NET_BIND_SERVICE",
-    "SETUID",
-    "SETGID",
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "FOWNER",
-];
+/// The sysctl that lets WordPress, as www-data with no capability, bind
+/// Apache's port 80: one of Kubernetes' safe sysctls (namespaced to the
+/// pod, allowed by default and by the Pod Security Standards' baseline and
+/// restricted profiles: "Restrict sysctls"). The official image documents
+/// running as an arbitrary user; only the port needs this.
+pub const UNPRIVILEGED_PORTS: &str = "net.ipv4.ip_unprivileged_port_start";
 
 /// The shared volume in a WordPress pod. With `file_mods` all of
 /// wp-content (plugins and themes installed from wp-admin live there and
@@ -206,76 +200,101 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
     };
     let pod = PodSpec {
         automount_service_account_token: Some(false),
-        security_context: Some(harden::pod(RunAs::Root)),
+        // www-data, the owner of WordPress's files in the image and on the
+        // shared volume; Apache runs as it without switching users
+        security_context: Some(PodSecurityContext {
+            sysctls: Some(vec![Sysctl {
+                name: UNPRIVILEGED_PORTS.into(),
+                value: "80".into(),
+            }]),
+            ..harden::pod(RunAs::User { uid: 33, gid: 33 })
+        }),
         containers: vec![Container {
             name: object::WORDPRESS.into(),
             image: Some(spec.wordpress_image.clone()),
             env: Some(env_vars),
             ports: Some(vec![port("http", 80)]),
             volume_mounts: Some(
-                [
-                    content_mount(spec.wordpress_file_mods),
-                    read_only(
-                        "health",
-                        &format!("{DOCROOT}/{HEALTH_FILE}"),
-                        Some(HEALTH_FILE),
-                    ),
-                ]
-                .into_iter()
-                .chain(MU_PLUGINS.iter().map(|(file, _)| {
-                    read_only(
-                        "mu-plugins",
-                        &format!("{DOCROOT}/wp-content/mu-plugins/{file}"),
-                        Some(file),
-                    )
-                }))
-                .chain([read_only("secrets", SECRETS_DIR, None)])
-                .collect(),
+                (!spec.wordpress_file_mods)
+                    .then(|| mount("wp-content-local", &format!("{DOCROOT}/wp-content")))
+                    .into_iter()
+                    .chain([
+                        content_mount(spec.wordpress_file_mods),
+                        read_only(
+                            "health",
+                            &format!("{DOCROOT}/{HEALTH_FILE}"),
+                            Some(HEALTH_FILE),
+                        ),
+                    ])
+                    .chain(MU_PLUGINS.iter().map(|(file, _)| {
+                        read_only(
+                            "mu-plugins",
+                            &format!("{DOCROOT}/wp-content/mu-plugins/{file}"),
+                            Some(file),
+                        )
+                    }))
+                    .chain([read_only("secrets", SECRETS_DIR, None)])
+                    .collect(),
             ),
             readiness_probe: Some(health),
             // alive while Apache accepts connections (the database's health
             // is readiness, not liveness: a restart would not bring it back)
             liveness_probe: Some(harden::tcp(80, 20, 30, 6)),
             resources: Some(harden::resources(&spec.resources_of(Component::Wordpress))),
-            security_context: Some(harden::container(&WORDPRESS_CAPABILITIES)),
+            // nothing added back: no root, no capability
+            security_context: Some(harden::container(&[])),
             ..Default::default()
         }],
-        volumes: Some(vec![
-            Volume {
-                name: "wp-content".into(),
-                persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
-                    claim_name: WP_CONTENT_CLAIM.into(),
+        volumes: Some(
+            // without file mods the pod's own wp-content holds the image's
+            // plugins and themes, copied by the entrypoint as www-data: a
+            // volume of www-data's group (a mount point the runtime made for
+            // uploads would be root's)
+            (!spec.wordpress_file_mods)
+                .then(|| Volume {
+                    name: "wp-content-local".into(),
+                    empty_dir: Some(Default::default()),
                     ..Default::default()
-                }),
-                ..Default::default()
-            },
-            Volume {
-                name: "health".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: "wordpress-health".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            Volume {
-                name: "mu-plugins".into(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: "wordpress-mu-plugins".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            Volume {
-                name: "secrets".into(),
-                secret: Some(SecretVolumeSource {
-                    secret_name: Some(secret::SITE.into()),
-                    items: Some(projected),
-                    default_mode: Some(0o440),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ]),
+                })
+                .into_iter()
+                .chain([
+                    Volume {
+                        name: "wp-content".into(),
+                        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                            claim_name: WP_CONTENT_CLAIM.into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    Volume {
+                        name: "health".into(),
+                        config_map: Some(ConfigMapVolumeSource {
+                            name: "wordpress-health".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    Volume {
+                        name: "mu-plugins".into(),
+                        config_map: Some(ConfigMapVolumeSource {
+                            name: "wordpress-mu-plugins".into(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    Volume {
+                        name: "secrets".into(),
+                        secret: Some(SecretVolumeSource {
+                            secret_name: Some(secret::SITE.into()),
+                            items: Some(projected),
+                            default_mode: Some(0o440),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                ])
+                .collect(),
+        ),
         ..Default::default()
     };
     let cron = cron_job(spec, &pod);
@@ -386,15 +405,8 @@ fn cron_job(spec: &StackSpec, web: &PodSpec) -> CronJob {
         .flatten()
         .filter(|m| m.name != "health")
         .cloned()
+        // the web pod's own wp-content (without file mods) comes along
         .chain([mount("html", DOCROOT)])
-        // without file mods only uploads is shared: the pod's own wp-content
-        // under it is a volume of www-data's group (a mount point the
-        // runtime made would be root's, and the runner, as www-data, could
-        // not copy the image's plugins and themes into it)
-        .chain(
-            (!spec.wordpress_file_mods)
-                .then(|| mount("wp-content-local", &format!("{DOCROOT}/wp-content"))),
-        )
         .chain([
             harden::tmp_mount(),
             read_only(
@@ -415,11 +427,6 @@ fn cron_job(spec: &StackSpec, web: &PodSpec) -> CronJob {
             empty_dir: Some(Default::default()),
             ..Default::default()
         }])
-        .chain((!spec.wordpress_file_mods).then(|| Volume {
-            name: "wp-content-local".into(),
-            empty_dir: Some(Default::default()),
-            ..Default::default()
-        }))
         .chain([
             harden::tmp_volume(),
             Volume {
