@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
+    Capabilities, Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -198,11 +198,18 @@ fn pd_ctl_job(ns: &str, image: &str, tls: bool, words: &[&str]) -> Obj {
                 spec: Some(PodSpec {
                     restart_policy: Some("OnFailure".into()),
                     automount_service_account_token: Some(false),
+                    // the hardening every pod geowp makes has (the
+                    // provider's render::harden): seccomp RuntimeDefault,
+                    // a user, no capability, no escalation
                     security_context: Some(PodSecurityContext {
                         run_as_non_root: Some(true),
                         run_as_user: Some(10001),
                         run_as_group: Some(10001),
                         fs_group: Some(10001),
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".into(),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     }),
                     containers: vec![Container {
@@ -220,7 +227,12 @@ fn pd_ctl_job(ns: &str, image: &str, tls: bool, words: &[&str]) -> Obj {
                         }),
                         security_context: Some(SecurityContext {
                             allow_privilege_escalation: Some(false),
+                            privileged: Some(false),
                             read_only_root_filesystem: Some(true),
+                            capabilities: Some(Capabilities {
+                                drop: Some(vec!["ALL".into()]),
+                                ..Default::default()
+                            }),
                             ..Default::default()
                         }),
                         ..Default::default()
@@ -449,6 +461,14 @@ mod tests {
         assert_eq!(c["command"][2], "https://pd:2379");
         assert_eq!(c["command"].as_array().unwrap().last().unwrap(), "member");
         assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        assert_eq!(
+            c["securityContext"]["capabilities"]["drop"],
+            serde_json::json!(["ALL"])
+        );
+        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+        let pod = &j.body["spec"]["template"]["spec"]["securityContext"];
+        assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault");
+        assert_eq!(pod["runAsNonRoot"], true);
         assert_eq!(
             j.body["spec"]["template"]["spec"]["volumes"][1]["secret"]["secretName"],
             "tidb-tls"
