@@ -157,7 +157,18 @@ impl Demo {
             let pods = self.dir.join("regions").join(r).join("runtime/pods/geowp");
             for d in std::fs::read_dir(&pods).into_iter().flatten().flatten() {
                 if d.file_name().to_string_lossy().starts_with("syncthing") {
-                    s.push_str(&tail(&d.path().join("syncthing.log"), 30));
+                    // without the probes' connections, which say nothing
+                    let p = d.path().join("syncthing.log");
+                    let t = std::fs::read_to_string(&p).unwrap_or_default();
+                    let lines: Vec<&str> = t
+                        .lines()
+                        .filter(|l| !l.contains("TLS handshake: EOF"))
+                        .collect();
+                    s.push_str(&format!(
+                        "--- {}\n{}\n",
+                        p.display(),
+                        lines[lines.len().saturating_sub(60)..].join("\n")
+                    ));
                 }
             }
         }
