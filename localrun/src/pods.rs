@@ -340,6 +340,51 @@ pub fn template_claim(template: &str, sts: &str, ordinal: u32) -> String {
     format!("{template}-{sts}-{ordinal}")
 }
 
+/// Why a claim cannot be mounted yet, if it cannot: it names a
+/// StorageClass that does not exist yet, or one whose provisioner no
+/// StatefulSet of this cluster serves yet. A real cluster leaves such a
+/// claim Pending and the pods that mount it unstarted; starting them on a
+/// directory of their own instead would split one volume in two (the pod
+/// and the NFS server's export each with its own files).
+pub fn claim_pending(
+    namespace: &str,
+    claim: &str,
+    claims: &[Value],
+    classes: &[Value],
+    statefulsets: &[Value],
+) -> Option<String> {
+    let pvc = claims
+        .iter()
+        .find(|c| c["metadata"]["namespace"] == namespace && c["metadata"]["name"] == claim)?;
+    let class = pvc["spec"]["storageClassName"].as_str()?;
+    let Some(provisioner) = classes
+        .iter()
+        .find(|c| c["metadata"]["name"] == class)
+        .and_then(|c| c["provisioner"].as_str())
+    else {
+        return Some(format!(
+            "claim {namespace}/{claim} is Pending: its StorageClass {class} does not exist yet"
+        ));
+    };
+    let flag = format!("-provisioner={provisioner}");
+    let served = statefulsets.iter().any(|sts| {
+        sts["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c["args"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|a| a.as_str() == Some(flag.as_str()))
+            })
+    });
+    (!served).then(|| {
+        format!("claim {namespace}/{claim} is Pending: no provisioner here serves StorageClass {class} ({provisioner})")
+    })
+}
+
 /// The directory of a claim: `volumes/NS/CLAIM`, except a claim of a
 /// StorageClass whose provisioner a StatefulSet of this cluster serves
 /// (`-provisioner=NAME`): that server keeps it in its export claim's
@@ -404,6 +449,55 @@ pub fn claim_dir(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_claim_waits_for_its_class_and_the_server_that_provisions_it() {
+        let claims = vec![
+            json!({"metadata": {"namespace": "geowp", "name": "wp-content", "uid": "u1"},
+            "spec": {"storageClassName": "geowp-geowp-nfs"}}),
+            json!({"metadata": {"namespace": "geowp", "name": "plain"}, "spec": {}}),
+        ];
+        let class =
+            json!({"metadata": {"name": "geowp-geowp-nfs"}, "provisioner": "geowp.dev/nfs-geowp"});
+        let sts = json!({"metadata": {"namespace": "geowp", "name": "nfs"}, "spec": {
+            "template": {"spec": {"containers": [{"args": ["-provisioner=geowp.dev/nfs-geowp"]}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "export"}}]}});
+        // no class yet, then no server yet: Pending, as on a real cluster
+        let why = claim_pending("geowp", "wp-content", &claims, &[], &[]).unwrap();
+        assert!(why.contains("does not exist yet"), "{why}");
+        let why = claim_pending(
+            "geowp",
+            "wp-content",
+            &claims,
+            std::slice::from_ref(&class),
+            &[],
+        )
+        .unwrap();
+        assert!(why.contains("no provisioner here serves"), "{why}");
+        // both there: mountable, in the server's export
+        assert_eq!(
+            claim_pending(
+                "geowp",
+                "wp-content",
+                &claims,
+                std::slice::from_ref(&class),
+                std::slice::from_ref(&sts)
+            ),
+            None
+        );
+        let dir = claim_dir(
+            Path::new("/r"),
+            "geowp",
+            "wp-content",
+            &claims,
+            &[class],
+            &[sts],
+        );
+        assert_eq!(dir, Path::new("/r/volumes/geowp/export-nfs-0/pvc-u1"));
+        // a claim of the default class, or none known, is a directory at once
+        assert_eq!(claim_pending("geowp", "plain", &claims, &[], &[]), None);
+        assert_eq!(claim_pending("geowp", "absent", &claims, &[], &[]), None);
+    }
 
     #[test]
     fn workloads_want_pods_named_as_kubernetes_names_them() {

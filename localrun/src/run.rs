@@ -240,6 +240,11 @@ fn volumes(
             }
         } else if let Some(c) = v.get("persistentVolumeClaim").filter(|x| x.is_object()) {
             let claim = c["claimName"].as_str().unwrap_or("");
+            if let Some(why) =
+                pods::claim_pending(ns, claim, &snap.claims, &snap.classes, &snap.statefulsets)
+            {
+                return Err(std::io::Error::other(why));
+            }
             let d = pods::claim_dir(
                 &cfg.dir,
                 ns,
@@ -428,25 +433,26 @@ fn command(c: &Ctr, ip: Ipv4Addr, dir: &Path) -> Result<Option<Command>, String>
         Adapter::Simulated(_) | Adapter::TidbStandIn => return Ok(None),
         Adapter::WordPress => {
             let root = dir.join("html");
-            // all of wp-content shared, or only its uploads (the pod's own
-            // wp-content holding the image's plugins and themes)
-            let shared = c
+            // wp-content: the volume mounted there (the shared claim, or the
+            // pod's own emptyDir), else a directory of the pod's
+            let content = c
                 .mounts
                 .0
                 .iter()
-                .find(|(p, _)| p == "/var/www/html/wp-content");
-            let content = match shared {
-                Some((_, h)) => h.clone(),
-                None => dir.join("wp-content"),
-            };
+                .find(|(p, _)| p == "/var/www/html/wp-content")
+                .map(|(_, h)| h.clone())
+                .unwrap_or_else(|| dir.join("wp-content"));
             wordpress::docroot(&root, &content)?;
-            if shared.is_none() {
-                if let Some(up) = c.mounts.host("/var/www/html/wp-content/uploads") {
-                    let link = content.join("uploads");
-                    if link.symlink_metadata().is_err() {
-                        std::os::unix::fs::symlink(&up, &link).map_err(|e| e.to_string())?;
-                    }
+            // a volume mounted inside it (the shared uploads under the pod's
+            // own wp-content) is there as the runtime's bind mount would be
+            for (cpath, host) in &c.mounts.0 {
+                let Some(rel) = cpath.strip_prefix("/var/www/html/wp-content/") else {
+                    continue;
+                };
+                if rel.starts_with("mu-plugins/") || !host.is_dir() {
+                    continue;
                 }
+                wordpress::bind(host, &content.join(rel))?;
             }
             let mut env = env;
             let mut mu = None;

@@ -57,6 +57,26 @@ pub fn docroot(root: &Path, content: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// `at` made to show `dir`, as a bind mount would: a symbolic link (an
+/// empty directory in its place is replaced; one already pointing there
+/// stays).
+pub fn bind(dir: &Path, at: &Path) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("{}: {e}", at.display());
+    if let Ok(target) = std::fs::read_link(at) {
+        if target == dir {
+            return Ok(());
+        }
+        std::fs::remove_file(at).map_err(io)?;
+    } else if at.is_dir() {
+        // only an empty directory is replaced: files are never thrown away
+        std::fs::remove_dir(at).map_err(io)?;
+    }
+    if let Some(parent) = at.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    std::os::unix::fs::symlink(dir, at).map_err(io)
+}
+
 /// Copies a file or tree; `link` hard-links files where the filesystem
 /// allows (read-only use), else copies them. A symbolic link is copied as
 /// what it points to: Debian's package links files into other packages
@@ -292,4 +312,33 @@ pub fn password(n: usize) -> String {
     (0..n)
         .map(|_| CHARS[r.random_range(0..CHARS.len())] as char)
         .collect()
+}
+
+#[cfg(test)]
+mod bind_tests {
+    use super::bind;
+
+    #[test]
+    fn a_volume_inside_another_shows_as_the_runtime_would_mount_it() {
+        let t = tempfile::tempdir().unwrap();
+        let shared = t.path().join("claim/uploads");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::write(shared.join("photo.png"), b"png").unwrap();
+        let own = t.path().join("pod/wp-content");
+        // the image's copy made an empty uploads directory: replaced
+        std::fs::create_dir_all(own.join("uploads")).unwrap();
+        bind(&shared, &own.join("uploads")).unwrap();
+        assert_eq!(
+            std::fs::read(own.join("uploads/photo.png")).unwrap(),
+            b"png"
+        );
+        // again: nothing to do
+        bind(&shared, &own.join("uploads")).unwrap();
+        // a directory with files in it is never replaced
+        let full = t.path().join("pod/wp-content/languages");
+        std::fs::create_dir_all(&full).unwrap();
+        std::fs::write(full.join("de.mo"), b"x").unwrap();
+        assert!(bind(&shared, &full).is_err());
+        assert!(full.join("de.mo").exists());
+    }
 }
