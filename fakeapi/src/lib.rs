@@ -7,10 +7,15 @@
 //! controllers, and fault/latency injection. Pure parts (field sets, the
 //! store, selectors, controllers' status) are separate from the HTTP server.
 
+mod admission;
 pub mod controllers;
+mod defaults;
 pub mod fields;
 pub mod finalizers;
+mod gc;
+mod namespaces;
 pub mod pd;
+mod pdrun;
 pub mod podspec;
 pub mod registry;
 pub mod rules;
