@@ -12,6 +12,8 @@
 # Settings: GEOWP_DEMO_DIR (.demo), GEOWP_DEMO_PORT (8080, the site's port),
 # GEOWP_DEMO_NET (11: regions get 127.11.*, 127.12.*, 127.13.*),
 # GEOWP_TERRAFORM (a Terraform binary; .tools/bin/terraform, 1.0.3, otherwise),
+# GEOWP_DEMO_BIN (the directory of geowp's binaries; target/debug, otherwise:
+# another build's, to compare releases on the same demo),
 # GEOWP_DEMO_RTT (e.g. "us-east=0,eu-west=80,ap-south=150": milliseconds of
 # round trip from each region to the database's leaders; every SQL statement
 # a region's TiDB would send there waits for it, see localrun/src/sqldelay.rs;
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DEMO=${GEOWP_DEMO_DIR:-$ROOT/.demo}
 TF=${GEOWP_TERRAFORM:-$ROOT/.tools/bin/terraform}
-BIN=$ROOT/target/debug
+BIN=${GEOWP_DEMO_BIN:-$ROOT/target/debug}
 PORT=${GEOWP_DEMO_PORT:-8080}
 NET=${GEOWP_DEMO_NET:-11}
 REGIONS=(us-east eu-west ap-south)

@@ -7,59 +7,18 @@
 use std::time::Duration;
 
 use kube::api::PatchParams;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use geowp_common::error_chain;
-use geowp_common::names::{label, FIELD_MANAGER};
+use geowp_common::names::FIELD_MANAGER;
 use geowp_kube::{Cluster, Obj, ObjRef};
 
 use crate::sync::{connect_all, KubeTarget, SyncError};
 
-/// The stack's backup CronJob and its restore template (the provider's
-/// `render::backup` names).
-pub const BACKUP: &str = "geowp-backup";
-pub const RESTORE: &str = "geowp-restore";
-
-/// A Job of `cron`'s template named `name`, with `env` added to each of
-/// its containers.
-pub fn job_from(cron: &Value, name: &str, env: &[(&str, &str)]) -> Option<Obj> {
-    let ns = cron["metadata"]["namespace"].as_str()?;
-    let mut spec = cron["spec"]["jobTemplate"]["spec"].clone();
-    if !spec.is_object() {
-        return None;
-    }
-    let pod = &mut spec["template"]["spec"];
-    for list in ["initContainers", "containers"] {
-        for c in pod[list].as_array_mut().into_iter().flatten() {
-            let vars = c["env"].as_array().cloned().unwrap_or_default();
-            let mut vars: Vec<Value> = vars
-                .into_iter()
-                .filter(|v| !env.iter().any(|(k, _)| v["name"] == *k))
-                .collect();
-            vars.extend(env.iter().map(|(k, v)| json!({"name": k, "value": v})));
-            c["env"] = Value::Array(vars);
-        }
-    }
-    let mut labels = spec["template"]["metadata"]["labels"].clone();
-    if !labels.is_object() {
-        labels = json!({});
-    }
-    labels[label::MANAGED_BY] = json!(label::MANAGED_BY_VALUE);
-    let body = json!({
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": labels,
-            "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
-        },
-        "spec": spec,
-    });
-    Some(Obj::raw(ObjRef::new("batch/v1", "Job", ns, name), body))
-}
+/// The stack's backup CronJob and its restore template.
+pub use geowp_stack::render::backup::{BACKUP, RESTORE};
 
 /// A Job name from a prefix and the time (Job names are DNS labels).
 fn stamp() -> String {
@@ -141,7 +100,7 @@ pub async fn backup_now(
         .unwrap_or(0);
     let run = name.unwrap_or_else(|| format!("manual-{}", utc_name(secs)));
     check_run(&run)?;
-    let job = job_from(
+    let job = Obj::job_from_cronjob(
         &cron,
         &format!("{BACKUP}-{}", stamp()),
         &[("GEOWP_BACKUP_RUN", &run)],
@@ -165,7 +124,7 @@ pub async fn restore(
     }
     let cs = connect_all(t, Instant::now() + wait, &cancel).await?;
     let (member, c, cron) = first_with(t, &cs, RESTORE).await?;
-    let job = job_from(
+    let job = Obj::job_from_cronjob(
         &cron,
         &format!("{RESTORE}-{}", stamp()),
         &[("GEOWP_RESTORE_RUN", backup)],
@@ -213,7 +172,7 @@ pub async fn last_good(t: &KubeTarget, cs: &[Cluster]) -> (String, bool) {
         .find(|e| e["name"] == "GEOWP_INTERVAL_HOURS")
         .and_then(|e| e["value"].as_str()?.parse().ok())
         .unwrap_or(1);
-    let Some(job) = job_from(
+    let Some(job) = Obj::job_from_cronjob(
         &cron,
         &format!("{BACKUP}-status-{}", stamp()),
         &[("GEOWP_BACKUP_MODE", "status")],
@@ -303,38 +262,6 @@ pub fn parse_utc(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_job_from_the_template_carries_the_choice_in_every_container() {
-        let cron = json!({"metadata": {"name": "geowp-restore", "namespace": "geowp"},
-            "spec": {"jobTemplate": {"spec": {"backoffLimit": 0, "template": {
-                "metadata": {"labels": {"app.kubernetes.io/component": "geowp-restore"}},
-                "spec": {"initContainers": [{"name": "plan", "env": [{"name": "GEOWP_RESTORE_RUN", "value": "old"}]}],
-                    "containers": [{"name": "load"}]}}}}}});
-        let j = job_from(
-            &cron,
-            "geowp-restore-1",
-            &[("GEOWP_RESTORE_RUN", "manual-1")],
-        )
-        .unwrap();
-        assert_eq!(j.id.name, "geowp-restore-1");
-        let pod = &j.body["spec"]["template"]["spec"];
-        for c in [&pod["initContainers"][0], &pod["containers"][0]] {
-            let vars: Vec<&Value> = c["env"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|v| v["name"] == "GEOWP_RESTORE_RUN")
-                .collect();
-            assert_eq!(vars.len(), 1);
-            assert_eq!(vars[0]["value"], "manual-1");
-        }
-        assert_eq!(j.body["spec"]["backoffLimit"], 0);
-        assert_eq!(
-            j.body["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
-            "geowp-restore"
-        );
-    }
 
     #[test]
     fn the_last_good_backup_is_judged_against_twice_the_interval() {

@@ -5,29 +5,25 @@
 //! site's last good backup, warned about when older than twice the
 //! interval.
 //!
-//! Everything is read through the Kubernetes API: PD is asked with pd-ctl
-//! from the PD image, run as a short-lived Job in the first region that
-//! answers (with that region's certificate), its output read from the Job's
-//! pod log, so no network path to the pods is needed.
+//! Everything is read through the Kubernetes API: PD is asked with the
+//! stack library's pd-ctl (the provider's own Job, from the region's
+//! recorded configuration: the PD image, that region's certificate, the
+//! hardening every geowp pod has), run in the first region that answers,
+//! its output read from the Job's pod log, so no network path to the pods
+//! is needed. The helper makes no Kubernetes object of its own.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{
-    Capabilities, Container, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
-    SeccompProfile, SecretVolumeSource, SecurityContext, Volume, VolumeMount,
-};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::PatchParams;
-use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use geowp_common::error_chain;
 use geowp_common::names::{annotation, label, object, secret, FIELD_MANAGER};
-use geowp_kube::{Cluster, Obj, ObjRef};
+use geowp_kube::{Cluster, ObjRef};
+use geowp_stack::pdctl::PdCtl;
+use geowp_stack::render::StackSpec;
 use geowp_syncthing::group::{Settings, IN_SYNC};
 
 use crate::sync::{connect_all, kube_members, member_state, KubeTarget, SyncError, POD_READY};
@@ -46,8 +42,8 @@ struct Region {
     tikv_address: Option<String>,
     cert: String,
     cert_ok: bool,
-    pd_image: Option<String>,
-    pd_tls: bool,
+    /// The stack's configuration as its Namespace records it.
+    spec: Option<StackSpec>,
 }
 
 async fn region(c: &Cluster, ns: &str, context: &str) -> Region {
@@ -78,13 +74,14 @@ async fn region(c: &Cluster, ns: &str, context: &str) -> Region {
     if let Some(m) = nsobj["metadata"]["labels"][label::MEMBER].as_str() {
         r.member = m.to_string();
     }
-    let spec: Value = nsobj["metadata"]["annotations"][annotation::STACK_CONFIG]
+    r.spec = nsobj["metadata"]["annotations"][annotation::STACK_CONFIG]
         .as_str()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null);
-    r.tikv_address = spec["members"][&r.member]["tikv_address"]
-        .as_str()
-        .map(String::from);
+        .and_then(|s| geowp_stack::layout::recall(s).ok());
+    r.tikv_address = r
+        .spec
+        .as_ref()
+        .and_then(|s| s.members.get(&r.member))
+        .map(|m| m.tikv_address.clone());
     match c.get(&get("Deployment", object::WORDPRESS)).await {
         Ok(Some(d)) => {
             let want = d["spec"]["replicas"].as_i64().unwrap_or(1);
@@ -115,150 +112,7 @@ async fn region(c: &Cluster, ns: &str, context: &str) -> Region {
         }
         Err(e) => r.cert = error_chain(&e),
     }
-    if let Ok(Some(pd)) = c.get(&get("StatefulSet", object::PD)).await {
-        let c0 = &pd["spec"]["template"]["spec"]["containers"][0];
-        r.pd_image = c0["image"].as_str().map(String::from);
-        r.pd_tls = c0["args"].as_array().into_iter().flatten().any(|a| {
-            a.as_str()
-                .is_some_and(|s| s.starts_with("--client-urls=https"))
-        });
-    }
     r
-}
-
-/// A pd-ctl Job like the provider's: the PD image, this region's
-/// certificate, hardened, one command.
-fn pd_ctl_job(ns: &str, image: &str, tls: bool, words: &[&str]) -> Obj {
-    let scheme = if tls { "https" } else { "http" };
-    let mut cmd = vec![
-        "/pd-ctl".to_string(),
-        "-u".into(),
-        format!("{scheme}://{}:2379", object::PD),
-    ];
-    let dir = secret::TIDB_TLS_DIR;
-    if tls {
-        cmd.extend([
-            format!("--cacert={dir}/ca.crt"),
-            format!("--cert={dir}/tls.crt"),
-            format!("--key={dir}/tls.key"),
-        ]);
-    }
-    cmd.extend(words.iter().map(|w| w.to_string()));
-    let mut mounts = vec![VolumeMount {
-        name: "tmp".into(),
-        mount_path: "/tmp".into(),
-        ..Default::default()
-    }];
-    let mut volumes = vec![Volume {
-        name: "tmp".into(),
-        empty_dir: Some(Default::default()),
-        ..Default::default()
-    }];
-    if tls {
-        mounts.push(VolumeMount {
-            name: "tls".into(),
-            mount_path: dir.into(),
-            read_only: Some(true),
-            ..Default::default()
-        });
-        volumes.push(Volume {
-            name: "tls".into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(secret::TIDB_TLS.into()),
-                default_mode: Some(0o440),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-    }
-    let q = |s: &str| Quantity(s.into());
-    let nonce: u32 = rand_u32();
-    let labels = BTreeMap::from([
-        (
-            label::MANAGED_BY.to_string(),
-            label::MANAGED_BY_VALUE.to_string(),
-        ),
-        (label::COMPONENT.to_string(), "pd-ctl".to_string()),
-    ]);
-    Obj::new(&Job {
-        metadata: ObjectMeta {
-            name: Some(format!("geowp-status-{nonce:08x}")),
-            namespace: Some(ns.into()),
-            labels: Some(labels.clone()),
-            ..Default::default()
-        },
-        spec: Some(JobSpec {
-            backoff_limit: Some(3),
-            ttl_seconds_after_finished: Some(300),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("OnFailure".into()),
-                    automount_service_account_token: Some(false),
-                    // the hardening every pod geowp makes has (the
-                    // provider's render::harden): seccomp RuntimeDefault,
-                    // a user, no capability, no escalation
-                    security_context: Some(PodSecurityContext {
-                        run_as_non_root: Some(true),
-                        run_as_user: Some(10001),
-                        run_as_group: Some(10001),
-                        fs_group: Some(10001),
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".into(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    containers: vec![Container {
-                        name: "pd-ctl".into(),
-                        image: Some(image.into()),
-                        command: Some(cmd),
-                        volume_mounts: Some(mounts),
-                        resources: Some(ResourceRequirements {
-                            requests: Some(BTreeMap::from([
-                                ("cpu".into(), q("50m")),
-                                ("memory".into(), q("64Mi")),
-                            ])),
-                            limits: Some(BTreeMap::from([("memory".into(), q("128Mi"))])),
-                            ..Default::default()
-                        }),
-                        security_context: Some(SecurityContext {
-                            allow_privilege_escalation: Some(false),
-                            privileged: Some(false),
-                            read_only_root_filesystem: Some(true),
-                            capabilities: Some(Capabilities {
-                                drop: Some(vec!["ALL".into()]),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }],
-                    volumes: Some(volumes),
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        ..Default::default()
-    })
-}
-
-fn rand_u32() -> u32 {
-    // no rand crate here: the clock and the process id are unique enough for a Job name
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    t ^ std::process::id().rotate_left(16)
-}
-
-fn json_of(out: &str) -> Option<Value> {
-    let start = out.find(['{', '['])?;
-    serde_json::from_str(&out[start..]).ok()
 }
 
 /// What PD says: member health and leader, stores by address.
@@ -271,38 +125,25 @@ struct Pd {
     error: Option<String>,
 }
 
-async fn ask_pd(c: &Cluster, ns: &str, image: &str, tls: bool) -> Pd {
+async fn ask_pd(c: &Cluster, spec: &StackSpec) -> Pd {
     let params = PatchParams::apply(FIELD_MANAGER).force();
+    let pd_ctl = PdCtl::new(c, spec, &params);
     let mut pd = Pd::default();
-    let run = |words: &'static [&'static str]| {
-        let job = pd_ctl_job(ns, image, tls, words);
-        let params = params.clone();
-        async move { c.run_job(&job, &params).await }
-    };
-    match run(&["member"]).await.map(|o| json_of(&o)) {
-        Ok(Some(v)) => pd.leader = v["leader"]["name"].as_str().map(String::from),
-        Ok(None) => pd.error = Some("pd-ctl member printed no member list".into()),
-        Err(e) => pd.error = Some(error_chain(&e)),
+    match pd_ctl.member_list().await {
+        Ok((_, leader)) => pd.leader = leader,
+        Err(e) => pd.error = Some(e.to_string()),
     }
-    if let Ok(Some(Value::Array(hs))) = run(&["health"]).await.map(|o| json_of(&o)) {
-        for h in hs {
-            if let Some(n) = h["name"].as_str() {
-                pd.health
-                    .insert(n.into(), h["health"].as_bool().unwrap_or(false));
-            }
-        }
+    if let Ok(health) = pd_ctl.health().await {
+        pd.health.extend(health);
     }
-    if let Ok(Some(v)) = run(&["store"]).await.map(|o| json_of(&o)) {
-        for s in v["stores"].as_array().into_iter().flatten() {
-            if let Some(a) = s["store"]["address"].as_str() {
-                pd.stores.insert(
-                    a.into(),
-                    (
-                        s["store"]["state_name"].as_str().unwrap_or("?").into(),
-                        s["status"]["leader_count"].as_u64().unwrap_or(0),
-                    ),
-                );
-            }
+    if let Ok(stores) = pd_ctl.stores().await {
+        for st in stores.into_iter().filter(|st| !st.address.is_empty()) {
+            let state = if st.state.is_empty() {
+                "?".into()
+            } else {
+                st.state
+            };
+            pd.stores.insert(st.address, (state, st.leader_count));
         }
     }
     pd
@@ -330,17 +171,9 @@ pub async fn status(
     let asker = regions
         .iter()
         .zip(&cs)
-        .find(|(r, _)| r.error.is_none() && r.pd_image.is_some());
+        .find_map(|(r, c)| Some((r.spec.as_ref().filter(|_| r.error.is_none())?, c)));
     let pd = match asker {
-        Some((r, c)) => {
-            ask_pd(
-                c,
-                &t.namespace,
-                r.pd_image.as_deref().unwrap_or(""),
-                r.pd_tls,
-            )
-            .await
-        }
+        Some((spec, c)) => ask_pd(c, spec).await,
         None => Pd {
             error: Some("no region answers with a PD to ask".into()),
             ..Default::default()
@@ -446,32 +279,5 @@ pub async fn status(
             report: lines,
             why: format!("the site is not healthy:\n  {}", problems.join("\n  ")),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_status_job_runs_pd_ctl_with_the_region_certificate() {
-        let j = pd_ctl_job("geowp", "pingcap/pd:v8.5.1", true, &["member"]);
-        let c = &j.body["spec"]["template"]["spec"]["containers"][0];
-        assert_eq!(c["command"][0], "/pd-ctl");
-        assert_eq!(c["command"][2], "https://pd:2379");
-        assert_eq!(c["command"].as_array().unwrap().last().unwrap(), "member");
-        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
-        assert_eq!(
-            c["securityContext"]["capabilities"]["drop"],
-            serde_json::json!(["ALL"])
-        );
-        assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
-        let pod = &j.body["spec"]["template"]["spec"]["securityContext"];
-        assert_eq!(pod["seccompProfile"]["type"], "RuntimeDefault");
-        assert_eq!(pod["runAsNonRoot"], true);
-        assert_eq!(
-            j.body["spec"]["template"]["spec"]["volumes"][1]["secret"]["secretName"],
-            "tidb-tls"
-        );
     }
 }

@@ -53,7 +53,8 @@ impl From<RestError> for SyncError {
     }
 }
 
-pub use geowp_syncthing::valid_peer_address;
+/// `tcp://host:port` (the stack's one rule for SyncThing addresses).
+pub use geowp_stack::validators::is_syncthing_address as valid_peer_address;
 
 /// `NAME=tcp://host:port` pairs.
 pub fn parse_addresses(v: &[String]) -> Result<BTreeMap<String, String>, SyncError> {

@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub mod conditions;
+pub mod converge;
 pub mod pem;
 
 pub use conditions::{Condition, Readiness};
@@ -114,8 +115,7 @@ impl Obj {
         let meta = o.metadata();
         let cluster_scoped = std::any::TypeId::of::<T::Scope>()
             == std::any::TypeId::of::<k8s_openapi::ClusterResourceScope>();
-        // Serialising a k8s-openapi object into a JSON value cannot fail.
-        let body = serde_json::to_value(o).unwrap_or_default();
+        let body = json_value(o);
         Obj {
             id: ObjRef {
                 api_version: T::API_VERSION.into(),
@@ -147,6 +147,50 @@ impl Obj {
             create_only: false,
             body,
         }
+    }
+
+    /// A Job of the CronJob `cron`'s template named `name` (as `kubectl
+    /// create job --from=cronjob/NAME` makes it), with `env` added to each
+    /// of its containers.
+    pub fn job_from_cronjob(cron: &Value, name: &str, env: &[(&str, &str)]) -> Option<Obj> {
+        let ns = cron["metadata"]["namespace"].as_str()?;
+        let mut spec = cron["spec"]["jobTemplate"]["spec"].clone();
+        if !spec.is_object() {
+            return None;
+        }
+        let pod = &mut spec["template"]["spec"];
+        for list in ["initContainers", "containers"] {
+            for c in pod[list].as_array_mut().into_iter().flatten() {
+                let vars = c["env"].as_array().cloned().unwrap_or_default();
+                let mut vars: Vec<Value> = vars
+                    .into_iter()
+                    .filter(|v| !env.iter().any(|(k, _)| v["name"] == *k))
+                    .collect();
+                vars.extend(
+                    env.iter()
+                        .map(|(k, v)| serde_json::json!({"name": k, "value": v})),
+                );
+                c["env"] = Value::Array(vars);
+            }
+        }
+        let mut labels = spec["template"]["metadata"]["labels"].clone();
+        if !labels.is_object() {
+            labels = serde_json::json!({});
+        }
+        labels[geowp_common::names::label::MANAGED_BY] =
+            serde_json::json!(geowp_common::names::label::MANAGED_BY_VALUE);
+        let body = serde_json::json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "labels": labels,
+                "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+            },
+            "spec": spec,
+        });
+        Some(Obj::raw(ObjRef::new("batch/v1", "Job", ns, name), body))
     }
 
     pub fn key(&self) -> String {
@@ -260,6 +304,23 @@ pub enum ClusterError {
     },
     #[error("interrupted")]
     Cancelled,
+    /// A Job the operation ran did not finish its work.
+    #[error("Job {job} {what}")]
+    Job { job: String, what: String },
+}
+
+/// What a wait says of an object its watch has not reported yet.
+const NOT_SEEN: &str = "not seen yet";
+
+/// How long a wait whose time ran out may take for one last read.
+const LAST_LOOK: Duration = Duration::from_secs(10);
+
+/// An object as JSON. Serialising a Kubernetes object (k8s-openapi's or
+/// kube's dynamic one: string-keyed maps of JSON-representable fields) into
+/// a JSON value cannot fail; an empty value in its place would be wrong
+/// silently, so a failure is a bug that stops here.
+fn json_value<T: serde::Serialize>(o: &T) -> Value {
+    serde_json::to_value(o).expect("a Kubernetes object serialises to JSON")
 }
 
 impl ClusterError {
@@ -269,6 +330,47 @@ impl ClusterError {
             _ => None,
         }
     }
+
+    /// The API server's certificate was not trusted: TLS refused it (not
+    /// signed by the CA given, not for this host, a bad signature). Read
+    /// from the typed causes (rustls' own error, also inside the I/O
+    /// errors the connection wraps it in), never from message text.
+    pub fn untrusted(&self) -> bool {
+        let ClusterError::Unreachable { source, .. } = self else {
+            return false;
+        };
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(e) = cur {
+            if is_certificate_refusal(e) {
+                return true;
+            }
+            // io::Error's source() skips the error it wraps: look inside
+            if let Some(inner) = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                if is_certificate_refusal(inner) {
+                    return true;
+                }
+            }
+            cur = e.source();
+        }
+        false
+    }
+
+    /// The cluster does not answer at all (as opposed to refusing, failing,
+    /// an untrusted certificate, or our own time running out, which is
+    /// never taken for a lost region).
+    pub fn is_lost(&self) -> bool {
+        matches!(self, ClusterError::Unreachable { .. }) && !self.untrusted()
+    }
+}
+
+fn is_certificate_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<rustls::Error>(),
+        Some(rustls::Error::InvalidCertificate(_))
+    )
 }
 
 /// A connected cluster, with the deadline and cancellation its work obeys.
@@ -465,7 +567,7 @@ impl Cluster {
                 api.patch(&o.id.name, params, &Patch::Apply(&o.body)),
             )
             .await?;
-        Ok(serde_json::to_value(live).unwrap_or_default())
+        Ok(json_value(&live))
     }
 
     /// Merges `status` into the object's status subresource (what a
@@ -479,7 +581,7 @@ impl Cluster {
                 api.patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&body)),
             )
             .await?;
-        Ok(serde_json::to_value(live).unwrap_or_default())
+        Ok(json_value(&live))
     }
 
     /// The live object, or None when it does not exist.
@@ -488,7 +590,7 @@ impl Cluster {
         let o = self
             .bounded(format!("reading {}", r.key()), api.get_opt(&r.name))
             .await?;
-        Ok(o.map(|o| serde_json::to_value(o).unwrap_or_default()))
+        Ok(o.map(|o| json_value(&o)))
     }
 
     /// Runs a Job to completion and returns what its pod printed; the Job
@@ -502,19 +604,19 @@ impl Cluster {
             match self.wait(&r, conditions::is_rolled_out("Job")).await? {
                 Readiness::Ready => {}
                 Readiness::Waiting(why) | Readiness::Failed(why) => {
-                    return Err(ClusterError::Config(format!(
-                        "Job {} did not complete: {why}",
-                        r.name
-                    )))
+                    return Err(ClusterError::Job {
+                        job: r.name.clone(),
+                        what: format!("did not complete: {why}"),
+                    })
                 }
             }
             let pods = self.list("v1", "Pod", &r.namespace, &selector).await?;
             match pods.first().and_then(|p| p["metadata"]["name"].as_str()) {
                 Some(pod) => self.pod_log(&r.namespace, pod).await,
-                None => Err(ClusterError::Config(format!(
-                    "Job {} completed but has no pod to read",
-                    r.name
-                ))),
+                None => Err(ClusterError::Job {
+                    job: r.name.clone(),
+                    what: "completed but has no pod to read".into(),
+                }),
             }
         }
         .await;
@@ -560,10 +662,7 @@ impl Cluster {
                 api.list(&ListParams::default().labels(labels)),
             )
             .await?;
-        Ok(l.items
-            .into_iter()
-            .map(|o| serde_json::to_value(o).unwrap_or_default())
-            .collect())
+        Ok(l.items.into_iter().map(|o| json_value(&o)).collect())
     }
 
     /// Deletes with Background propagation (a Job's pods go too). With
@@ -635,10 +734,12 @@ impl Cluster {
         cond: impl Condition + 'static,
     ) -> Result<Readiness, ClusterError> {
         let api = self.api(r);
-        let last = Arc::new(Mutex::new(Readiness::Waiting("not seen yet".into())));
+        let last = Arc::new(Mutex::new(Readiness::Waiting(NOT_SEEN.into())));
         let l2 = last.clone();
+        let cond = Arc::new(cond);
+        let cond2 = cond.clone();
         let test = move |o: Option<&DynamicObject>| {
-            let v = o.map(|o| serde_json::to_value(o).unwrap_or_default());
+            let v = o.map(json_value);
             let r = cond.check(v.as_ref());
             let done = !matches!(r, Readiness::Waiting(_));
             if let Ok(mut g) = l2.lock() {
@@ -647,19 +748,45 @@ impl Cluster {
             done
         };
         let fut = async {
-            kube::runtime::wait::await_condition(api, &r.name, test)
+            kube::runtime::wait::await_condition(api.clone(), &r.name, test)
                 .await
                 .map_err(|e| kube::Error::Service(Box::new(e)))
         };
-        match self.bounded(format!("waiting for {}", r.key()), fut).await {
-            Ok(_) | Err(ClusterError::Timeout { .. }) => {}
+        let timed_out = match self.bounded(format!("waiting for {}", r.key()), fut).await {
+            Ok(_) => false,
+            Err(ClusterError::Timeout { .. }) => true,
             Err(e) => return Err(e),
-        }
-        let r = last
+        };
+        let seen = last
             .lock()
             .map(|g| g.clone())
             .unwrap_or(Readiness::Waiting("unknown".into()));
-        Ok(r)
+        if timed_out && seen == Readiness::Waiting(NOT_SEEN.into()) {
+            // the time ran out before the watch's first answer (a busy API
+            // server or machine): one last read says how the object really
+            // stands, so the report names its state rather than "not seen"
+            if let Some(state) = self.last_look(&api, &r.name, cond2.as_ref()).await {
+                return Ok(state);
+            }
+        }
+        Ok(seen)
+    }
+
+    /// One read of an object past the operation's deadline, bounded by its
+    /// own short limit and the cancellation: how it stands by `cond`.
+    async fn last_look(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        cond: &(impl Condition + ?Sized),
+    ) -> Option<Readiness> {
+        let get = tokio::time::timeout(LAST_LOOK, api.get_opt(name));
+        let got = tokio::select! {
+            r = get => r.ok()?.ok()?,
+            _ = self.cancel.cancelled() => return None,
+        };
+        let v = got.map(|o| json_value(&o));
+        Some(cond.check(v.as_ref()))
     }
 }
 
@@ -676,6 +803,38 @@ mod tests {
             .contains("control character"));
         assert!(clean_token("ab\ncd").is_err());
         assert!(clean_token("\n").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn a_job_from_the_template_carries_the_choice_in_every_container() {
+        let cron = serde_json::json!({"metadata": {"name": "geowp-restore", "namespace": "geowp"},
+            "spec": {"jobTemplate": {"spec": {"backoffLimit": 0, "template": {
+                "metadata": {"labels": {"app.kubernetes.io/component": "geowp-restore"}},
+                "spec": {"initContainers": [{"name": "plan", "env": [{"name": "GEOWP_RESTORE_RUN", "value": "old"}]}],
+                    "containers": [{"name": "load"}]}}}}}});
+        let j = Obj::job_from_cronjob(
+            &cron,
+            "geowp-restore-1",
+            &[("GEOWP_RESTORE_RUN", "manual-1")],
+        )
+        .unwrap();
+        assert_eq!(j.id.name, "geowp-restore-1");
+        let pod = &j.body["spec"]["template"]["spec"];
+        for c in [&pod["initContainers"][0], &pod["containers"][0]] {
+            let vars: Vec<&Value> = c["env"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["name"] == "GEOWP_RESTORE_RUN")
+                .collect();
+            assert_eq!(vars.len(), 1);
+            assert_eq!(vars[0]["value"], "manual-1");
+        }
+        assert_eq!(j.body["spec"]["backoffLimit"], 0);
+        assert_eq!(
+            j.body["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"],
+            "geowp-restore"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! terraform-provider-geowp: the provider's definition (its schema and
-//! resources). Resource types live one per folder under [`resources`], each
-//! on a typed model; what they install is rendered, purely, by [`render`];
-//! what an attribute value must be is said once in [`validators`]. The
+//! terraform-provider-geowp: the Terraform adapter. Resource types live one
+//! per folder under [`resources`], each on a typed model: they decode
+//! Terraform's values, call the libraries that do the work, and map what
+//! those return into diagnostics and state. One region's stack (its
+//! configuration, rendering, certificates, pd-ctl and operations) is the
+//! `geowp-stack` crate's; the SyncThing group is `geowp-syncthing`'s; the
 //! protocol itself is the `tfplugin` crate's, cluster I/O `geowp-kube`'s.
 
 use std::sync::Arc;
@@ -10,11 +12,9 @@ use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema, Typed};
 
 pub use geowp_kube as cluster;
+pub use geowp_stack::{pki, render, validators};
 pub mod docs;
-pub mod pki;
-pub mod render;
 pub mod resources;
-pub mod validators;
 
 pub const ADDRESS: &str = "registry.terraform.io/geowp/geowp";
 
@@ -42,7 +42,7 @@ pub fn provider() -> ProviderDef {
         ),
         resources: vec![
             Arc::new(Typed(resources::site::Site)),
-            Arc::new(Typed(resources::cluster_stack::ClusterStack)),
+            Arc::new(Typed(resources::cluster_stack::ClusterStack::default())),
             Arc::new(Typed(resources::sync_group::SyncGroup)),
         ],
         data_sources: vec![],

@@ -12,7 +12,7 @@
 //!    reports each member's `binary_version` (`pd-ctl member`) and each
 //!    store's `version` (`pd-ctl store`).
 //! 2. **The cluster whole.** Every PD member healthy and no store Down or
-//!    Disconnected ([`lifecycle::cluster_fit`]): restarting a member while
+//!    Disconnected ([`cluster_fit`]): restarting a member while
 //!    another region's is down loses the quorum of what both hold.
 //! 3. **One region at a time: a claim in PD.** The claim is this region's
 //!    store in PD's evict-leader scheduler (`scheduler add
@@ -39,11 +39,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use geowp_common::names::object;
-use geowp_kube::Cluster;
-use kube::api::PatchParams;
+use geowp_common::names::{annotation, object};
+use geowp_kube::Obj;
 
-use super::lifecycle::{self, json_of, pd_ctl, printed, store_at};
+use crate::pdctl::{PdCtl, PdError};
 use crate::render::StackSpec;
 
 /// The evict-leader scheduler's name (tikv/pd@v8.5.7
@@ -54,105 +53,89 @@ const EVICT: &str = "evict-leader-scheduler";
 const POLL: Duration = Duration::from_secs(2);
 
 /// Why a step cannot go ahead (its message says what to do).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum Held {
+    /// PD's state did not allow it within the operation's time.
     #[error("{0}")]
     Waiting(String),
-    #[error("{0}")]
-    Pd(String),
+    /// PD could not be asked.
+    #[error(transparent)]
+    Pd(#[from] PdError),
 }
 
-/// The version PD and TiKV report for an image tag (`v8.5.7` -> `8.5.7`).
+/// A version tag without its `v` (PD reports `8.5.7` for image `v8.5.7`).
 pub fn version_of(tag: &str) -> &str {
     tag.strip_prefix('v').unwrap_or(tag)
 }
 
-/// Members whose PD does not run `want` yet, with what they run.
-async fn pds_behind(
-    c: &Cluster,
-    spec: &StackSpec,
-    p: &PatchParams,
-    want: &str,
-) -> Result<Vec<String>, Held> {
-    let out = pd_ctl(c, spec, p, None, &["member"])
-        .await
-        .map_err(|e| Held::Pd(geowp_common::error_chain(&e)))?;
-    let v = json_of(&out).ok_or_else(|| {
-        Held::Pd(format!(
-            "pd-ctl member printed no member list: {}",
-            printed(&out)
-        ))
-    })?;
-    Ok(v["members"]
-        .as_array()
+/// The TiDB-tier components in their rolling order.
+pub const TIER: [&str; 3] = [object::PD, object::TIKV, object::TIDB];
+
+pub fn tier_rank(name: &str) -> Option<u8> {
+    TIER.iter().position(|t| *t == name).map(|i| i as u8)
+}
+
+/// Whether applying `o` changes the live StatefulSet's pod template.
+pub fn template_changes(o: &Obj, live: Option<&serde_json::Value>) -> bool {
+    let want = o.body["metadata"]["annotations"][annotation::TEMPLATE_HASH].as_str();
+    let have = live.and_then(|l| l["metadata"]["annotations"][annotation::TEMPLATE_HASH].as_str());
+    live.is_some() && want != have
+}
+
+/// The PD members not yet at `want`.
+async fn pds_behind(pd: PdCtl<'_>, want: &str) -> Result<Vec<String>, PdError> {
+    Ok(pd
+        .members()
+        .await?
         .into_iter()
-        .flatten()
-        .filter_map(|m| {
-            let have = version_of(m["binary_version"].as_str().unwrap_or(""));
-            (have != want).then(|| {
-                format!(
-                    "PD {} ({})",
-                    m["name"].as_str().unwrap_or("?"),
-                    if have.is_empty() { "unknown" } else { have }
-                )
-            })
+        .filter(|m| m.binary_version != want)
+        .map(|m| {
+            let have = m.binary_version.as_str();
+            format!(
+                "PD {} ({})",
+                m.name,
+                if have.is_empty() { "unknown" } else { have }
+            )
         })
         .collect())
 }
 
-/// Stores (by address) that do not run `want` yet, Tombstones aside.
-async fn stores_behind(
-    c: &Cluster,
-    spec: &StackSpec,
-    p: &PatchParams,
-    want: &str,
-) -> Result<Vec<String>, Held> {
-    let out = pd_ctl(c, spec, p, None, &["store"])
-        .await
-        .map_err(|e| Held::Pd(geowp_common::error_chain(&e)))?;
-    let v = json_of(&out).ok_or_else(|| {
-        Held::Pd(format!(
-            "pd-ctl store printed no store list: {}",
-            printed(&out)
-        ))
-    })?;
-    Ok(v["stores"]
-        .as_array()
+/// The TiKV stores (not Tombstone) not yet at `want`.
+async fn stores_behind(pd: PdCtl<'_>, want: &str) -> Result<Vec<String>, PdError> {
+    Ok(pd
+        .stores()
+        .await?
         .into_iter()
-        .flatten()
-        .filter(|s| s["store"]["state_name"].as_str() != Some("Tombstone"))
-        .filter_map(|s| {
-            let have = version_of(s["store"]["version"].as_str().unwrap_or(""));
-            (have != want).then(|| {
-                format!(
-                    "TiKV {} ({})",
-                    s["store"]["address"].as_str().unwrap_or("?"),
-                    if have.is_empty() { "unknown" } else { have }
-                )
-            })
+        .filter(|s| s.state != "Tombstone" && s.version != want)
+        .map(|s| {
+            let have = s.version.as_str();
+            format!(
+                "TiKV {} ({})",
+                if s.address.is_empty() {
+                    "?"
+                } else {
+                    &s.address
+                },
+                if have.is_empty() { "unknown" } else { have }
+            )
         })
         .collect())
 }
 
-/// Waits, bounded by the cluster's deadline, until the components before
-/// `component` run this stack's version everywhere in the site.
-pub async fn wait_versions(
-    c: &Cluster,
-    spec: &StackSpec,
-    p: &PatchParams,
-    component: &str,
-) -> Result<(), Held> {
+/// Gate 1: waits, bounded by the cluster's deadline, until the components
+/// before `component` run the spec's version site-wide.
+pub async fn wait_versions(pd: PdCtl<'_>, spec: &StackSpec, component: &str) -> Result<(), Held> {
     let want = version_of(&spec.tidb_version).to_string();
     loop {
         let behind = match component {
-            object::TIKV => pds_behind(c, spec, p, &want).await?,
-            object::TIDB => stores_behind(c, spec, p, &want).await?,
+            object::TIKV => pds_behind(pd, &want).await?,
+            object::TIDB => stores_behind(pd, &want).await?,
             _ => return Ok(()),
         };
         if behind.is_empty() {
             return Ok(());
         }
-        if c.remaining() < Duration::from_secs(10) {
+        if pd.cluster().remaining() < Duration::from_secs(10) {
             return Err(Held::Waiting(format!(
                 "{} of member {} waits for {} to run {want} first (PD, then TiKV, then TiDB across the site): apply those members' stacks with the same tidb_version, then this one again",
                 component,
@@ -165,152 +148,179 @@ pub async fn wait_versions(
     }
 }
 
-/// The store ids in PD's evict-leader scheduler: the regions rolling now.
-async fn claims(c: &Cluster, spec: &StackSpec, p: &PatchParams) -> Result<BTreeSet<u64>, Held> {
-    let out = pd_ctl(c, spec, p, None, &["scheduler", "config", EVICT])
-        .await
-        .map_err(|e| Held::Pd(geowp_common::error_chain(&e)))?;
-    // pd-ctl's words when PD has no such scheduler (tikv/pd@v8.5.7
-    // tools/pd-ctl/pdctl/command/scheduler.go:777-778)
-    if out.contains("[404] scheduler not found") {
-        return Ok(BTreeSet::new());
+/// Whether the whole TiDB cluster is fit for one of its members to restart,
+/// as PD reports it: every PD member healthy (`pd-ctl health`) and no store
+/// Down or Disconnected (`pd-ctl store`; PD names a store so when its
+/// heartbeats stop, tikv/pd@v8.5.7 pkg/response/store.go:86-89,142-144).
+/// Restarting a PD or TiKV while another region's is down loses the quorum
+/// of the Raft groups (or of PD) that have a member in both.
+pub async fn cluster_fit(pd: PdCtl<'_>, _spec: &StackSpec) -> Result<(), PdError> {
+    let sick = pd.unhealthy().await?;
+    if !sick.is_empty() {
+        return Err(PdError::NotWhole(format!(
+            "PD member(s) {} not healthy",
+            sick.join(", ")
+        )));
     }
-    let v = json_of(&out).ok_or_else(|| {
-        Held::Pd(format!(
-            "pd-ctl scheduler config {EVICT} printed no configuration: {}",
-            printed(&out)
-        ))
-    })?;
-    // the scheduler's configuration (pkg/schedule/schedulers/evict_leader.go:51)
-    Ok(v["store-id-ranges"]
-        .as_object()
+    let down: Vec<String> = pd
+        .stores()
+        .await?
         .into_iter()
-        .flatten()
-        .filter_map(|(k, _)| k.parse().ok())
-        .collect())
+        .filter(|s| matches!(s.state.as_str(), "Down" | "Disconnected"))
+        .map(|s| format!("{} ({})", s.address, s.state))
+        .collect();
+    if !down.is_empty() {
+        return Err(PdError::NotWhole(format!(
+            "TiKV store(s) {} not up",
+            down.join(", ")
+        )));
+    }
+    Ok(())
 }
 
-/// Which member each store id of `ids` belongs to, by the store address
-/// (members without a store in PD are left out).
-async fn owners(
-    c: &Cluster,
-    spec: &StackSpec,
-    p: &PatchParams,
-    ids: &BTreeSet<u64>,
-) -> Result<BTreeMap<u64, String>, Held> {
-    let out = pd_ctl(c, spec, p, None, &["store"])
+/// Gate 2: waits, bounded by the cluster's deadline, until [`cluster_fit`] holds.
+async fn wait_cluster_fit(pd: PdCtl<'_>, spec: &StackSpec) -> Result<(), PdError> {
+    let member = &spec.member;
+    loop {
+        match cluster_fit(pd, spec).await {
+            Ok(()) => return Ok(()),
+            Err(why) if pd.cluster().remaining() < Duration::from_secs(10) => return Err(why),
+            Err(why) => {
+                tracing::info!(%member, %why, "rolling: waiting for the cluster to be whole");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Before a TiKV restarts, with its store in the evict-leader scheduler
+/// (the region's rolling claim): PD's count of its leaders down to 0, so no
+/// Region waits an election timeout for a leader that went with the pod.
+pub async fn wait_leaders_gone(pd: PdCtl<'_>, id: u64) -> Result<(), PdError> {
+    loop {
+        let count = pd
+            .stores()
+            .await?
+            .into_iter()
+            .find(|s| s.id == id)
+            .map(|s| s.leader_count);
+        match count {
+            Some(0) | None => return Ok(()),
+            Some(n) if pd.cluster().remaining() < Duration::from_secs(10) => {
+                return Err(PdError::LeadersRemain { id, leaders: n });
+            }
+            Some(n) => {
+                tracing::info!(
+                    store = id,
+                    leaders = n,
+                    "rolling: waiting for the leaders to move away"
+                );
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Before this region's PD restarts: leadership moved to another member if
+/// it leads.
+pub async fn before_pd(pd: PdCtl<'_>, spec: &StackSpec) -> Result<(), PdError> {
+    if pd.leader().await?.as_deref() != Some(spec.member.as_str()) {
+        return Ok(());
+    }
+    let Some(other) = spec.members.keys().find(|m| **m != spec.member) else {
+        return Ok(());
+    };
+    pd.expect_success(&["member", "leader", "transfer", other], &[])
         .await
-        .map_err(|e| Held::Pd(geowp_common::error_chain(&e)))?;
-    let v = json_of(&out).unwrap_or_default();
+}
+
+/// Which member each of the claimed stores `ids` belongs to.
+async fn owners(
+    pd: PdCtl<'_>,
+    spec: &StackSpec,
+    ids: &BTreeSet<u64>,
+) -> Result<BTreeMap<u64, String>, PdError> {
+    // a store list pd-ctl could not print names no one
+    let stores = match pd.stores().await {
+        Ok(s) => s,
+        Err(PdError::Unreadable { .. }) => Vec::new(),
+        Err(e) => return Err(e),
+    };
     let by_address: BTreeMap<&str, &str> = spec
         .members
         .iter()
         .map(|(n, m)| (m.tikv_address.as_str(), n.as_str()))
         .collect();
-    Ok(v["stores"]
-        .as_array()
+    Ok(stores
         .into_iter()
-        .flatten()
-        .filter_map(|s| {
-            let id = s["store"]["id"].as_u64()?;
-            let addr = s["store"]["address"].as_str()?;
-            ids.contains(&id).then(|| {
-                (
-                    id,
-                    by_address
-                        .get(addr)
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| format!("the store at {addr}")),
-                )
-            })
+        .filter(|s| ids.contains(&s.id) && !s.address.is_empty())
+        .map(|s| {
+            let who = by_address
+                .get(s.address.as_str())
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| format!("the store at {}", s.address));
+            (s.id, who)
         })
         .collect())
 }
 
-async fn announce(c: &Cluster, spec: &StackSpec, p: &PatchParams, id: u64) -> Result<(), Held> {
-    lifecycle::expect_success(
-        c,
-        spec,
-        p,
-        None,
-        &["scheduler", "add", EVICT, &id.to_string()],
-        &["already"],
-    )
-    .await
-    .map_err(Held::Pd)
+/// This region's claim: its store in the evict-leader scheduler.
+async fn announce(pd: PdCtl<'_>, id: u64) -> Result<(), PdError> {
+    pd.expect_success(&["scheduler", "add", EVICT, &id.to_string()], &["already"])
+        .await
 }
 
-/// Withdraws this region's claim (the store takes leaders again).
-pub async fn withdraw(
-    c: &Cluster,
-    spec: &StackSpec,
-    p: &PatchParams,
-    id: u64,
-) -> Result<(), String> {
-    // pd-ctl turns `scheduler remove evict-leader-scheduler-ID` into deleting
-    // the store from the scheduler's list (scheduler.go:544-545)
-    lifecycle::expect_success(
-        c,
-        spec,
-        p,
-        None,
+/// Withdraws this region's claim (its store out of the evict-leader
+/// scheduler; the scheduler goes with its last store).
+pub async fn withdraw(pd: PdCtl<'_>, id: u64) -> Result<(), PdError> {
+    pd.expect_success(
         &["scheduler", "remove", &format!("{EVICT}-{id}")],
-        // already withdrawn: the store not in the scheduler's configuration
-        // (ErrScheduleConfigNotExist, "the config does not exist") or no
-        // scheduler at all (scheduler.go:876-878)
         &["does not exist"],
     )
     .await
 }
 
-/// This region's turn, won as described in the module's doc; `Ok(None)`
-/// when PD has no store of this region (nothing to claim with: a region
-/// whose TiKV never registered).
-pub async fn claim(c: &Cluster, spec: &StackSpec, p: &PatchParams) -> Result<Option<u64>, Held> {
+/// Gate 3: this region's turn, claimed in PD. Some(store id) when claimed
+/// (withdraw it when the step is done), None when this region has no store
+/// yet (nothing to roll around).
+pub async fn claim(pd: PdCtl<'_>, spec: &StackSpec) -> Result<Option<u64>, Held> {
     let Some(me) = spec.me() else { return Ok(None) };
-    let Some((mine, _)) = store_at(c, spec, p, None, &me.tikv_address)
-        .await
-        .map_err(Held::Pd)?
-    else {
+    let Some(mine) = pd.store_at(&me.tikv_address).await?.map(|s| s.id) else {
         return Ok(None);
     };
     loop {
-        if let Err(why) = lifecycle::wait_cluster_fit(c, spec, p).await {
-            return Err(Held::Waiting(why));
+        if let Err(why) = wait_cluster_fit(pd, spec).await {
+            return Err(Held::Waiting(why.to_string()));
         }
-        announce(c, spec, p, mine).await?;
-        // with the claim standing, read the others' until this region may
-        // go or must step back; the decision is made again on every read,
-        // since a member that sorts earlier may announce at any time
+        announce(pd, mine).await?;
         let stepped_back = loop {
-            let mut others = claims(c, spec, p).await?;
+            let mut others = pd.evicting(EVICT).await?;
             others.remove(&mine);
             if others.is_empty() {
                 return Ok(Some(mine));
             }
-            let who = owners(c, spec, p, &others).await?;
+            let who = owners(pd, spec, &others).await?;
             let first_other = who.values().min().cloned().unwrap_or_default();
             if !first_other.is_empty() && first_other < spec.member {
-                withdraw(c, spec, p, mine).await.map_err(Held::Pd)?;
+                withdraw(pd, mine).await?;
                 break who;
             }
-            if c.remaining() < Duration::from_secs(10) {
-                withdraw(c, spec, p, mine).await.map_err(Held::Pd)?;
+            if pd.cluster().remaining() < Duration::from_secs(10) {
+                withdraw(pd, mine).await?;
                 return Err(still_rolling(&who, &others));
             }
             tracing::info!(member = %spec.member, rolling = %who.values().cloned().collect::<Vec<_>>().join(", "), "rolling: waiting for another region's step to finish");
             tokio::time::sleep(POLL).await;
         };
         tracing::info!(member = %spec.member, first = %stepped_back.values().min().cloned().unwrap_or_default(), "rolling: stepped back for a member that sorts earlier");
-        // stepped back: wait until no region holds a claim, then announce again
         loop {
-            let mut now = claims(c, spec, p).await?;
+            let mut now = pd.evicting(EVICT).await?;
             now.remove(&mine);
             if now.is_empty() {
                 break;
             }
-            if c.remaining() < Duration::from_secs(10) {
-                let who = owners(c, spec, p, &now).await?;
+            if pd.cluster().remaining() < Duration::from_secs(10) {
+                let who = owners(pd, spec, &now).await?;
                 return Err(still_rolling(&who, &now));
             }
             tokio::time::sleep(POLL).await;

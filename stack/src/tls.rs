@@ -10,7 +10,6 @@
 use std::net::IpAddr;
 
 use geowp_common::names::object;
-use tfplugin::diag::{AttrPath, Diagnostics};
 
 use crate::pki::{self, Names, Pair};
 use crate::render::{host_port_of, StackSpec, TlsMaterial};
@@ -115,32 +114,19 @@ pub fn need(live: Option<&TlsMaterial>, ca_pem: &str, want: &Names, now: i64) ->
     Need::Keep
 }
 
-/// A new certificate for the region, or an error diagnostic.
-pub fn issue(
-    spec: &StackSpec,
-    ca_cert: &str,
-    ca_key: &str,
-    diags: &mut Diagnostics,
-) -> Option<TlsMaterial> {
+/// A new certificate for the region, signed by the site's CA (an error when
+/// the CA's certificate and key do not belong together or cannot sign).
+pub fn issue(spec: &StackSpec, ca_cert: &str, ca_key: &str) -> Result<TlsMaterial, pki::PkiError> {
     let ca = Pair {
         cert_pem: ca_cert.to_string(),
         key_pem: ca_key.to_string(),
     };
-    match pki::issue(&ca, &names(spec)) {
-        Ok(p) => Some(TlsMaterial {
-            ca_pem: ca_cert.to_string(),
-            cert_pem: p.cert_pem,
-            key_pem: p.key_pem,
-        }),
-        Err(e) => {
-            diags.error_at(
-                AttrPath::root("tls_ca_private_key"),
-                "Cannot issue the region's certificate",
-                format!("{}. Pass geowp_site.NAME.tls_ca_certificate and tls_ca_private_key, which belong together.", geowp_common::error_chain(&e)),
-            );
-            None
-        }
-    }
+    let p = pki::issue(&ca, &names(spec))?;
+    Ok(TlsMaterial {
+        ca_pem: ca_cert.to_string(),
+        cert_pem: p.cert_pem,
+        key_pem: p.key_pem,
+    })
 }
 
 /// The certificate as the cluster holds it (the `tidb-tls` Secret's data).
@@ -163,8 +149,7 @@ mod tests {
     fn a_certificate_is_kept_until_something_it_depends_on_changes() {
         let s = spec("us-east");
         let ca = pki::new_ca("blog").unwrap();
-        let mut d = Diagnostics::new();
-        let t = issue(&s, &ca.cert_pem, &ca.key_pem, &mut d).unwrap();
+        let t = issue(&s, &ca.cert_pem, &ca.key_pem).unwrap();
         let n = names(&s);
         assert!(n.dns.contains(&"pd.geowp.svc.cluster.local".to_string()));
         assert!(n.dns.contains(&"*.tikv.geowp.svc".to_string()));

@@ -141,17 +141,28 @@ pub fn host_port(example: &'static str) -> Validator {
     })
 }
 
+/// A SyncThing peer address, `tcp://host:port` as SyncThing dials it (a
+/// trailing `/` allowed): the one rule for members' addresses, the sync
+/// group's, and the helper's `--address`.
+pub fn is_syncthing_address(s: &str) -> bool {
+    s.strip_prefix("tcp://")
+        .and_then(|rest| split_host_port(rest.strip_suffix('/').unwrap_or(rest)))
+        .is_some()
+}
+
 /// `SCHEME://host:port` with one of `schemes` and nothing after the port.
 pub fn url_host_port(schemes: &'static [&'static str], example: &'static str) -> Validator {
     Validator::string(
         "Invalid address",
         &format!("{}://host:port", schemes.join("|")),
         move |s| {
-            let ok = s
-                .split_once("://")
-                .filter(|(sch, _)| schemes.contains(sch))
-                .and_then(|(_, rest)| split_host_port(rest.strip_suffix('/').unwrap_or(rest)))
-                .is_some();
+            let ok = match s.split_once("://") {
+                Some(("tcp", _)) if schemes.contains(&"tcp") => is_syncthing_address(s),
+                Some((sch, rest)) if schemes.contains(&sch) => {
+                    split_host_port(rest.strip_suffix('/').unwrap_or(rest)).is_some()
+                }
+                _ => false,
+            };
             if ok {
                 Ok(())
             } else {
@@ -623,6 +634,24 @@ mod tests {
             assert!(!ok(&image(), bad), "{bad}");
         }
         assert!(!ok(&image(), "wordpress"), "not pinned");
+    }
+
+    #[test]
+    fn syncthing_addresses_follow_one_rule() {
+        assert!(is_syncthing_address("tcp://10.0.0.3:22000"));
+        assert!(is_syncthing_address("tcp://[::1]:22000"));
+        assert!(is_syncthing_address("tcp://st.example.com:22000/"));
+        for bad in [
+            "10.0.0.3:22000",
+            "tcp://:22000",
+            "tcp://h:0",
+            "tcp://h",
+            "tcp://a b:1",
+            "tcp://h:1/x",
+            "http://h:22000",
+        ] {
+            assert!(!is_syncthing_address(bad), "{bad}");
+        }
     }
 
     #[test]

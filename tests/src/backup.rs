@@ -1,4 +1,4 @@
-//! geowp's backup and restore steps (provider/src/render/geowp-backup.sh)
+//! geowp's backup and restore steps (stack/src/render/geowp-backup.sh)
 //! run as the pods run them, one step per process, against a real MariaDB
 //! prepared by geowp's own bootstrap script, with Debian's mariadb-dump and
 //! restic: what tests/tests/backup.rs checks and `make bench BENCH=backup`

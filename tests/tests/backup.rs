@@ -1,4 +1,4 @@
-//! geowp's backup and restore steps (provider/src/render/geowp-backup.sh),
+//! geowp's backup and restore steps (stack/src/render/geowp-backup.sh),
 //! run as the pods run them, one step per process, against a real MariaDB
 //! 10.11 prepared by geowp's own bootstrap script, with real mariadb-dump
 //! and restic (Debian's 0.14; the pods pin 0.18.1, and every flag the

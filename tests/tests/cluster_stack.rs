@@ -1242,3 +1242,71 @@ geowp_tests::for_each_terraform! {
         assert_eq!(p.code(), 0, "{}", p.all());
     }
 }
+
+geowp_tests::for_each_terraform! {
+    fn a_stack_applied_by_the_previous_release_imports_cleanly(terraform) {
+    let r = Regions::start(&NAMES, fast());
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+    tf.write("main.tf", &module_config(&r, ""));
+    tf.ok(&["init"]);
+    tf.ok(&["apply", "-auto-approve"]);
+    // the record as releases before layouts were numbered wrote it (layout
+    // 1: the spec's serde JSON, without the attributes added since), on the
+    // Namespace of a region whose state is then lost
+    let live = r.kubectl(
+        1,
+        &["get", "namespace", "geowp", "-o", "jsonpath={.metadata.annotations.geowp\\.dev/stack-config}"],
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&live.stdout).expect("the stack records its configuration as JSON");
+    assert_eq!(record["layout"], 2, "{record}");
+    let mut old = record["config"].clone();
+    for newer in [
+        "tidb_tls", "resources", "founders", "primary_member", "backup_repository",
+        "backup_interval_hours", "page_cache_ttl", "stale_read_seconds",
+        "wp_content_storage_class", "wordpress_file_mods", "pd_peer_relay_image",
+    ] {
+        old.as_object_mut().unwrap().remove(newer);
+    }
+    let set = r.kubectl(
+        1,
+        &[
+            "annotate", "--overwrite", "namespace", "geowp",
+            &format!("geowp.dev/stack-config={old}"),
+        ],
+    );
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let address = "module.site.geowp_cluster_stack.region[\"eu-west\"]";
+    tf.ok(&["state", "rm", address]);
+    let imp = tf.run_env(
+        &["import", address, "eu-west/geowp/eu-west"],
+        &[("KUBECONFIG", r.kubeconfig(1).to_str().unwrap())],
+    );
+    assert!(imp.status.success(), "{}", imp.all());
+    // the imported settings are the configuration's: the attributes the old
+    // record lacks took their defaults, which the configuration also leaves
+    // as they are, so nothing but the record itself is to be written again
+    let shown = tf.ok(&["state", "show", address]);
+    let line = |name: &str| {
+        shown
+            .lines()
+            .map(str::trim)
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .map(String::from)
+            .unwrap_or_default()
+    };
+    assert!(line("tidb_tls").ends_with("= true"), "{shown}");
+    assert!(line("page_cache_ttl").ends_with("= 30"), "{shown}");
+    tf.ok(&["apply", "-auto-approve"]);
+    let p = tf.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(p.code(), 0, "plan after importing an old record is not empty:\n{}", p.all());
+    let now = r.kubectl(
+        1,
+        &["get", "namespace", "geowp", "-o", "jsonpath={.metadata.annotations.geowp\\.dev/stack-config}"],
+    );
+    let now: serde_json::Value = serde_json::from_slice(&now.stdout).unwrap();
+    assert_eq!(now["layout"], 2, "the next apply records the current layout");
+    assert_eq!(now["config"], record["config"], "the record read back is the configuration");
+    tf.ok(&["destroy", "-auto-approve"]);
+    }
+}

@@ -72,8 +72,8 @@ impl Type {
     }
 
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        // Serialising a serde_json::Value to a Vec cannot fail.
-        serde_json::to_vec(&self.to_json()).unwrap_or_default()
+        // serialising a serde_json::Value (string keys only) cannot fail
+        serde_json::to_vec(&self.to_json()).expect("a JSON value serialises")
     }
 
     pub fn from_json(j: &Json) -> Result<Type, CodecError> {

@@ -228,7 +228,7 @@ pub fn diagnose_refresh(
 ) {
     let chain = error_chain(e);
     match e {
-        ClusterError::Unreachable { .. } if !is_tls_trust(&chain) => {}
+        ClusterError::Unreachable { .. } if !e.untrusted() => {}
         ClusterError::Timeout { .. } => {}
         _ => return diagnose(e, settings, who, what, d),
     }
@@ -237,12 +237,6 @@ pub fn diagnose_refresh(
         "Region unreachable",
         format!("{chain} ({who}, while {what}). Its state is kept as of the last refresh, and the other regions are planned and applied as usual; an apply that must change this stack fails for it alone until its cluster answers. If the region is lost for good, remove it from the site (README, section The life of a site)."),
     );
-}
-
-/// The cluster does not answer at all (as opposed to refusing, failing, or
-/// our own time running out, which is never taken for a lost region).
-pub fn is_lost(e: &ClusterError) -> bool {
-    matches!(e, ClusterError::Unreachable { .. }) && !is_tls_trust(&error_chain(e))
 }
 
 pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d: &mut Diagnostics) {
@@ -257,7 +251,7 @@ pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d:
             "Invalid cluster settings",
             format!("{m} ({who}). Fix the cluster settings and apply again."),
         ),
-        ClusterError::Unreachable { .. } if is_tls_trust(&chain) => d.error_at(
+        ClusterError::Unreachable { .. } if e.untrusted() => d.error_at(
             settings.clone().attr("cluster_ca_certificate"),
             "Untrusted API server certificate",
             format!("{chain} ({who}, while {what}). The API server's certificate is not signed by cluster_ca_certificate, or not for this host: pass that cluster's own CA (and the host its certificate names)."),
@@ -283,21 +277,11 @@ pub fn diagnose(e: &ClusterError, settings: &AttrPath, who: &str, what: &str, d:
             "Kubernetes API error",
             format!("{chain} ({who}, while {what})."),
         ),
+        ClusterError::Job { .. } => d.error(
+            "Job failed",
+            format!("{chain} ({who}, while {what}). Look at the Job's pod and its log in the stack's namespace (kubectl describe job, kubectl logs)."),
+        ),
     }
-}
-
-/// Whether a connection failed because the server's certificate is not
-/// trusted (rustls' words, as kube passes them on).
-pub fn is_tls_trust(chain: &str) -> bool {
-    [
-        "invalid peer certificate",
-        "UnknownIssuer",
-        "NotValidForName",
-        "BadSignature",
-        "certificate verify failed",
-    ]
-    .iter()
-    .any(|w| chain.contains(w))
 }
 
 /// The kubeconfig import reads credentials from: the first file of

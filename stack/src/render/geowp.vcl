@@ -3,7 +3,7 @@ vcl 4.1;
 # Visitors who are not logged in get pages from memory; everyone else, and
 # every write, goes to WordPress untouched. Rendered by geowp (do not edit:
 # the next apply puts it back). Works with Varnish 7.1 and later.
-# Rendered from provider/src/render/geowp.vcl by cache.rs.
+# Rendered from stack/src/render/geowp.vcl by cache.rs.
 
 import std;
 

@@ -22,7 +22,7 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
         "pod-security.kubernetes.io/warn".into(),
         "privileged".into(),
     );
-    let config = serde_json::to_string(spec).unwrap_or_default();
+    let config = crate::layout::record(spec);
     vec![Obj::new(&Namespace {
         metadata: ObjectMeta {
             name: Some(spec.namespace.clone()),

@@ -266,7 +266,7 @@ fn resources_check() -> tfplugin::validate::Validator {
 }
 
 /// Everything a region's objects are made from, except secrets.
-#[derive(Model, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Model, Clone, Debug, PartialEq, Serialize)]
 pub struct StackSpec {
     /// This region's member name, a DNS label (e.g. `us-east`).
     #[tf(replace, validate = dns_label("member name", 40, "us-east"))]
@@ -308,18 +308,15 @@ pub struct StackSpec {
     pub busybox_image: String,
     /// HAProxy image of the relay in the PD pod (with `tidb_tls`): PD's peer port is relayed to PD on loopback, because PD's embedded etcd refuses a peer whose certificate does not name the connection's source address, which across regions is a node, NAT or load balancer address.
     #[tf(default = DEFAULT_PD_PEER_RELAY_IMAGE, validate = image())]
-    #[serde(default = "default_pd_peer_relay_image")]
     pub pd_peer_relay_image: String,
     /// StorageClass of the ReadWriteOnce volumes (PD, TiKV, TiDB, NFS export, SyncThing config). Default: the cluster's default.
     #[tf(replace, validate = storage_class())]
     pub storage_class: Option<String>,
     /// CSI driver of a StorageClass the stack creates for its ReadWriteOnce volumes and uses instead of the cluster's default: `geowp-NAMESPACE-block`, reclaim policy Retain (a deleted claim keeps its disk), bound where the pod is scheduled, expandable. For clusters with no fit default class: `ebs.csi.eks.amazonaws.com` on EKS Auto Mode (which has no default class), `ebs.csi.aws.com` with the EBS CSI add-on, `pd.csi.storage.gke.io` on GKE. Conflicts with `storage_class`.
     #[tf(replace, validate = provisioner())]
-    #[serde(default)]
     pub storage_class_provisioner: Option<String>,
     /// Parameters of that StorageClass as its driver documents them, e.g. `{ type = "gp3", encrypted = "true" }` for EBS. Needs `storage_class_provisioner`.
     #[tf(default = BTreeMap::<String, String>::new(), replace, validate = no_empty_keys("storage_class_parameters"))]
-    #[serde(default)]
     pub storage_class_parameters: BTreeMap<String, String>,
     /// PD volume size.
     #[tf(default = "10Gi", replace, validate = positive_quantity("10Gi"))]
@@ -335,15 +332,12 @@ pub struct StackSpec {
     pub nfs_storage_size: String,
     /// A ReadWriteMany StorageClass the cluster already has for `wp-content`, instead of the in-cluster NFS server: Amazon EFS (`efs.csi.aws.com`, e.g. a class with `provisioningMode = "efs-ap"`, `fileSystemId`, `uid = "33"` and `gid = "33"`), Azure Files (`azurefile-csi`), Filestore (`standard-rwx`, 1 TiB at least). WordPress and SyncThing then mount that claim; SyncThing keeps its config on a small ReadWriteOnce claim (`syncthing-config`, 1Gi). SyncThing cannot watch a network filesystem for the other pods' writes (inotify sees only this node's), so it finds them by rescanning: set `geowp_sync_group.rescan_interval_seconds` to 60 or less (the module does). Default: the in-cluster NFS server (docs/guides/parts.md says why both exist).
     #[tf(replace, validate = storage_class())]
-    #[serde(default)]
     pub wp_content_storage_class: Option<String>,
     /// CSI driver of a ReadWriteMany StorageClass the stack creates for `wp-content` (`geowp-NAMESPACE-rwx`) instead of the in-cluster NFS server, e.g. `efs.csi.aws.com` with `wp_content_storage_class_parameters = { provisioningMode = "efs-ap", fileSystemId = aws_efs_file_system.this.id, directoryPerms = "700", uid = "33", gid = "33" }` (every write as www-data, WordPress's user; the EKS example does this). What `wp_content_storage_class` says about SyncThing applies. Conflicts with `wp_content_storage_class`.
     #[tf(replace, validate = provisioner())]
-    #[serde(default)]
     pub wp_content_storage_class_provisioner: Option<String>,
     /// Parameters of that StorageClass as its driver documents them. Needs `wp_content_storage_class_provisioner`.
     #[tf(default = BTreeMap::<String, String>::new(), replace, validate = no_empty_keys("wp_content_storage_class_parameters"))]
-    #[serde(default)]
     pub wp_content_storage_class_parameters: BTreeMap<String, String>,
     /// Size of the ReadWriteMany `wp-content` claim: it can grow in place, never shrink (refused at plan). With the in-cluster NFS server the space the files really have is the export disk, `nfs_storage_size`.
     #[tf(default = "10Gi", validate = positive_quantity("10Gi"))]
@@ -365,11 +359,9 @@ pub struct StackSpec {
     pub wordpress_node_port: Option<i32>,
     /// Annotations of the WordPress Service, for the load balancer that serves it, e.g. on EKS an internet-facing NLB with a TLS listener: `service.beta.kubernetes.io/aws-load-balancer-scheme = "internet-facing"`, `service.beta.kubernetes.io/aws-load-balancer-ssl-cert = ACM_CERTIFICATE_ARN`, `service.beta.kubernetes.io/aws-load-balancer-ssl-ports = "https"` (with `wordpress_tls_at_load_balancer`).
     #[tf(default = BTreeMap::<String, String>::new(), validate = annotation_keys())]
-    #[serde(default)]
     pub wordpress_service_annotations: BTreeMap<String, String>,
     /// The load balancer in front terminates TLS and passes plain TCP on, with no `X-Forwarded-Proto` header (an NLB TLS listener). The WordPress Service then has port 443, named `https`, to the pods' port 80, in place of port 80, so the load balancer listens for TLS only; and WordPress takes every request as https: without that, WordPress sees http on an https `site_url` and redirects each visitor to the address they came from, forever. Needs an https `site_url`. Leave it false behind HTTP load balancers (Google's, an ALB, HAProxy), which send the header.
     #[tf(default = false)]
-    #[serde(default)]
     pub wordpress_tls_at_load_balancer: bool,
     /// Service type of the per-pod PD and TiKV Services and SyncThing's, which other regions dial: `ClusterIP`, `NodePort` or `LoadBalancer`.
     #[tf(default = ServiceType::LoadBalancer, validate = one_of(ServiceType::NAMES))]
@@ -379,94 +371,72 @@ pub struct StackSpec {
     pub folder_id: String,
     /// TLS among PD, TiKV and TiDB, with certificates from the site's CA (`tls_ca_certificate`): every connection between them is encrypted and both ends must hold a certificate of this site. Turning it off plans a warning: PD and TiKV have no other authentication.
     #[tf(default = true)]
-    #[serde(default = "yes")]
     pub tidb_tls: bool,
     /// CIDR ranges allowed to reach this region's peer Services (PD, TiKV, SyncThing): the other regions' node and pod ranges. They become the load balancers' `loadBalancerSourceRanges` and the NetworkPolicies' ip blocks. Empty: anyone who reaches the load balancer may connect (a plan-time warning for LoadBalancer peer Services without `peer_service_annotations`).
     #[tf(default = Vec::<String>::new(), validate = cidrs())]
-    #[serde(default)]
     pub peer_source_ranges: Vec<String>,
     /// CIDR ranges of this cluster's nodes. NFS volumes are mounted by the kubelet of the node a WordPress pod runs on, so the NFS server's NetworkPolicy admits these ranges. Empty: any source in the cluster may reach the NFS ports (its Service is cluster-internal).
     #[tf(default = Vec::<String>::new(), validate = cidrs())]
-    #[serde(default)]
     pub node_source_ranges: Vec<String>,
     /// Annotations of the peer Services, e.g. an internal load balancer reachable from other regions: `networking.gke.io/load-balancer-type = "Internal"` with `networking.gke.io/internal-load-balancer-allow-global-access = "true"` on GKE, `service.beta.kubernetes.io/aws-load-balancer-scheme = "internal"` on EKS, `service.beta.kubernetes.io/azure-load-balancer-internal = "true"` on AKS.
     #[tf(default = BTreeMap::<String, String>::new(), validate = annotation_keys())]
-    #[serde(default)]
     pub peer_service_annotations: BTreeMap<String, String>,
     /// Annotations of one peer Service, by `pd`, `tikv` or `syncthing`, added to `peer_service_annotations` (a key here wins). For what differs per Service: the fixed private address of each internal NLB on EKS (`service.beta.kubernetes.io/aws-load-balancer-private-ipv4-addresses`), or an Elastic IP allocation each.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = service_annotations_check())]
-    #[serde(default)]
     pub peer_service_annotations_by_service: BTreeMap<String, BTreeMap<String, String>>,
     /// The member where most editors are: while it is up its PD leads (the highest leader priority) and the WordPress data's Raft leaders stay in its zone (a TiDB placement policy, `LEADER_CONSTRAINTS`), so editors there write without a round trip to another region per statement; editors elsewhere pay about two round trips to it per statement. If that region is lost, leaders move to the others and come back when it returns. Default: none preferred (leaders spread).
     #[tf(validate = dns_label("member name", 40, "us-east"))]
     pub primary_member: Option<String>,
     /// The largest round-trip time between any two regions, in milliseconds. PD's heartbeat and election timings and TiKV's Raft election timeout are sized from it (see the docs for the arithmetic).
     #[tf(default = 150u32, validate = int_between(1, 5000))]
-    #[serde(default = "default_max_rtt_ms")]
     pub max_rtt_ms: u32,
     /// A page cache (Varnish) in front of WordPress in this region, for visitors who are not logged in: the `wordpress` Service leads to it, and it fetches from WordPress through `wordpress-origin`. Logged-in users, comment authors, wp-admin, wp-login, previews and every request other than GET and HEAD go to WordPress untouched; a response that sets a cookie is never stored. Editing content bans this region's cached pages at once; other regions show the edit within `page_cache_ttl` plus a third of it (at most 10 s more). See docs/guides/page-cache.md.
     #[tf(default = true)]
-    #[serde(default = "yes")]
     pub page_cache: bool,
     /// Seconds a cached page is served before the cache asks WordPress again (a request after that gets the stored page while one refresh runs). It bounds how long an edit takes to show in the other regions: `page_cache_ttl` plus a third of it, at most 10 s more. Default 30: an edit shows everywhere within 40 s, and a popular page costs WordPress one render per 30 s per cache pod.
     #[tf(default = 30u32, validate = int_between(1, 3600))]
-    #[serde(default = "default_page_cache_ttl")]
     pub page_cache_ttl: u32,
     /// Seconds a cached page is still served while WordPress or its database cannot answer (a region whose database has lost quorum keeps serving what it has). 0: never serve a page past its ttl plus the refresh grace. Default: one day.
     #[tf(default = 86400u32, validate = int_between(0, 2592000))]
-    #[serde(default = "default_page_cache_stale_if_error")]
     pub page_cache_stale_if_error: u32,
     /// Page cache pods in this region. Each keeps its own pages; WordPress bans pages on every one of them.
     #[tf(default = 2, validate = int_between(1, 20))]
-    #[serde(default = "default_page_cache_replicas")]
     pub page_cache_replicas: i32,
     /// Varnish image of the page cache (7.1 or later).
     #[tf(default = DEFAULT_PAGE_CACHE_IMAGE, validate = image())]
-    #[serde(default = "default_page_cache_image")]
     pub page_cache_image: String,
     /// Seconds old a visitor's reads may be: requests of visitors who are not logged in (the pages the cache stores) read TiDB as of this long ago from this region's own replicas (`tidb_read_staleness`, `tidb_replica_read = 'closest-replicas'`), with no round trip to another region; logged-in users, writes and wp-admin read fresh. TiKV's resolved timestamps advance every second, so 5 s is served locally even just after a write. 0: every read fresh.
     #[tf(default = 5u32, validate = int_between(0, 600))]
-    #[serde(default = "default_stale_read_seconds")]
     pub stale_read_seconds: u32,
     /// Where scheduled backups go: a restic repository, encrypted at rest with `backup_password` (AES-256). `s3:https://s3.amazonaws.com/BUCKET/PATH` (S3 or any S3-compatible store), `gs:BUCKET:/PATH` (Google Cloud Storage), `azure:CONTAINER:/PATH` (Azure Blob), `rest:https://HOST:PORT/PATH` (restic's REST server, e.g. `rest-server` or `rclone serve restic` on a machine with disk), or `/backup/PATH` on the volume `backup_volume_claim`. Each run stores a consistent dump of the WordPress database and wp-content; one region runs each scheduled backup and any region can. Null: no backups. See docs/guides/backups.md.
     #[tf(validate = backup_repository_check())]
-    #[serde(default)]
     pub backup_repository: Option<String>,
     /// Hours between backups: 1, 2, 3, 4, 6, 8, 12 or 24 (a divisor of a day, so every region agrees which run is due). Every region has the schedule; the first to claim a run (a row in the database) takes it, so a lost region never stops backups. `geowp-helper site status` warns when the last good backup is older than twice this.
     #[tf(default = 1u32, validate = backup_interval_check())]
-    #[serde(default = "default_backup_interval_hours")]
     pub backup_interval_hours: u32,
     /// Retention: the newest backup of each of this many hours is kept (restic `forget --keep-hourly`).
     #[tf(default = 48u32, validate = int_between(0, 100000))]
-    #[serde(default = "default_backup_keep_hourly")]
     pub backup_keep_hourly: u32,
     /// Retention: the newest backup of each of this many days is kept (`--keep-daily`). With the defaults: every hour for two days, every day for 30 days, every week for 12 weeks.
     #[tf(default = 30u32, validate = int_between(0, 100000))]
-    #[serde(default = "default_backup_keep_daily")]
     pub backup_keep_daily: u32,
     /// Retention: the newest backup of each of this many weeks is kept (`--keep-weekly`).
     #[tf(default = 12u32, validate = int_between(0, 100000))]
-    #[serde(default = "default_backup_keep_weekly")]
     pub backup_keep_weekly: u32,
     /// An existing Kubernetes ServiceAccount in the namespace for the backup and restore pods, for workload identity instead of keys in `backup_credentials`: annotated with `eks.amazonaws.com/role-arn` (EKS IRSA), `iam.gke.io/gcp-service-account` (GKE Workload Identity) or `azure.workload.identity/client-id` (AKS, with the pods' label `azure.workload.identity/use`). Default: no account token in the pods.
     #[tf(validate = dns_label("service account", 63, "geowp-backup"))]
-    #[serde(default)]
     pub backup_service_account: Option<String>,
     /// An existing PersistentVolumeClaim in the namespace, mounted at `/backup` in the backup and restore pods, for a `backup_repository` of `/backup/PATH` (small sites). Each region writes its own volume unless the claim's storage reaches every region: a region's restore sees only the backups its volume holds.
     #[tf(validate = dns_label("claim name", 63, "geowp-backups"))]
-    #[serde(default)]
     pub backup_volume_claim: Option<String>,
     /// restic image of the backup and restore pods (0.14 or later).
     #[tf(default = DEFAULT_BACKUP_IMAGE, validate = image())]
-    #[serde(default = "default_backup_image")]
     pub backup_image: String,
     /// Plugin and theme installs, updates and file edits from wp-admin, and WordPress core's automatic updates. Off (the default): code comes with `wordpress_image` (`DISALLOW_FILE_MODS`, `AUTOMATIC_UPDATER_DISABLED`), the same in every region; build an image with your plugins and themes (README). On: an admin may install and update code, written to wp-content in the region that served the admin page and copied to the others by SyncThing; two regions updating at once collide (SyncThing keeps the newer file and a conflict copy) and a core update is undone by the next pod start from the image.
     #[tf(default = false)]
-    #[serde(default)]
     pub wordpress_file_mods: bool,
     /// CPU and memory per component: `{ tikv = { cpu = "2", memory = "8Gi" } }`, components `pd`, `tikv`, `tidb`, `wordpress`, `syncthing`, `nfs` and `page_cache`, keys `cpu` (request; no CPU limit is set, a limit throttles latency-sensitive servers), `memory` (request) and `memory_limit` (default: the component's default limit, or the request when that is larger; a limit below the request is refused at plan). Defaults follow TiDB's documented minimums for a development and test deployment (PD 4 CPU and 8Gi, TiKV 8 CPU and 32Gi, TiDB 8 CPU and 16Gi) and what the rest needs for a small site (WordPress 500m and 512Mi, limit 1Gi; SyncThing 100m and 128Mi, limit 512Mi; NFS 100m and 256Mi, limit 1Gi; page cache 200m and 512Mi, limit 1Gi, half of the limit for pages); lower them for test clusters.
     #[tf(default = BTreeMap::<String, BTreeMap<String, String>>::new(), validate = resources_check())]
-    #[serde(default)]
     pub resources: BTreeMap<String, BTreeMap<String, String>>,
 }
 
@@ -488,50 +458,6 @@ fn founders_check() -> tfplugin::validate::Validator {
         }
         Ok(())
     })
-}
-
-/// Defaults for the import annotation (a stack written before a field
-/// existed decodes to what the configuration's default gives).
-fn yes() -> bool {
-    true
-}
-fn default_max_rtt_ms() -> u32 {
-    150
-}
-
-fn default_backup_interval_hours() -> u32 {
-    1
-}
-fn default_backup_keep_hourly() -> u32 {
-    48
-}
-fn default_backup_keep_daily() -> u32 {
-    30
-}
-fn default_backup_keep_weekly() -> u32 {
-    12
-}
-fn default_backup_image() -> String {
-    DEFAULT_BACKUP_IMAGE.into()
-}
-fn default_stale_read_seconds() -> u32 {
-    5
-}
-fn default_page_cache_ttl() -> u32 {
-    30
-}
-fn default_page_cache_stale_if_error() -> u32 {
-    86400
-}
-fn default_page_cache_replicas() -> i32 {
-    2
-}
-fn default_page_cache_image() -> String {
-    DEFAULT_PAGE_CACHE_IMAGE.to_string()
-}
-
-fn default_pd_peer_relay_image() -> String {
-    DEFAULT_PD_PEER_RELAY_IMAGE.to_string()
 }
 
 /// How this member's PD starts, and which PDs its TiKV and TiDB dial first.

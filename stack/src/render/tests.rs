@@ -1023,8 +1023,10 @@ fn scheduled_events_run_from_one_runner_never_from_page_loads() {
 
 #[test]
 fn an_annotation_written_before_the_newer_fields_decodes_with_their_defaults() {
-    // the import annotation is StackSpec's JSON; a stack applied before
-    // these fields existed has none of them
+    // the import record of releases before layouts were numbered (layout
+    // 1) is StackSpec's serde JSON; a stack applied before these fields
+    // existed has none of them. It is read through the model, whose
+    // defaults fill them as they fill a configuration that leaves them out.
     let spec = spec("us-east");
     let mut old = serde_json::to_value(&spec).unwrap();
     let newer = [
@@ -1047,7 +1049,7 @@ fn an_annotation_written_before_the_newer_fields_decodes_with_their_defaults() {
         old.as_object_mut().unwrap().remove(k);
     }
     let decoded: crate::render::StackSpec =
-        serde_json::from_value(old).expect("an older annotation decodes");
+        crate::layout::recall(&old.to_string()).expect("an older annotation decodes");
     assert!(decoded.tidb_tls);
     assert_eq!(decoded.max_rtt_ms, 150);
     assert!(decoded.resources.is_empty() && decoded.peer_source_ranges.is_empty());

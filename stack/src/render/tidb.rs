@@ -368,7 +368,7 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
     let template = sts
         .spec
         .as_ref()
-        .map(|s| serde_json::to_string(&s.template).unwrap_or_default())
+        .map(|s| serde_json::to_string(&s.template).expect("a pod template serialises to JSON"))
         .unwrap_or_default();
     sts.metadata
         .annotations
@@ -671,7 +671,7 @@ pub(super) fn job(
         "{base}-{}",
         short_hash(&format!(
             "{}{content}",
-            serde_json::to_string(&template).unwrap_or_default()
+            serde_json::to_string(&template).expect("a pod template serialises to JSON")
         ))
     );
     Obj::new(&Job {

@@ -1,5 +1,5 @@
 //! Backup and restore of a site of realistic size with geowp's own steps
-//! (provider/src/render/geowp-backup.sh), as the pods run them, on this
+//! (stack/src/render/geowp-backup.sh), as the pods run them, on this
 //! machine: MariaDB 10.11 and mariadb-dump standing in for TiDB and the
 //! MySQL client image, Debian's restic 0.14, a local directory as the
 //! repository. What a restore costs per gigabyte before SyncThing carries

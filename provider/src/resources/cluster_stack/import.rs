@@ -1,23 +1,18 @@
 //! Import by `CONTEXT/NAMESPACE/MEMBER`: the cluster settings come from that
-//! context of `$KUBECONFIG` (credentials embedded), the stack's settings
-//! from the configuration its Namespace records, the secrets from its site
-//! Secret. Terraform then reads the stack, which fills the rest.
+//! context of `$KUBECONFIG` (credentials embedded); the stack's settings,
+//! secrets and PD topology from its cluster ([`geowp_stack::ops::import`]).
+//! Terraform then reads the stack, which fills the rest.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use geowp_common::names::{annotation, object, secret, SALT_NAMES};
-use geowp_kube::{connect, ObjRef};
-use geowp_syncthing::group::b64d;
+use geowp_stack::ops;
 use tfplugin::diag::Diagnostics;
 use tfplugin::provider::Ctx;
 use tfplugin::{Secret, Timeouts, Val};
-use tokio::time::Instant;
 
-use super::apply::cluster_path;
 use super::model::{SiteSecrets, StackModel, StackOutputs, TIMEOUTS};
-use crate::render::{PdTopology, StackSpec};
-use crate::resources::cluster::{diagnose, import_kubeconfig, ClusterModel};
+use super::report::{diagnose_stop, Mode};
+use crate::resources::cluster::{import_kubeconfig, ClusterModel};
 
 pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<StackModel> {
     let parts: Vec<&str> = id.rsplitn(3, '/').collect();
@@ -36,111 +31,28 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
             return None;
         }
     };
-    let who = format!("member {member} (namespace {ns})");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let cluster = match connect(&cluster_settings.connection(), deadline, ctx.cancel.clone()).await
-    {
-        Ok(c) => c,
-        Err(e) => {
-            diagnose(&e, &cluster_path(), &who, "connecting for import", diags);
+    let conn = cluster_settings.connection();
+    let found = match ops::import(&conn, ctx.cancel.clone(), ns, member).await {
+        Ok(found) => found,
+        Err(stop) => {
+            diagnose_stop(stop, member, Mode::Apply, diags);
             return None;
         }
     };
-    let nsobj = match cluster.get(&ObjRef::new("v1", "Namespace", "", ns)).await {
-        Ok(Some(n)) => n,
-        Ok(None) => {
-            diags.error(
-                "No such stack",
-                format!("namespace {ns:?} does not exist on {}.", cluster.name),
-            );
-            return None;
-        }
-        Err(e) => {
-            diagnose(&e, &cluster_path(), &who, "reading the namespace", diags);
-            return None;
-        }
-    };
-    let Some(spec) = nsobj["metadata"]["annotations"][annotation::STACK_CONFIG]
-        .as_str()
-        .and_then(|s| serde_json::from_str::<StackSpec>(s).ok())
-        .filter(|sp| sp.member == *member)
-    else {
-        diags.error("Not a geowp stack", format!("namespace {ns:?} holds no geowp stack for member {member:?} (annotation {} missing, written by another version, or for another member); apply the stack once, or check the id.", annotation::STACK_CONFIG));
-        return None;
-    };
-    let site = match cluster
-        .get(&ObjRef::new("v1", "Secret", ns, secret::SITE))
-        .await
-    {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            diags.error("Incomplete stack", "the stack's site-secrets Secret is missing, so its passwords cannot be imported; apply a new stack instead.");
-            return None;
-        }
-        Err(e) => {
-            diagnose(&e, &cluster_path(), &who, "reading the site secrets", diags);
-            return None;
-        }
-    };
-    let data = &site["data"];
-    let text_of = |k: &str| b64d(&data[k]).unwrap_or_default();
-    let salts: BTreeMap<String, String> = SALT_NAMES
-        .iter()
-        .map(|n| (n.to_string(), text_of(n)))
-        .collect();
-    let tls_ca_certificate = cluster
-        .get(&ObjRef::new(
-            "v1",
-            "Secret",
-            ns,
-            crate::render::tidb::TLS_SECRET,
-        ))
-        .await
-        .ok()
-        .flatten()
-        .and_then(|s| b64d(&s["data"]["ca.crt"]));
-    let pd = live_topology(&cluster, ns).await;
-    // the backup repository's password and credentials, when backups are on
-    let backup: Option<BTreeMap<String, String>> = cluster
-        .get(&ObjRef::new(
-            "v1",
-            "Secret",
-            ns,
-            crate::render::backup::BACKUP,
-        ))
-        .await
-        .ok()
-        .flatten()
-        .and_then(|s| {
-            s["data"].as_object().map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), b64d(v)?)))
-                    .collect()
-            })
-        });
-    let backup_password = backup
-        .as_ref()
-        .and_then(|m| m.get(crate::render::backup::PASSWORD_KEY).cloned())
-        .map(Secret::new);
-    let backup_credentials = backup
-        .map(|mut m| {
-            m.remove(crate::render::backup::PASSWORD_KEY);
-            m
-        })
-        .filter(|m| !m.is_empty())
-        .map(Secret::new);
+    let spec = found.spec;
+    let pd = found.topology;
     Some(StackModel {
         id: Val::Known(StackModel::id_of(&spec)),
         cluster: cluster_settings,
         secrets: SiteSecrets {
-            tidb_root_password: Secret::new(text_of(secret::TIDB_ROOT_PASSWORD)),
-            wordpress_db_password: Secret::new(text_of(secret::WORDPRESS_DB_PASSWORD)),
-            wordpress_salts: Secret::new(salts),
+            tidb_root_password: Secret::new(found.tidb_root_password),
+            wordpress_db_password: Secret::new(found.wordpress_db_password),
+            wordpress_salts: Secret::new(found.salts),
             // the CA's certificate is in the cluster (its key never is)
-            tls_ca_certificate,
+            tls_ca_certificate: found.ca_certificate,
             tls_ca_private_key: None,
-            backup_password,
-            backup_credentials,
+            backup_password: found.backup_password.map(Secret::new),
+            backup_credentials: found.backup_credentials.map(Secret::new),
         },
         force_conflicts: true,
         wait_for_rollout: true,
@@ -159,36 +71,5 @@ pub async fn import(ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<
         },
         spec,
         timeouts: Timeouts::defaults(TIMEOUTS),
-    })
-}
-
-/// How the live PD and TiKV were started (their StatefulSets' arguments), so
-/// an imported stack keeps them; None when they are not there to read.
-async fn live_topology(cluster: &geowp_kube::Cluster, ns: &str) -> Option<PdTopology> {
-    let args = |obj: &serde_json::Value| -> Vec<String> {
-        obj["spec"]["template"]["spec"]["containers"][0]["args"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|a| a.as_str().map(String::from))
-            .collect()
-    };
-    let get = |name: &'static str| {
-        let r = ObjRef::new("apps/v1", "StatefulSet", ns, name);
-        async move { cluster.get(&r).await.ok().flatten() }
-    };
-    let (pd, tikv) = (
-        args(&get(object::PD).await?),
-        args(&get(object::TIKV).await?),
-    );
-    let flag = |a: &[String], f: &str| {
-        a.iter()
-            .find_map(|x| x.strip_prefix(f).map(String::from))
-            .unwrap_or_default()
-    };
-    Some(PdTopology {
-        initial_cluster: flag(&pd, "--initial-cluster="),
-        join: flag(&pd, "--join="),
-        endpoints: flag(&tikv, "--pd="),
     })
 }

@@ -2,18 +2,20 @@
 //! Terraform already created. The same skeleton as every resource here:
 //! [`model`] (the attributes), [`validate`] (checks across them), [`plan`]
 //! (what the plan knows), [`apply`] (create and update), [`read`]
-//! (refresh with drift), [`destroy`], [`import`].
+//! (refresh with drift), [`destroy`], [`import`]. The work is the
+//! `geowp-stack` library's operations; these decode Terraform's values
+//! into its inputs and map its results, in [`report`], into diagnostics.
 
 pub mod apply;
 pub mod destroy;
 pub mod import;
-pub mod lifecycle;
 pub mod model;
 pub mod plan;
 pub mod read;
-pub mod rolling;
-pub mod tls;
+pub mod report;
 pub mod validate;
+
+pub use geowp_stack::tls;
 
 use tfplugin::diag::Diagnostics;
 use tfplugin::provider::Ctx;
@@ -22,7 +24,12 @@ use tfplugin::{TypedResource, Value};
 use apply::Outcome;
 use model::StackModel;
 
-pub struct ClusterStack;
+/// The resource type. It owns the board where a departing region's
+/// destroy and the surviving regions' applies of one run meet.
+#[derive(Default)]
+pub struct ClusterStack {
+    leaves: geowp_stack::leave::Leaves,
+}
 
 #[tfplugin::async_trait]
 impl TypedResource for ClusterStack {
@@ -57,7 +64,7 @@ impl TypedResource for ClusterStack {
         planned: StackModel,
         diags: &mut Diagnostics,
     ) -> Option<StackModel> {
-        match apply::converge(ctx, None, planned, diags).await {
+        match apply::converge(ctx, &self.leaves, None, planned, diags).await {
             Outcome::Nothing => None,
             Outcome::State(s) => Some(*s),
         }
@@ -79,14 +86,14 @@ impl TypedResource for ClusterStack {
         planned: StackModel,
         diags: &mut Diagnostics,
     ) -> StackModel {
-        match apply::converge(ctx, Some(&prior), planned, diags).await {
+        match apply::converge(ctx, &self.leaves, Some(&prior), planned, diags).await {
             Outcome::Nothing => prior,
             Outcome::State(s) => *s,
         }
     }
 
     async fn delete(&self, ctx: &mut Ctx, prior: StackModel, diags: &mut Diagnostics) {
-        destroy::destroy(ctx, prior, diags).await
+        destroy::destroy(ctx, &self.leaves, prior, diags).await
     }
 
     async fn import(&self, ctx: &mut Ctx, id: &str, diags: &mut Diagnostics) -> Option<StackModel> {

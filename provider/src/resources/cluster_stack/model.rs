@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tfplugin::{Model, Secret, TimeoutDefaults, Timeouts, Val};
 
+use geowp_stack::ops::{Inventory, Placed};
+
 use crate::render::{Secrets, StackSpec};
 use crate::resources::cluster::ClusterModel;
 use crate::validators::{certificate, password, private_key};
@@ -18,7 +20,7 @@ pub const TIMEOUTS: TimeoutDefaults = TimeoutDefaults {
 };
 
 /// An object's status in `objects` when it is as applied.
-pub const IN_SYNC: &str = "in sync";
+pub use geowp_stack::ops::IN_SYNC;
 
 /// The credential variables restic reads that `backup_credentials` may set.
 pub const BACKUP_CREDENTIAL_KEYS: [&str; 12] = [
@@ -179,6 +181,36 @@ impl InventoryItem {
     pub fn reference(&self) -> geowp_kube::ObjRef {
         geowp_kube::ObjRef::new(&self.api_version, &self.kind, &self.namespace, &self.name)
     }
+}
+
+/// The state's inventory as the stack library takes it.
+pub fn inventory_of(out: &StackOutputs) -> Inventory {
+    out.inventory
+        .known()
+        .into_iter()
+        .flatten()
+        .map(|(k, i)| {
+            (
+                k.clone(),
+                Placed {
+                    id: i.reference(),
+                    uid: i.uid.known().cloned(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The library's inventory as the state records it.
+pub fn inventory_val(inv: Inventory) -> Val<BTreeMap<String, InventoryItem>> {
+    Val::Known(
+        inv.into_iter()
+            .map(|(k, p)| {
+                let uid = Val::from_option(p.uid);
+                (k, InventoryItem::of(&p.id, uid))
+            })
+            .collect(),
+    )
 }
 
 /// What a stack computes.

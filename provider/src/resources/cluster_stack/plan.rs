@@ -82,7 +82,7 @@ fn explain_lifecycle(
     t: &render::PdTopology,
     d: &mut Diagnostics,
 ) {
-    use super::lifecycle::{departed, removes_departed};
+    use geowp_stack::leave::{departed, removes_departed};
     let Some(prior) = prior else {
         if !t.join.is_empty() {
             d.warning_at(

@@ -88,7 +88,7 @@ pub async fn converge(
     }
     for (m, r) in removed.iter().zip(leaves) {
         if let Err(e) = r {
-            if crate::resources::cluster::is_lost(&e) {
+            if e.is_lost() {
                 diags.warning_at(
                     AttrPath::root("members"),
                     "Lost member dropped from the group",
