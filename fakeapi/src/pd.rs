@@ -157,6 +157,38 @@ impl FakePd {
             .push(format!("{member}: {}", if down { "down" } else { "up" }));
     }
 
+    /// The process started with `args` (a PD's or a TiKV's) is gone: its
+    /// pod was replaced by one that never starts. A PD member is down (and
+    /// loses its leadership), a store stops answering; both stay registered.
+    pub fn process_gone(&self, args: &[String]) {
+        let mut s = self.lock();
+        let what = if let Some(name) = flag(args, "--name=") {
+            match s.members.get_mut(name) {
+                Some(m) if !m.down => m.down = true,
+                _ => return,
+            }
+            if s.leader.as_deref() == Some(name) {
+                s.elect();
+            }
+            format!("pd {name}")
+        } else if let Some(addr) = flag(args, "--advertise-addr=") {
+            let mut changed = false;
+            for st in s.stores.values_mut() {
+                if st.address == addr && !st.down {
+                    st.down = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+            format!("tikv {addr}")
+        } else {
+            return;
+        };
+        s.log.push(format!("{what}: gone"));
+    }
+
     /// A PD process of `image` starting with these arguments: Err(why) when
     /// a real PD would exit.
     pub fn start_pd(&self, args: &[String], image: &str) -> Result<(), String> {

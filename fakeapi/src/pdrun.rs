@@ -14,8 +14,13 @@ use crate::store::{now, Store};
 /// process start; a `/pd-ctl` Job's command runs against PD, its output the
 /// log of a Pod the Job controller makes (`job-name` label, as the real one;
 /// an empty log without a fake PD).
+/// A PD or TiKV StatefulSet whose image cannot be pulled (`unpullable`)
+/// runs no process: its pod was replaced by one that never starts, so PD
+/// loses that member or store (down, still registered), as a real cluster's
+/// PD does when a rollout is stuck.
 pub(crate) fn run_against_pd(
     pd: Option<&crate::pd::FakePd>,
+    unpullable: &[String],
     s: &mut Store,
     kind: &str,
     obj: &Value,
@@ -33,7 +38,15 @@ pub(crate) fn run_against_pd(
     let component = labels[geowp_common::names::label::COMPONENT]
         .as_str()
         .unwrap_or("");
+    let image = c0["image"].as_str().unwrap_or("");
+    let pulls = !unpullable.iter().any(|u| u == image);
     match (kind, component, pd) {
+        ("StatefulSet", "pd" | "tikv", Some(pd)) if !pulls => {
+            // the controller replaces the pod with one that never starts
+            crate::statefulsets::step(s, obj, unpullable);
+            pd.process_gone(&strings(&c0["args"]));
+            Behavior::NeverReady
+        }
         ("StatefulSet", "pd", Some(pd)) => {
             match pd.start_pd(&strings(&c0["args"]), c0["image"].as_str().unwrap_or("")) {
                 Ok(()) => Behavior::Ready,

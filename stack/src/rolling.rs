@@ -11,9 +11,11 @@
 //!    then TiKV, then TiDB: the order TiDB's upgrade tools keep). PD
 //!    reports each member's `binary_version` (`pd-ctl member`) and each
 //!    store's `version` (`pd-ctl store`).
-//! 2. **The cluster whole.** Every PD member healthy and no store Down or
-//!    Disconnected ([`cluster_fit`]): restarting a member while
-//!    another region's is down loses the quorum of what both hold.
+//! 2. **The cluster whole.** Every other region's PD member healthy and no
+//!    other store Down or Disconnected ([`cluster_fit`]): restarting a
+//!    member while another region's is down loses the quorum of what both
+//!    hold. This region's own member being down does not hold it back: a
+//!    rollout stuck on a bad image or version is repaired by the next apply.
 //! 3. **One region at a time: a claim in PD.** The claim is this region's
 //!    store in PD's evict-leader scheduler (`scheduler add
 //!    evict-leader-scheduler ID`): it moves the store's leaders away, which
@@ -148,14 +150,24 @@ pub async fn wait_versions(pd: PdCtl<'_>, spec: &StackSpec, component: &str) -> 
     }
 }
 
-/// Whether the whole TiDB cluster is fit for one of its members to restart,
-/// as PD reports it: every PD member healthy (`pd-ctl health`) and no store
-/// Down or Disconnected (`pd-ctl store`; PD names a store so when its
-/// heartbeats stop, tikv/pd@v8.5.7 pkg/response/store.go:86-89,142-144).
-/// Restarting a PD or TiKV while another region's is down loses the quorum
-/// of the Raft groups (or of PD) that have a member in both.
-pub async fn cluster_fit(pd: PdCtl<'_>, _spec: &StackSpec) -> Result<(), PdError> {
-    let sick = pd.unhealthy().await?;
+/// Whether the whole TiDB cluster is fit for this region's member to
+/// restart, as PD reports it: every other PD member healthy (`pd-ctl
+/// health`) and no other store Down or Disconnected (`pd-ctl store`; PD
+/// names a store so when its heartbeats stop, tikv/pd@v8.5.7
+/// pkg/response/store.go:86-89,142-144). Restarting a PD or TiKV while
+/// another region's is down loses the quorum of the Raft groups (or of PD)
+/// that have a member in both. This region's own PD or store being down
+/// does not count: restarting what is already down takes nothing more
+/// away, and it is how a rollout stuck on a bad image or version is
+/// repaired (its pod is not Ready, so PD has lost it).
+pub async fn cluster_fit(pd: PdCtl<'_>, spec: &StackSpec) -> Result<(), PdError> {
+    let own_store = spec.me().map(|m| m.tikv_address.as_str());
+    let sick: Vec<String> = pd
+        .unhealthy()
+        .await?
+        .into_iter()
+        .filter(|name| *name != spec.member)
+        .collect();
     if !sick.is_empty() {
         return Err(PdError::NotWhole(format!(
             "PD member(s) {} not healthy",
@@ -167,6 +179,7 @@ pub async fn cluster_fit(pd: PdCtl<'_>, _spec: &StackSpec) -> Result<(), PdError
         .await?
         .into_iter()
         .filter(|s| matches!(s.state.as_str(), "Down" | "Disconnected"))
+        .filter(|s| Some(s.address.as_str()) != own_store)
         .map(|s| format!("{} ({})", s.address, s.state))
         .collect();
     if !down.is_empty() {

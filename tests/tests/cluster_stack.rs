@@ -1310,3 +1310,61 @@ geowp_tests::for_each_terraform! {
     tf.ok(&["destroy", "-auto-approve"]);
     }
 }
+
+geowp_tests::for_each_terraform! {
+    /// A PD rollout stuck on a version whose image never pulls: PD loses
+    /// that region's member (its pod never starts), the apply stops naming
+    /// it, and the next apply with a good version repairs it through the
+    /// site's rolling order: this region's own down member does not hold
+    /// its turn back (restarting what is already down takes nothing more
+    /// away), the stuck pod is replaced, and PD has the member back.
+    fn a_stuck_tidb_tier_rollout_is_repaired_by_the_next_apply(terraform) {
+    const BAD: &str = "v8.5.99";
+    let pd = std::sync::Arc::new(fakeapi::pd::FakePd::new());
+    let r = Regions::start(
+        &NAMES,
+        Options {
+            pd: Some(pd.clone()),
+            unpullable: vec![format!("pingcap/pd:{BAD}")],
+            ..fast()
+        },
+    );
+    let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);
+    let timeouts = "  timeouts {\n    update = \"40s\"\n  }\n";
+    tf.write("main.tf", &direct_config(&r, timeouts));
+    tf.ok(&["init"]);
+    tf.ok(&["apply", "-auto-approve"]);
+    let pod_uid = || {
+        let o = r.kubectl(0, &["-n", "geowp", "get", "pod", "pd-0", "-o", "jsonpath={.metadata.uid}"]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // the bad version in one region: its PD pod never starts
+    let bad = r.stacks_config(&|i| {
+        if i == 0 {
+            format!("{timeouts}  tidb_version = \"{BAD}\"")
+        } else {
+            timeouts.to_string()
+        }
+    });
+    tf.write("main.tf", &bad);
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert_ne!(a.code(), 0);
+    assert!(a.stderr.contains("StatefulSet/pd of member us-east is not ready"), "{}", a.stderr);
+    assert!(pd.log().iter().any(|l| l == "pd us-east: gone"), "{:?}", pd.log());
+    let stuck = pod_uid();
+    let waiting = r.kubectl(0, &["-n", "geowp", "get", "pod", "pd-0", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"]);
+    assert_eq!(String::from_utf8_lossy(&waiting.stdout), "ImagePullBackOff");
+    // the good version again: its turn is not held back by its own down PD
+    tf.write("main.tf", &direct_config(&r, timeouts));
+    let a = tf.run(&["apply", "-auto-approve"]);
+    assert!(a.status.success(), "{}", a.all());
+    assert_ne!(pod_uid(), stuck, "the stuck pod was not replaced");
+    let log = pd.log();
+    let gone = log.iter().rposition(|l| l == "pd us-east: gone").unwrap();
+    assert!(
+        log[gone..].iter().any(|l| l == "pd us-east: started"),
+        "PD does not have the member back: {log:?}"
+    );
+    assert!(tf.ok(&["plan"]).contains("No changes"));
+    }
+}

@@ -42,7 +42,13 @@ pub(super) fn schedule_controller(sh: &Arc<Shared>, res: &'static Resource, obj:
                     return; // a newer write scheduled its own pass
                 }
                 let mut now = if b == controllers::Behavior::Ready {
-                    crate::pdrun::run_against_pd(sh.opts.pd.as_deref(), &mut s, res.kind, &cur)
+                    crate::pdrun::run_against_pd(
+                        sh.opts.pd.as_deref(),
+                        &sh.opts.unpullable,
+                        &mut s,
+                        res.kind,
+                        &cur,
+                    )
                 } else {
                     b
                 };
