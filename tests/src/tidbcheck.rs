@@ -1,18 +1,26 @@
-//! Reads argv, config files and pd-ctl commands the way pd-server,
-//! tikv-server, tidb-server and pd-ctl do, driven by the tables
-//! `tests/standins/tidbsrc.py` wrote from their source
+//! Reads argv, config files, pd-ctl commands and SQL `SET` statements the
+//! way pd-server, tikv-server, tidb-server and pd-ctl do, driven by the
+//! tables `tests/standins/tidbsrc.py` wrote from their source
 //! (`tests/standins/tidb-tables.json`, every entry cited).
 //!
 //! Each parser refuses what the real one refuses, with the real message:
 //! Go's flag package (tidb-server), cobra/pflag (pd-server, pd-ctl), clap 2
-//! (tikv-server). The TOML check is stricter than the programs: PD only
-//! warns about an unknown key and TiKV ignores one unless `--config-check`,
-//! but a key the program does not know is a setting geowp believes it made
-//! and did not; the problem says what the program itself does.
+//! (tikv-server), TiDB's `SysVar.Validate` (system variables). The TOML
+//! check is stricter than the programs: PD only warns about an unknown key,
+//! TiKV ignores one unless `--config-check`, tidb-server prints a warning
+//! unless `-config-strict`, but a key the program does not know is a setting
+//! geowp believes it made and did not; the problem says what the program
+//! itself does. Likewise a system variable value outside its range is not
+//! refused by TiDB (it sets the bound and warns), but it is a problem here.
 //!
 //! # Caveats
-//! Value checks stop at the TOML kind (string, integer, duration, ...): a
-//! duration's or size's grammar and enum members are not checked.
+//! Value checks of config keys stop at the TOML kind (string, integer,
+//! duration, ...): a duration's or size's grammar and enum members are not
+//! checked. System variables are checked by name, scope and type (enum
+//! members, bool words, number ranges, Go durations); the variable's own
+//! `Validation` function, when it has one, is not modelled (the outcome
+//! says so), nor are `noop.go`'s MySQL no-op variables (unknown here) or
+//! the executor's legacy handling of `SET SESSION` on INSTANCE variables.
 
 use std::collections::BTreeMap;
 
@@ -308,6 +316,11 @@ impl ConfigOf {
 /// values of the wrong kind, and keys inside sections the tables list but
 /// did not follow. Empty when the file is all known.
 pub fn config_problems(t: &Tables, of: ConfigOf, text: &str) -> Vec<String> {
+    config_problems_at(t, of, "the config file", text)
+}
+
+/// [`config_problems`] of the file at `file` (tidb-server's message names it).
+pub fn config_problems_at(t: &Tables, of: ConfigOf, file: &str, text: &str) -> Vec<String> {
     let doc: toml::Table = match text.parse() {
         Ok(d) => d,
         Err(e) => return vec![format!("not TOML: {e}")],
@@ -316,9 +329,12 @@ pub fn config_problems(t: &Tables, of: ConfigOf, text: &str) -> Vec<String> {
     if keys.is_empty() {
         return vec![format!("the tables have no {} keys", of.section())];
     }
-    let unknown = &t.0[of.section()]["unknown_key"];
+    let mut unknown = t.0[of.section()]["unknown_key"].clone();
+    if let Some(m) = unknown["message"].as_str() {
+        unknown["message"] = Value::from(m.replace("{file}", file));
+    }
     let mut out = Vec::new();
-    walk(&doc, "", &keys, of, unknown, &mut out);
+    walk(&doc, "", &keys, of, &unknown, &mut out);
     out
 }
 
@@ -362,6 +378,11 @@ fn kind_ok(kind: &str, v: &toml::Value) -> bool {
         "string-map" => {
             matches!(v, V::Table(t) if t.values().all(|x| matches!(x, V::String(_))))
         }
+        // a Go type with UnmarshalText: BurntSushi/toml hands it the text of a scalar
+        "text" => matches!(
+            v,
+            V::String(_) | V::Boolean(_) | V::Integer(_) | V::Float(_)
+        ),
         "table" => matches!(v, V::Table(_)),
         "array" => matches!(v, V::Array(_)),
         _ => true,
@@ -478,4 +499,493 @@ pub fn pd_ctl_command(t: &Tables, argv: &[String]) -> Result<Value, String> {
         });
     }
     Ok(c.clone())
+}
+
+// ------------------------------------------------------------ system variables
+
+/// The scope a `SET` names (`SET GLOBAL x`, `@@global.x`; otherwise SESSION).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetScope {
+    Global,
+    Session,
+}
+
+/// One `name = value` of a `SET` statement that names a system variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assignment {
+    pub scope: SetScope,
+    pub name: String,
+    /// The value as TiDB validates it: a quoted string unquoted, a number as written.
+    pub value: String,
+}
+
+/// What tidb-server makes of a `SET` it accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    /// The value TiDB stores (normalized: `ON`, the enum's spelling, a Go duration's `String()`).
+    pub value: String,
+    /// TiDB sets the bound instead of the value and warns (ErrTruncatedWrongValue).
+    pub clamped: bool,
+    /// The variable has a `Validation` function of its own, which is not modelled.
+    pub custom_validation: bool,
+}
+
+fn sysvar<'a>(t: &'a Tables, name: &str) -> Option<&'a Value> {
+    t.0["tidb_sysvars"]["variables"]
+        .as_array()?
+        .iter()
+        .find(|v| {
+            v["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+}
+
+fn sysvar_refusal(t: &Tables, what: &str, args: &[(&str, &str)]) -> String {
+    let mut m = t.0["tidb_sysvars"][what]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for (k, v) in args {
+        m = m.replace(&format!("{{{k}}}"), v);
+    }
+    m
+}
+
+/// `SET [GLOBAL|SESSION] name = value` as tidb-server's `SysVar.Validate`
+/// runs it (pkg/sessionctx/variable/variable.go, cited in the tables): the
+/// name, the scope, then the check of the variable's type. Err is the
+/// message tidb-server returns.
+pub fn sysvar_set(
+    t: &Tables,
+    scope: SetScope,
+    name: &str,
+    value: &str,
+) -> Result<Accepted, String> {
+    let Some(v) = sysvar(t, name) else {
+        return Err(sysvar_refusal(t, "unknown_variable", &[("name", name)]));
+    };
+    let vname = v["name"].as_str().unwrap_or(name);
+    let scopes: Vec<&str> = v["scope"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let has = |s: &str| scopes.contains(&s);
+    if v["readOnly"] == true || has("NONE") {
+        return Err(sysvar_refusal(
+            t,
+            "read_only",
+            &[("name", vname), ("scope", "read only")],
+        ));
+    }
+    match scope {
+        SetScope::Global if !(has("GLOBAL") || has("INSTANCE")) => {
+            return Err(sysvar_refusal(t, "session_only", &[("name", vname)]))
+        }
+        SetScope::Session if !has("SESSION") => {
+            return Err(sysvar_refusal(t, "global_only", &[("name", vname)]))
+        }
+        _ => {}
+    }
+    let custom_validation = v["custom_validation"] == true;
+    let ok = |value: String, clamped: bool| {
+        Ok(Accepted {
+            value,
+            clamped,
+            custom_validation,
+        })
+    };
+    if value.is_empty()
+        && ((v["allowEmpty"] == true && scope == SetScope::Session) || v["allowEmptyAll"] == true)
+    {
+        return ok(String::new(), false);
+    }
+    let wrong_value = || {
+        Err(sysvar_refusal(
+            t,
+            "wrong_value",
+            &[("name", vname), ("value", value)],
+        ))
+    };
+    let wrong_type = || Err(sysvar_refusal(t, "wrong_type", &[("name", vname)]));
+    let num = |k: &str| v[k].as_f64();
+    match v["type"].as_str().unwrap_or("str") {
+        "enum" => {
+            let values: Vec<&str> = v["possible_values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for (i, p) in values.iter().enumerate() {
+                if value.eq_ignore_ascii_case(p) || value == i.to_string() {
+                    return ok(p.to_string(), false);
+                }
+            }
+            if v["possible_values_unresolved"].is_array() {
+                return Err(format!(
+                    "{vname}: its allowed values include some the tables could not resolve ({}); add them to tidbsrc.py",
+                    v["possible_values_unresolved"]
+                ));
+            }
+            wrong_value()
+        }
+        "bool" => {
+            if value.eq_ignore_ascii_case("ON") || value == "1" {
+                ok("ON".into(), false)
+            } else if value.eq_ignore_ascii_case("OFF") || value == "0" {
+                ok("OFF".into(), false)
+            } else {
+                wrong_value()
+            }
+        }
+        "int" | "unsigned" => {
+            if v["allowAutoValue"] == true && value == "-1" {
+                return ok(value.into(), false);
+            }
+            let unsigned = v["type"] == "unsigned";
+            let Ok(n) = value.parse::<i128>() else {
+                return wrong_type();
+            };
+            if value.is_empty()
+                || (unsigned && !value.starts_with('-') && value.parse::<u64>().is_err())
+                || (!unsigned && value.parse::<i64>().is_err())
+            {
+                return wrong_type();
+            }
+            let min = v["min"].as_i64().map(i128::from).unwrap_or(if unsigned {
+                0
+            } else {
+                i64::MIN as i128
+            });
+            let max = v["max"]
+                .as_u64()
+                .map(i128::from)
+                .or_else(|| v["max"].as_i64().map(i128::from))
+                .unwrap_or(if unsigned {
+                    u64::MAX as i128
+                } else {
+                    i64::MAX as i128
+                });
+            if n < min {
+                ok(min.to_string(), true)
+            } else if n > max {
+                ok(max.to_string(), true)
+            } else {
+                ok(value.into(), false)
+            }
+        }
+        "float" => {
+            let Ok(f) = value.parse::<f64>() else {
+                return wrong_type();
+            };
+            match (num("min"), num("max")) {
+                (Some(min), _) if f < min => ok(min.to_string(), true),
+                (_, Some(max)) if f > max => ok(max.to_string(), true),
+                _ => ok(value.into(), false),
+            }
+        }
+        "duration" => {
+            let Some(ns) = go_parse_duration(value) else {
+                return wrong_type();
+            };
+            let min = v["min"].as_i64().map(i128::from).unwrap_or(i128::MIN);
+            let max = v["max"].as_u64().map(i128::from).unwrap_or(i128::MAX);
+            if ns < min {
+                ok(go_duration_string(min), true)
+            } else if ns > max {
+                ok(go_duration_string(max), true)
+            } else {
+                ok(go_duration_string(ns), false)
+            }
+        }
+        "time" => {
+            if go_time_of_day(value) {
+                ok(value.into(), false)
+            } else {
+                Err(format!(
+                    "{vname}: {value:?} is no time of day tidb-server parses (layouts \"15:04\" and \"15:04 -0700\", {})",
+                    t.0["tidb_sysvars"]["validate"]["time_cite"]
+                        .as_str()
+                        .unwrap_or_default()
+                ))
+            }
+        }
+        _ => ok(value.into(), false),
+    }
+}
+
+/// Go's `time.ParseDuration` (nanoseconds), None where Go refuses.
+pub fn go_parse_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(n);
+        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
+            return None;
+        }
+        let u = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(u);
+        let scale: f64 = match unit {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += num.parse::<f64>().ok()? * scale;
+        rest = tail;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    Some(if neg { -(total as i128) } else { total as i128 })
+}
+
+/// Go's `time.Duration.String()` for whole nanoseconds.
+pub fn go_duration_string(ns: i128) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let u = ns.unsigned_abs();
+    let frac = |v: u128, unit: u128| {
+        let whole = v / unit;
+        let rest = v % unit;
+        if rest == 0 {
+            whole.to_string()
+        } else {
+            let width = unit.to_string().len() - 1;
+            let digits = format!("{rest:0width$}");
+            format!("{whole}.{}", digits.trim_end_matches('0'))
+        }
+    };
+    if u < 1_000 {
+        return format!("{sign}{u}ns");
+    }
+    if u < 1_000_000 {
+        return format!("{sign}{}\u{b5}s", frac(u, 1_000));
+    }
+    if u < 1_000_000_000 {
+        return format!("{sign}{}ms", frac(u, 1_000_000));
+    }
+    let s = u / 1_000_000_000;
+    let sub = u % 1_000_000_000;
+    let secs = frac(s % 60 * 1_000_000_000 + sub, 1_000_000_000);
+    if s < 60 {
+        return format!("{sign}{secs}s");
+    }
+    let m = s / 60;
+    if m < 60 {
+        return format!("{sign}{m}m{secs}s");
+    }
+    format!("{sign}{}h{}m{secs}s", m / 60, m % 60)
+}
+
+/// `15:04` or `15:04 -0700`, as checkTimeSystemVar parses a time of day.
+fn go_time_of_day(s: &str) -> bool {
+    let hm = |x: &str| {
+        let Some((h, m)) = x.split_once(':') else {
+            return false;
+        };
+        (1..=2).contains(&h.len())
+            && h.parse::<u32>().is_ok_and(|h| h < 24)
+            && m.len() == 2
+            && m.parse::<u32>().is_ok_and(|m| m < 60)
+    };
+    if s.len() <= 5 {
+        return hm(s);
+    }
+    match s.split_once(' ') {
+        Some((a, z)) => {
+            hm(a)
+                && z.len() == 5
+                && matches!(z.as_bytes()[0], b'+' | b'-')
+                && z[1..].bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// The statements of `sql` (split at `;` outside quotes), TiDB's executable
+/// comments `/*T! ... */` opened, other comments dropped.
+pub fn sql_statements(sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let b: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    let mut quote: Option<char> = None;
+    while i < b.len() {
+        let c = b[i];
+        if let Some(q) = quote {
+            cur.push(c);
+            if c == '\\' && i + 1 < b.len() {
+                cur.push(b[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        let rest: String = b[i..b.len().min(i + 4)].iter().collect();
+        if rest.starts_with("/*T!") {
+            i += 4;
+            continue;
+        }
+        if rest.starts_with("/*") {
+            let tail: String = b[i..].iter().collect();
+            i += tail.find("*/").map_or(b.len() - i, |e| e + 2);
+            continue;
+        }
+        if rest.starts_with("*/") {
+            i += 2;
+            continue;
+        }
+        match c {
+            '\'' | '"' | '`' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            ';' => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+        i += 1;
+    }
+    out.push(cur);
+    out.into_iter()
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The system variables a `SET` statement assigns (user variables `@x`
+/// skipped). Each assignment carries its own scope keyword, as geowp
+/// writes them; one without is SESSION. Err for a `SET` this reader cannot
+/// split into assignments.
+pub fn set_assignments(statement: &str) -> Result<Vec<Assignment>, String> {
+    let s = statement.trim();
+    let Some(body) = s
+        .get(..4)
+        .filter(|p| p.eq_ignore_ascii_case("SET "))
+        .map(|_| &s[4..])
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for part in split_outside_quotes(body, ',') {
+        let part = part.trim();
+        let Some((lhs, rhs)) = part.split_once('=') else {
+            return Err(format!("no `=` in {part:?} of {statement:?}"));
+        };
+        let lhs = lhs.trim();
+        let words: Vec<&str> = lhs.split_whitespace().collect();
+        let (scope, name) = match words.as_slice() {
+            [kw, name] if kw.eq_ignore_ascii_case("GLOBAL") => (SetScope::Global, *name),
+            [kw, name]
+                if kw.eq_ignore_ascii_case("SESSION") || kw.eq_ignore_ascii_case("LOCAL") =>
+            {
+                (SetScope::Session, *name)
+            }
+            [name] => {
+                let lower = name.to_ascii_lowercase();
+                if let Some(n) = lower.strip_prefix("@@global.") {
+                    (SetScope::Global, &name[name.len() - n.len()..])
+                } else if let Some(n) = lower
+                    .strip_prefix("@@session.")
+                    .or_else(|| lower.strip_prefix("@@local."))
+                    .or_else(|| lower.strip_prefix("@@"))
+                {
+                    (SetScope::Session, &name[name.len() - n.len()..])
+                } else if name.starts_with('@') {
+                    continue;
+                } else {
+                    (SetScope::Session, *name)
+                }
+            }
+            _ => return Err(format!("cannot read {lhs:?} in {statement:?}")),
+        };
+        let rhs = rhs.trim();
+        let value = match rhs.chars().next() {
+            Some(q @ ('\'' | '"')) if rhs.len() >= 2 && rhs.ends_with(q) => {
+                rhs[1..rhs.len() - 1].replace("\\'", "'").replace("''", "'")
+            }
+            _ => rhs.to_string(),
+        };
+        out.push(Assignment {
+            scope,
+            name: name.to_string(),
+            value,
+        });
+    }
+    Ok(out)
+}
+
+fn split_outside_quotes(s: &str, sep: char) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quote: Option<char> = None;
+    for c in s.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if c == sep => {
+                out.push(String::new());
+                continue;
+            }
+            None => {}
+        }
+        out.last_mut().unwrap().push(c);
+    }
+    out
+}
+
+/// Every system variable the `SET` statements of `sql` assign, against the
+/// tables: what tidb-server refuses (its message), clamps or cannot be
+/// checked. Empty when tidb-server takes all as written.
+pub fn sql_problems(t: &Tables, sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for st in sql_statements(sql) {
+        match set_assignments(&st) {
+            Err(e) => out.push(e),
+            Ok(list) => {
+                for a in list {
+                    match sysvar_set(t, a.scope, &a.name, &a.value) {
+                        Err(e) => out.push(format!("{st}: {e}")),
+                        Ok(acc) if acc.clamped => out.push(format!(
+                            "{st}: tidb-server sets {} to {} instead of {:?} and warns ({})",
+                            a.name,
+                            acc.value,
+                            a.value,
+                            t.0["tidb_sysvars"]["validate"]["out_of_range_cite"]
+                                .as_str()
+                                .unwrap_or_default()
+                        )),
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    out
 }

@@ -4,6 +4,8 @@ tidb-server and pd-ctl accept, read from their source at the pinned tags.
 
     tests/standins/tidbsrc.py PD_GIT TIKV_GIT PFLAG_GIT COBRA_GIT CLAP_GIT [TIDB_DIR TIDB_COMMIT] \
         > tests/standins/tidb-tables.json
+    tests/standins/tidbsrc.py --tidb-files FILES_DIR \
+        < tests/standins/tidb-tables.json > tests/standins/tidb-tables.json.new
 
 Each *_GIT is a bare mirror (git -C DIR show TAG:path is how files are read):
 tikv/pd and tikv/tikv at v8.5.7, spf13/pflag v1.0.5 and spf13/cobra v1.8.0
@@ -15,10 +17,20 @@ tidb part is left out, or, with GEOWP_KEEP_TIDB=FILE, carried over
 unchanged from FILE (an earlier output of this script) when only the
 PD, TiKV or pd-ctl part is read again.
 
+--tidb-files is the reverse: the PD, TiKV, pd-ctl and tidb-server argv
+parts (and their sources) are carried over unchanged from the earlier
+output on stdin, and the tidb-server config keys (tidb_config) and system
+variables (tidb_sysvars) are read again from FILES_DIR, laid out as
+FILES_DIR/<commit>/<path>: pingcap/tidb is too large for a mirror here, so
+its files were saved one by one from a search index that keeps each file at
+the commits that changed it, and each file is cited at its own commit
+(TIDB_FILES below; none of them is the v8.5.7 tag, which the index does not
+hold; sources["pingcap/tidb"] says which commit each file was read at).
+
 Deterministic: the same sources give the same file. Every entry cites the
-line it was read from as `repo@tag path:line`. Not run in CI (the mirrors
-are not there); the JSON is committed and tests/tests/tidb_tables.rs holds
-the rendered objects to it."""
+line it was read from as `repo@tag path:line` (or `repo@commit path:line`).
+Not run in CI (the mirrors are not there); the JSON is committed and
+tests/tests/tidb_tables.rs holds the rendered objects to it."""
 import json, os, re, subprocess, sys
 
 PD_TAG, TIKV_TAG, PFLAG_TAG, COBRA_TAG, CLAP_TAG = 'v8.5.7', 'v8.5.7', 'v1.0.5', 'v1.8.0', 'v2.33.0'
@@ -64,6 +76,34 @@ class Dir(Repo):
         return self._cache[path]
 
 
+class Files(Repo):
+    """pingcap/tidb files saved one by one, each at the commit the search
+    index holds it at: FILES_DIR/<commit>/<path>. Every path must be in one
+    commit directory only; each is cited at its own commit."""
+
+    def __init__(self, name, root, paths):
+        super().__init__(name, root, None)
+        self.commits = {}
+        for path in paths:
+            found = sorted(c for c in os.listdir(root) if os.path.isfile(os.path.join(root, c, path)))
+            if len(found) != 1:
+                raise SystemExit(f'{root}: {path} is in {found or "no"} commit directory; need exactly one')
+            self.commits[path] = found[0]
+
+    def lines(self, path):
+        if path not in self._cache:
+            with open(os.path.join(self.git, self.commits[path], path), encoding='utf-8') as f:
+                self._cache[path] = f.read().split('\n')
+        return self._cache[path]
+
+    def ls(self, d):
+        d = d.rstrip('/') + '/'
+        return sorted(p for p in self.commits if p.startswith(d) and '/' not in p[len(d):])
+
+    def cite(self, path, line):
+        return f'{self.name}@{self.commits[path]} {path}:{line}'
+
+
 # ------------------------------------------------------------ Go sources
 
 def go_code(l):
@@ -96,6 +136,10 @@ for t in ('int', 'int8', 'int16', 'int32', 'int64', 'uint', 'uint8', 'uint16', '
     GO_SCALARS[t] = 'integer'
 # named types whose TOML form their Unmarshal methods decide (cited where they are read)
 GO_NAMED = {'typeutil.Duration': 'duration', 'typeutil.ByteSize': 'bytesize', 'typeutil.StringSlice': 'string-array'}
+# struct types of packages that were not read (pingcap/tidb pkg/config/config.go:
+# tikv/client-go's config, pkg/util/logutil): sections listed, not followed
+GO_UNREAD_STRUCTS = {'tikvcfg.PDClient': 'github.com/tikv/client-go/v2/config', 'tikvcfg.TiKVClient': 'github.com/tikv/client-go/v2/config',
+                     'logutil.FileLogConfig': 'github.com/pingcap/tidb/pkg/util/logutil'}
 
 
 def go_struct(repo, pkgdir, name):
@@ -177,6 +221,13 @@ def go_keys(repo, module, pkgdir, struct, prefix, out, seen=()):
             if (ref[0], ref[1]) not in seen:
                 go_keys(repo, module, ref[0], ref[1], full + '.', out, seen + ((ref[0], ref[1]),))
             continue
+        if kind == 'unread-table':
+            entry.update({'type': 'table', 'followed': False, 'go_type': gotype, 'package': GO_UNREAD_STRUCTS[gotype.lstrip('*')]})
+            out.append(entry)
+            continue
+        if kind == 'text':
+            at = go_text_unmarshaler(repo, pkgdir, gotype.lstrip('*'))
+            entry['unmarshal_text_cite'] = repo.cite(at[0], at[1] + 1)
         entry['type'] = kind
         if kind == 'any':
             entry['go_type'] = gotype
@@ -195,12 +246,28 @@ def resolve(repo, module, pkgdir, imports, gotype):
     return (d, name) if go_struct(repo, d, name) else None
 
 
+def go_text_unmarshaler(repo, pkgdir, name):
+    """(path, line index) of `func (x *name) UnmarshalText(` in the package:
+    BurntSushi/toml hands such a type the value's text, so it is a scalar."""
+    for path in repo.ls(pkgdir):
+        if not path.endswith('.go') or path.endswith('_test.go'):
+            continue
+        for i, l in enumerate(repo.lines(path)):
+            if re.match(r'^func \(\w+ \*?' + re.escape(name) + r'\) UnmarshalText\(', l):
+                return path, i
+    return None
+
+
 def go_kind(repo, module, pkgdir, imports, gotype):
     t = gotype.lstrip('*')
     if t in GO_SCALARS:
         return GO_SCALARS[t]
     if t in GO_NAMED:
         return GO_NAMED[t]
+    if t in GO_UNREAD_STRUCTS:
+        return 'unread-table'
+    if '.' not in t and go_text_unmarshaler(repo, pkgdir, t):
+        return 'text'
     if t == '[]string':
         return 'string-array'
     if t.startswith('[]'):
@@ -451,8 +518,8 @@ def tikv_tables(tikv, clap):
 # ------------------------------------------------------------ pd-ctl
 
 D = 'tools/pd-ctl/pdctl/command/'
-# the commands geowp runs (provider/src/resources/cluster_stack/lifecycle.rs and
-# provider/src/render/tidb.rs): words, the file and Use line of the last word,
+# the commands geowp runs (stack/src/pdctl.rs, leave.rs, rolling.rs and
+# stack/src/render/tidb.rs): words, the file and Use line of the last word,
 # its arguments, and the lines it prints on success and failure.
 PD_CTL = [
     (['member', 'leader', 'show'], 'member_command.go', r'Use:\s+"show"', [], 'json', [(r'cmd\.Println\(r\)', 'the leader member as JSON', 'getLeaderMemberCommandFunc')],
@@ -569,7 +636,342 @@ def tidb_tables(tidb):
     return tables
 
 
+# pingcap/tidb files read by --tidb-files, as saved under FILES_DIR/<commit>/
+TIDB_FILES = ['pkg/config/config.go', 'pkg/sessionctx/variable/sysvar.go', 'pkg/sessionctx/variable/tidb_vars.go',
+              'pkg/sessionctx/variable/variable.go', 'pkg/sessionctx/variable/error.go', 'pkg/errno/errname.go']
+# files of which only a prefix was saved (the rest was not read): path -> (characters kept, characters in the file)
+TIDB_PARTIAL = {'pkg/errno/errname.go': (32000, 148889)}
+# constants the sysvar entries name whose files were not saved: the value and
+# where the search index's text shows it (no line: the file was not saved whole)
+TIDB_EXCERPT_CONSTANTS = {
+    'PlacementModeStrict': ('STRICT', 'pkg/sessionctx/variable/session.go, const block after (*SessionVars).BuildParserConfig: '
+                                      'PlacementModeStrict string = "STRICT" (search index excerpt; file not saved, no line)'),
+    'PlacementModeIgnore': ('IGNORE', 'pkg/sessionctx/variable/session.go, same const block: '
+                                      'PlacementModeIgnore string = "IGNORE" (search index excerpt; file not saved, no line)'),
+}
+GO_INT_NAMES = {'math.MaxInt8': 2**7 - 1, 'math.MaxInt16': 2**15 - 1, 'math.MaxInt32': 2**31 - 1, 'math.MaxInt64': 2**63 - 1,
+                'math.MinInt32': -2**31, 'math.MinInt64': -2**63, 'math.MaxUint8': 2**8 - 1, 'math.MaxUint16': 2**16 - 1,
+                'math.MaxUint32': 2**32 - 1, 'math.MaxUint64': 2**64 - 1, 'time.Nanosecond': 1, 'time.Microsecond': 10**3,
+                'time.Millisecond': 10**6, 'time.Second': 10**9, 'time.Minute': 60 * 10**9, 'time.Hour': 3600 * 10**9}
+
+
+def go_consts(repo, path):
+    """name -> (string value or int expression, 1-based line) for the
+    `Name [type] = literal` lines of the const blocks of a file."""
+    out, inside = {}, False
+    for i, l in enumerate(repo.lines(path)):
+        if re.match(r'^const \($', l):
+            inside = True
+            continue
+        if inside and l.startswith(')'):
+            inside = False
+            continue
+        if not inside:
+            continue
+        m = re.match(r'^\t(\w+)(?:\s+\w+)?\s*=\s*"((?:\\.|[^"\\])*)"', l)
+        if m:
+            out[m.group(1)] = (('str', m.group(2)), i + 1)
+            continue
+        m = re.match(r'^\t(\w+)(?:\s+\w+)?\s*=\s*([-\w. *<>/+()]+?)\s*(//.*)?$', l)
+        if m:
+            out[m.group(1)] = (('expr', m.group(2).strip()), i + 1)
+    return out
+
+
+def go_int(expr, consts, depth=0):
+    """The value of a Go integer constant expression, or None."""
+    import ast
+    text = expr.strip()
+    if depth > 5:
+        return None
+    for name, v in sorted(GO_INT_NAMES.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(name, str(v))
+    text = re.sub(r'\b(?:int|int32|int64|uint|uint32|uint64)\(', '(', text)
+    try:
+        tree = ast.parse(text, mode='eval')
+    except SyntaxError:
+        return None
+
+    def ev(n):
+        if isinstance(n, ast.Expression):
+            return ev(n.body)
+        if isinstance(n, ast.Constant) and isinstance(n.value, int):
+            return n.value
+        if isinstance(n, ast.UnaryOp) and isinstance(n.op, ast.USub):
+            v = ev(n.operand)
+            return None if v is None else -v
+        if isinstance(n, ast.BinOp):
+            a, b = ev(n.left), ev(n.right)
+            if a is None or b is None:
+                return None
+            ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+                   ast.LShift: lambda: a << b, ast.FloorDiv: lambda: a // b, ast.Div: lambda: a // b}
+            f = ops.get(type(n.op))
+            return f() if f else None
+        if isinstance(n, ast.Name) and n.id in consts and consts[n.id][0][0] == 'expr':
+            return go_int(consts[n.id][0][1], consts, depth + 1)
+        return None
+    return ev(tree)
+
+
+def go_split_top(text):
+    """`text` split at the commas outside brackets, strings and comments."""
+    parts, depth, cur, i = [], 0, [], 0
+    while i < len(text):
+        c = text[i]
+        if c in '"`\'':
+            j = i + 1
+            while j < len(text) and text[j] != c:
+                j += 2 if text[j] == '\\' and c != '`' else 1
+            cur.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if text.startswith('//', i):
+            j = text.find('\n', i)
+            i = len(text) if j < 0 else j
+            continue
+        if c in '([{':
+            depth += 1
+        elif c in ')]}':
+            depth -= 1
+        if c == ',' and depth == 0:
+            parts.append(''.join(cur))
+            cur = []
+        else:
+            cur.append(c)
+        i += 1
+    if ''.join(cur).strip():
+        parts.append(''.join(cur))
+    return [p.strip() for p in parts if p.strip()]
+
+
+def go_slice_entries(repo, path, opener):
+    """(text, 1-based line of its `{`) of each element of the composite
+    literal that opens at the first line matching `opener`."""
+    lines = repo.lines(path)
+    start = repo.find(path, opener)
+    text = '\n'.join(lines[start - 1:])
+    base = start
+    i = text.index('{') + 1
+    out, depth, begin = [], 0, None
+    while i < len(text):
+        c = text[i]
+        if c in '"`\'':
+            j = i + 1
+            while j < len(text) and text[j] != c:
+                j += 2 if text[j] == '\\' and c != '`' else 1
+            i = j + 1
+            continue
+        if text.startswith('//', i) or text.startswith('/*', i):
+            end = text.find('\n' if text[i + 1] == '/' else '*/', i)
+            i = end + (1 if text[i + 1] == '/' else 2)
+            continue
+        if c == '{':
+            if depth == 0:
+                begin = i
+            depth += 1
+        elif c == '}':
+            if depth == 0:
+                break
+            depth -= 1
+            if depth == 0:
+                out.append((text[begin + 1:i], base + text.count('\n', 0, begin)))
+        i += 1
+    return out
+
+
+SYSVAR_TYPES = {'TypeStr': 'str', 'TypeBool': 'bool', 'TypeInt': 'int', 'TypeEnum': 'enum', 'TypeFloat': 'float',
+                'TypeUnsigned': 'unsigned', 'TypeTime': 'time', 'TypeDuration': 'duration'}
+
+
+def tidb_sysvar_tables(tidb):
+    sv, tv, var, err, errno = ('pkg/sessionctx/variable/sysvar.go', 'pkg/sessionctx/variable/tidb_vars.go',
+                               'pkg/sessionctx/variable/variable.go', 'pkg/sessionctx/variable/error.go', 'pkg/errno/errname.go')
+    consts, const_cites = {}, {}
+    for path in (tv, sv, var):
+        for name, (val, line) in go_consts(tidb, path).items():
+            consts[name] = (val, line)
+            const_cites[name] = tidb.cite(path, line)
+
+    def string_of(expr):
+        """(value, cite) of a string literal or a string constant, else (None, None)."""
+        e = expr.strip()
+        m = re.fullmatch(r'"((?:\\.|[^"\\])*)"', e)
+        if m:
+            return m.group(1), None
+        if e in consts and consts[e][0][0] == 'str':
+            return consts[e][0][1], const_cites[e]
+        if e in TIDB_EXCERPT_CONSTANTS:
+            return TIDB_EXCERPT_CONSTANTS[e][0], None
+        return None, None
+
+    entries, unresolved = [], []
+    for text, line in go_slice_entries(tidb, sv, r'^var defaultSysVars = \[\]\*SysVar\{'):
+        fields = {}
+        for part in go_split_top(text):
+            m = re.match(r'^(\w+)\s*:\s*(.*)$', part, re.S)
+            if m:
+                fields[m.group(1)] = m.group(2).strip()
+        name_expr = fields.get('Name', '')
+        name, name_cite = string_of(name_expr)
+        # the line of `Name:` (the entry's own line when it holds it)
+        rel = text[:text.find('Name:')].count('\n') if 'Name:' in text else 0
+        entry = {'cite': tidb.cite(sv, line + rel)}
+        if name is None:
+            unresolved.append({'name_expr': name_expr, 'cite': entry['cite']})
+            continue
+        entry['name'] = name
+        if name_cite:
+            entry['name_cite'] = name_cite
+        scope = fields.get('Scope', 'ScopeNone')
+        entry['scope'] = sorted(s.strip()[len('Scope'):].upper() for s in scope.split('|'))
+        entry['type'] = SYSVAR_TYPES.get(fields.get('Type', 'TypeStr'), fields.get('Type'))
+        for key, out in (('MinValue', 'min'), ('MaxValue', 'max')):
+            if key in fields:
+                v = go_int(fields[key], consts)
+                if v is None and re.fullmatch(r'-?\d+\.\d+', fields[key]):
+                    v = float(fields[key])
+                if v is None:
+                    entry[out + '_expr'] = fields[key]
+                else:
+                    entry[out] = v
+        if 'PossibleValues' in fields:
+            pv = fields['PossibleValues']
+            m = re.fullmatch(r'\[\]string\{(.*)\}', pv, re.S)
+            vals, bad, cites = [], [], []
+            for item in (go_split_top(m.group(1)) if m else [pv]):
+                v, c = string_of(item)
+                if v is None:
+                    bad.append(item)
+                else:
+                    vals.append(v)
+                    if c:
+                        cites.append(c)
+                    elif item in TIDB_EXCERPT_CONSTANTS:
+                        entry.setdefault('possible_values_source', []).append(TIDB_EXCERPT_CONSTANTS[item][1])
+            entry['possible_values'] = vals
+            if bad:
+                entry['possible_values_unresolved'] = bad
+            if cites:
+                entry['possible_values_cite'] = sorted(set(cites))
+        for flag in ('ReadOnly', 'AllowEmpty', 'AllowEmptyAll', 'AllowAutoValue', 'Hidden'):
+            if fields.get(flag) == 'true':
+                entry[flag[0].lower() + flag[1:]] = True
+        if 'Aliases' in fields:
+            m = re.fullmatch(r'\[\]string\{(.*)\}', fields['Aliases'], re.S)
+            entry['aliases'] = [string_of(a)[0] or a for a in go_split_top(m.group(1))] if m else [fields['Aliases']]
+        if 'Validation' in fields:
+            entry['custom_validation'] = True
+        entries.append(entry)
+    entries.sort(key=lambda e: e['name'])
+    names = [e['name'] for e in entries]
+    if len(names) != len(set(names)):
+        raise SystemExit('duplicate sysvar names: ' + ', '.join(sorted({n for n in names if names.count(n) > 1})))
+
+    def fn(path, pattern):
+        return tidb.cite(path, tidb.find(path, pattern))
+
+    def errmsg(code):
+        line = tidb.find(errno, r'^\t' + code + r':\s+mysql\.Message\(')
+        msg = re.search(r'mysql\.Message\("((?:\\.|[^"\\])*)"', tidb.lines(errno)[line - 1]).group(1)
+        return msg, tidb.cite(errno, line)
+
+    def refusal(var_name, code, placeholders, what):
+        msg, cite = errmsg(code)
+        for ph in placeholders:
+            msg = re.sub(r'%-?\.?\d*s', '{' + ph + '}', msg, count=1)
+        return {'message': msg, 'cite': cite, 'error_var_cite': fn(err, r'^\t' + var_name + r'\s+='), 'what': what}
+
+    return {'tidb_sysvars': {
+        'what': 'defaultSysVars of pkg/sessionctx/variable/sysvar.go (noop.go\'s MySQL-compatibility no-ops are not read); '
+                'a name matches case-insensitively (RegisterSysVar/GetSysVar lower-case it)',
+        'registry_cite': fn(var, r'^func GetSysVar\('),
+        'variables': entries,
+        'unresolved_names': unresolved,
+        'validate': {
+            'what': 'SET runs SysVar.Validate: the scope first, then the check of the type, then the variable\'s own Validation func (not modelled here)',
+            'cite': fn(var, r'^func \(sv \*SysVar\) Validate\('),
+            'scope_cite': fn(var, r'^func \(sv \*SysVar\) validateScope\('),
+            'type_cite': fn(var, r'^func \(sv \*SysVar\) ValidateFromType\('),
+            'empty_cite': fn(var, r'if value == "" && \(\(sv\.AllowEmpty && scope == ScopeSession\) \|\| sv\.AllowEmptyAll\)'),
+            'enum_cite': fn(var, r'^func \(sv \*SysVar\) checkEnumSystemVar\('),
+            'bool_cite': fn(var, r'^func \(sv \*SysVar\) checkBoolSystemVar\('),
+            'int_cite': fn(var, r'^func \(sv \*SysVar\) checkInt64SystemVar\('),
+            'unsigned_cite': fn(var, r'^func \(sv \*SysVar\) checkUInt64SystemVar\('),
+            'float_cite': fn(var, r'^func \(sv \*SysVar\) checkFloatSystemVar\('),
+            'duration_cite': fn(var, r'^func \(sv \*SysVar\) checkDurationSystemVar\('),
+            'time_cite': fn(var, r'^func \(sv \*SysVar\) checkTimeSystemVar\('),
+            'out_of_range': 'an int, unsigned, float or duration outside [min, max] is not refused: TiDB sets the bound and warns (ErrTruncatedWrongValue)',
+            'out_of_range_cite': fn(var, r'vars\.StmtCtx\.AppendWarning\(ErrTruncatedWrongValue\.FastGenByArgs\(sv\.Name, value\)\)'),
+        },
+        'unknown_variable': refusal('ErrUnknownSystemVar', 'ErrUnknownSystemVariable', ['name'],
+                                    'no sysvar of that name (the executor\'s SET path that returns it was not read)'),
+        'read_only': refusal('ErrIncorrectScope', 'ErrIncorrectGlobalLocalVar', ['name', 'scope'],
+                             'ReadOnly or ScopeNone: validateScope passes "read only" for the second argument'),
+        'session_only': refusal('errLocalVariable', 'ErrLocalVariable', ['name'], 'SET GLOBAL of a variable without GLOBAL or INSTANCE scope'),
+        'global_only': refusal('errGlobalVariable', 'ErrGlobalVariable', ['name'], 'SET SESSION of a variable without SESSION scope'),
+        'wrong_value': refusal('ErrWrongValueForVar', 'ErrWrongValueForVar', ['name', 'value'], 'a bool or enum value that is none of the allowed ones'),
+        'wrong_type': refusal('ErrWrongTypeForVar', 'ErrWrongTypeForVar', ['name'],
+                              'an int, unsigned or float that does not parse, an empty number, a duration Go\'s time.ParseDuration refuses'),
+    }}
+
+
+def tidb_config_tables(tidb):
+    cfg = 'pkg/config/config.go'
+    keys = []
+    go_keys(tidb, 'github.com/pingcap/tidb', 'pkg/config', 'Config', '', keys)
+    msg_line = tidb.find(cfg, r'return fmt\.Sprintf\("config file %s contained invalid configuration options: %s; check "\+')
+    parts, i = [], msg_line - 1
+    while True:
+        # the format string is split over lines joined with "+"
+        l = tidb.lines(cfg)[i]
+        parts += re.findall(r'"((?:\\.|[^"\\])*)"', l)
+        if not l.rstrip().endswith('+'):
+            break
+        i += 1
+    msg = ''.join(parts)
+    msg = msg.replace('%s', '{file}', 1).replace('%s', '{keys}', 1)
+    return {'tidb_config': {
+        'decoder': 'BurntSushi/toml (pkg/config/config.go imports it; the version TiDB pins was not read): read like PD\'s, '
+                   'a key matches a toml tag, else a field name case-insensitively; fields tagged "-" are no keys',
+        'decoder_cite': tidb.cite(cfg, tidb.find(cfg, r'"github\.com/BurntSushi/toml"')),
+        'keys': keys,
+        'unknown_key': {
+            'severity': 'warning (fatal under -config-strict or -config-check)',
+            'message': msg,
+            'cite': tidb.cite(cfg, msg_line),
+            'undecoded_cite': tidb.cite(cfg, tidb.find(cfg, r'undecoded := metaData\.Undecoded\(\)')),
+            'handling': {'what': 'tidb-server prints the message to stderr and starts, unless -config-strict or -config-check is given '
+                                 '(then it stops); a file whose unknown keys are all removed options only ever warns',
+                         'cite': tidb.cite(cfg, tidb.find(cfg, r'if \(!configCheck && !configStrict\) \|\| isAllRemovedConfigItems\(tmp\.UndecodedItems\) \{')),
+                         'print_cite': tidb.cite(cfg, tidb.find(cfg, r'fmt\.Fprintln\(os\.Stderr, err\.Error\(\)\)'))},
+        },
+    }}
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == '--tidb-files':
+        # carry the PD, TiKV, pd-ctl and tidb-server argv parts over from the
+        # earlier output on stdin; read tidb-server's config keys and system
+        # variables again from the saved pingcap/tidb files
+        old = json.load(sys.stdin)
+        tidb = Files('pingcap/tidb', sys.argv[2], TIDB_FILES)
+        out = {k: v for k, v in old.items() if k not in ('tidb_config', 'tidb_sysvars')}
+        src = old['sources'].get('pingcap/tidb')
+        main_go = src if isinstance(src, str) else src.get('cmd/tidb-server/main.go')
+        files = {'cmd/tidb-server/main.go': main_go}
+        for path, commit in tidb.commits.items():
+            note = 'a commit the search index holds this file at, not the v8.5.7 tag'
+            if path in TIDB_PARTIAL:
+                kept, total = TIDB_PARTIAL[path]
+                note += f'; only its first {kept} of {total} characters were saved and read'
+            files[path] = f'{commit} ({note})'
+        out['sources'] = dict(old['sources'], **{'pingcap/tidb': files})
+        out.update(tidb_config_tables(tidb))
+        out.update(tidb_sysvar_tables(tidb))
+        json.dump(out, sys.stdout, indent=1, sort_keys=True)
+        sys.stdout.write('\n')
+        return
     pd = Repo('tikv/pd', sys.argv[1], PD_TAG)
     tikv = Repo('tikv/tikv', sys.argv[2], TIKV_TAG)
     pflag = Repo('spf13/pflag', sys.argv[3], PFLAG_TAG)
@@ -587,7 +989,7 @@ def main():
     elif os.environ.get('GEOWP_KEEP_TIDB'):
         with open(os.environ['GEOWP_KEEP_TIDB'], encoding='utf-8') as f:
             old = json.load(f)
-        for k in ('tidb_server', 'tidb_config'):
+        for k in ('tidb_server', 'tidb_config', 'tidb_sysvars'):
             if k in old:
                 out[k] = old[k]
         if 'pingcap/tidb' in old.get('sources', {}):

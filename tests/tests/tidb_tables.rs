@@ -1,8 +1,9 @@
 //! The TiDB objects geowp renders, read the way pd-server, tikv-server,
-//! tidb-server and pd-ctl read them: every flag, config key and pd-ctl
-//! command against the tables `tests/standins/tidbsrc.py` wrote from their
-//! source (`tests/standins/tidb-tables.json`), and the refusals each
-//! program gives for the faults found before (issue 19).
+//! tidb-server and pd-ctl read them: every flag, config key, pd-ctl
+//! command and system variable geowp sets against the tables
+//! `tests/standins/tidbsrc.py` wrote from their source
+//! (`tests/standins/tidb-tables.json`), and the refusals each program gives
+//! for the faults found before (issue 19).
 
 use std::collections::BTreeMap;
 
@@ -68,6 +69,8 @@ fn every_table_entry_cites_the_line_it_was_read_from() {
         ("tikv_server", "flags"),
         ("tikv_config", "keys"),
         ("tidb_server", "flags"),
+        ("tidb_config", "keys"),
+        ("tidb_sysvars", "variables"),
         ("pd_ctl", "commands"),
         ("pd_ctl", "global_flags"),
     ] {
@@ -80,7 +83,7 @@ fn every_table_entry_cites_the_line_it_was_read_from() {
             );
         }
     }
-    assert!(n > 500, "only {n} citations");
+    assert!(n > 1000, "only {n} citations");
     assert!(!well_formed("tikv/pd@v8.5.7 server/config/config.go"));
     assert!(!well_formed("server/config/config.go:12"));
 }
@@ -268,7 +271,18 @@ fn every_flag_key_and_pd_ctl_command_rendered_is_one_the_programs_accept() {
         if let Err(r) = tidbcheck::tidb_server_args(&t, &tidb_args) {
             say(&at, format!("tidb-server {tidb_args:?}: {r:?}"));
         }
-        // tidb.toml waits for the tidb key table: see tidb_config_keys_are_tabulated
+        let tidb_conf = tidb_args
+            .iter()
+            .find_map(|a| a.strip_prefix("--config="))
+            .unwrap_or_else(|| panic!("{at}: tidb-server has no --config"))
+            .to_string();
+        let text = find(&objs, "ConfigMap", "tidb-config").body["data"]["tidb.toml"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        for p in tidbcheck::config_problems_at(&t, ConfigOf::Tidb, &tidb_conf, &text) {
+            say(&at, format!("tidb.toml: {p}"));
+        }
         for (cm, file, of) in [
             ("pd-config", "pd.toml", ConfigOf::Pd),
             ("tikv-config", "tikv.toml", ConfigOf::Tikv),
@@ -317,21 +331,341 @@ fn container_of_job(o: &Obj) -> (Vec<String>, Vec<String>) {
     (strings(&c["command"]), strings(&c["args"]))
 }
 
+/// tidb.toml of one region, and the file tidb-server reads it as.
+fn tidb_toml(objs: &[Obj]) -> (String, String) {
+    let (_, args) = container(find(objs, "StatefulSet", "tidb"), "tidb");
+    let file = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--config="))
+        .expect("tidb-server --config")
+        .to_string();
+    let text = find(objs, "ConfigMap", "tidb-config").body["data"]["tidb.toml"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (file, text)
+}
+
 #[test]
-#[ignore = "the tables hold no tidb config keys yet: tidbsrc.py reads pingcap/tidb pkg/config/config.go only when given a checkout holding it"]
-fn tidb_config_keys_are_tabulated() {
+fn every_tidb_toml_key_is_one_tidb_server_knows() {
     let t = Tables::load();
+    let keys: Vec<String> = t.0["tidb_config"]["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["path"].as_str().map(str::to_string))
+        .collect();
     for m in ["us-east", "eu-west", "ap-south"] {
         for tls in [true, false] {
             let objs = render::render(&spec(m, tls), &inputs());
-            let text = find(&objs, "ConfigMap", "tidb-config").body["data"]["tidb.toml"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let p = tidbcheck::config_problems(&t, ConfigOf::Tidb, &text);
+            let (file, text) = tidb_toml(&objs);
+            let p = tidbcheck::config_problems_at(&t, ConfigOf::Tidb, &file, &text);
             assert!(p.is_empty(), "{m} (tls {tls}): {p:?}");
+            // what the file sets, each a key of the table (not a vacuous pass)
+            let doc: toml::Table = text.parse().unwrap();
+            let mut set = vec![];
+            for (k, v) in &doc {
+                match v {
+                    toml::Value::Table(sub) if k != "labels" => {
+                        set.extend(sub.keys().map(|s| format!("{k}.{s}")))
+                    }
+                    _ => set.push(k.clone()),
+                }
+            }
+            assert!(set.contains(&"tmp-storage-path".to_string()), "{set:?}");
+            assert_eq!(
+                set.iter().any(|k| k == "security.cluster-verify-cn"),
+                tls,
+                "{set:?}"
+            );
+            for k in set {
+                assert!(keys.contains(&k), "{k} is not in the tidb_config table");
+            }
         }
     }
+}
+
+#[test]
+fn tidb_server_warns_about_a_key_it_does_not_know_with_its_message() {
+    let t = Tables::load();
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let (file, text) = tidb_toml(&objs);
+    assert_eq!(file, "/etc/tidb/tidb.toml");
+    // a misspelt top-level key, then a misspelt key of a section geowp writes
+    let planted = format!("tmp-storage-paht = \"/x\"\n{text}");
+    let p = tidbcheck::config_problems_at(&t, ConfigOf::Tidb, &file, &planted);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with(
+            "config file /etc/tidb/tidb.toml contained invalid configuration options: tmp-storage-paht; check TiDB manual to make sure this option has not been deprecated and removed from your TiDB version if the option does not appear to be a typo (tidb-server prints the message to stderr and starts, unless -config-strict"
+        ),
+        "{p:?}"
+    );
+    let planted = text.replace("cluster-ssl-cert", "cluster-ssl-certificate");
+    let p = tidbcheck::config_problems_at(&t, ConfigOf::Tidb, &file, &planted);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("invalid configuration options: security.cluster-ssl-certificate;"),
+        "{p:?}"
+    );
+    // a known key with a value of the wrong kind: cluster-verify-cn is a list
+    let planted = text.replace("cluster-verify-cn = [\"", "cluster-verify-cn = \"");
+    let planted = planted.replace("\"]\n", "\"\n");
+    let p = tidbcheck::config_problems_at(&t, ConfigOf::Tidb, &file, &planted);
+    assert!(
+        p.len() == 1
+            && p[0].starts_with(
+                "security.cluster-verify-cn: a string where the program reads string-array"
+            ),
+        "{p:?}"
+    );
+    // a section of a package the tables do not follow
+    let p = tidbcheck::config_problems(
+        &t,
+        ConfigOf::Tidb,
+        "[tikv-client]\ngrpc-connection-count = 4\n",
+    );
+    assert!(
+        p[0].contains("a section the tables list but do not follow"),
+        "{p:?}"
+    );
+    // a Go type with UnmarshalText takes a scalar (log.enable-timestamp is nullableBool)
+    assert!(
+        tidbcheck::config_problems(&t, ConfigOf::Tidb, "[log]\nenable-timestamp = true\n")
+            .is_empty()
+    );
+}
+
+// ------------------------------------------------------------ system variables
+
+/// Runs the bootstrap script against a recording `mysql` that answers as
+/// TiDB; the statements it sent, in order.
+fn bootstrap_sql(primary_zone: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.path().join("sql.log");
+    std::fs::write(
+        bin.join("mysql"),
+        format!(
+            "#!/bin/sh\nsql=''\nwhile [ $# -gt 0 ]; do case \"$1\" in -e) sql=\"$2\"; shift;; esac; shift; done\n[ -n \"$sql\" ] || sql=$(cat)\nprintf '%s;\\n' \"$sql\" >> '{}'\ncase \"$sql\" in *'SELECT VERSION()'*) echo 8.0.11-TiDB-v8.5.7;; *information_schema.tables*) printf 'wp_posts\\nwp_options\\n';; esac\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("mysql"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let secrets = dir.path().join("secrets");
+    std::fs::create_dir_all(&secrets).unwrap();
+    std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "r00t").unwrap();
+    std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), "wp").unwrap();
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(tidb::BOOTSTRAP_SH)
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("SECRETS_DIR", &secrets)
+        .env("TIDB_HOST", "tidb")
+        .env("TIDB_PORT", "4000")
+        .env("TMPDIR", dir.path())
+        .env("PRIMARY_ZONE", primary_zone)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    std::fs::read_to_string(&log)
+        .unwrap()
+        .split(';')
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// The statements the stale-reads must-use plugin sends (on and off), as
+/// the rendered plugin builds them with the rendered staleness.
+fn stale_read_sql(objs: &[Obj]) -> Vec<String> {
+    let php = find(objs, "ConfigMap", "wordpress-mu-plugins").body["data"]["geowp-stale-reads.php"]
+        .as_str()
+        .expect("the stale-reads plugin is rendered")
+        .to_string();
+    let seconds = find(objs, "Deployment", "wordpress").body["spec"]["template"]["spec"]
+        ["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["env"].as_array().cloned().unwrap_or_default())
+        .find(|e| e["name"] == "GEOWP_STALE_READ_SECONDS")
+        .and_then(|e| e["value"].as_str().map(str::to_string))
+        .expect("GEOWP_STALE_READ_SECONDS");
+    let out: Vec<String> = php
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("return \"SET "))
+        .map(|l| format!("SET {}", l.trim_end_matches("\";")).replace("$seconds", &seconds))
+        .collect();
+    assert_eq!(out.len(), 2, "{php}");
+    out
+}
+
+#[test]
+fn every_system_variable_geowp_sets_is_one_tidb_server_takes_as_written() {
+    let t = Tables::load();
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let mut sql = bootstrap_sql("zone-us-east");
+    sql.extend(stale_read_sql(&objs));
+    let mut set = vec![];
+    for st in &sql {
+        for s in tidbcheck::sql_statements(st) {
+            for a in tidbcheck::set_assignments(&s).unwrap() {
+                let acc = tidbcheck::sysvar_set(&t, a.scope, &a.name, &a.value)
+                    .unwrap_or_else(|e| panic!("tidb-server refuses {s}: {e}"));
+                assert!(!acc.clamped, "{s}: tidb-server would store {}", acc.value);
+                assert!(!acc.custom_validation, "{s}: not checked in full");
+                set.push(format!("{:?} {} = {}", a.scope, a.name, acc.value));
+            }
+        }
+        assert!(tidbcheck::sql_problems(&t, st).is_empty(), "{st}");
+    }
+    set.sort();
+    set.dedup();
+    assert_eq!(
+        set,
+        [
+            "Global tidb_gc_life_time = 24h0m0s",
+            "Global tidb_replica_read = closest-adaptive",
+            "Session tidb_placement_mode = STRICT",
+            "Session tidb_read_staleness = ",
+            "Session tidb_read_staleness = -5",
+            "Session tidb_replica_read = closest-replicas",
+            "Session tidb_replica_read = leader",
+        ],
+        "the SETs geowp sends changed: {sql:#?}"
+    );
+    // the scope and type of each, as the tables read them
+    let v = |n: &str| {
+        t.0["tidb_sysvars"]["variables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        v("tidb_gc_life_time")["scope"],
+        serde_json::json!(["GLOBAL"])
+    );
+    assert_eq!(v("tidb_gc_life_time")["type"], "duration");
+    assert_eq!(
+        v("tidb_read_staleness")["scope"],
+        serde_json::json!(["SESSION"])
+    );
+    assert_eq!(v("tidb_read_staleness")["max"], 0);
+    assert_eq!(
+        v("tidb_replica_read")["scope"],
+        serde_json::json!(["GLOBAL", "SESSION"])
+    );
+    assert_eq!(
+        v("tidb_placement_mode")["possible_values"],
+        serde_json::json!(["STRICT", "IGNORE"])
+    );
+}
+
+#[test]
+fn tidb_server_refuses_a_wrong_system_variable_with_its_message() {
+    let t = Tables::load();
+    let refused = |sql: &str| {
+        let p = tidbcheck::sql_problems(&t, sql);
+        assert_eq!(p.len(), 1, "{sql}: {p:?}");
+        p[0].split_once(": ").map(|(_, m)| m.to_string()).unwrap()
+    };
+    // the bootstrap's own statements, each made wrong
+    let sql = bootstrap_sql("zone-us-east").join(";\n");
+    assert!(tidbcheck::sql_problems(&t, &sql).is_empty());
+    for (wrong, message) in [
+        (
+            sql.replace("tidb_gc_life_time", "tidb_gc_lifetime"),
+            "Unknown system variable 'tidb_gc_lifetime'",
+        ),
+        (
+            sql.replace("SET GLOBAL tidb_replica_read", "SET GLOBAL tidb_read_staleness"),
+            "Variable 'tidb_read_staleness' is a SESSION variable and can't be used with SET GLOBAL",
+        ),
+        (
+            sql.replace("'closest-adaptive'", "'closest_adaptive'"),
+            "Variable 'tidb_replica_read' can't be set to the value of 'closest_adaptive'",
+        ),
+        (
+            sql.replace("SET GLOBAL tidb_gc_life_time", "SET SESSION tidb_gc_life_time"),
+            "Variable 'tidb_gc_life_time' is a GLOBAL variable and should be set with SET GLOBAL",
+        ),
+        (
+            sql.replace("'24h'", "'1 day'"),
+            "Incorrect argument type to variable 'tidb_gc_life_time'",
+        ),
+        (
+            sql.replace("'STRICT'", "'STRICTLY'"),
+            "Variable 'tidb_placement_mode' can't be set to the value of 'STRICTLY'",
+        ),
+    ] {
+        let p = tidbcheck::sql_problems(&t, &wrong);
+        assert!(!p.is_empty(), "{wrong}");
+        assert!(p.iter().all(|p| p.ends_with(message)), "{p:?}");
+    }
+    // SET GLOBAL of the session-only staleness is refused before its value
+    assert_eq!(
+        refused("SET GLOBAL tidb_read_staleness = -5"),
+        "Variable 'tidb_read_staleness' is a SESSION variable and can't be used with SET GLOBAL"
+    );
+    assert_eq!(
+        refused("SET @@global.version = '5.7'"),
+        "Variable 'version' is a read only variable"
+    );
+    // the stale-reads plugin's statements, made wrong
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let on = stale_read_sql(&objs)
+        .into_iter()
+        .find(|s| s.contains("closest-replicas"))
+        .unwrap();
+    assert!(tidbcheck::sql_problems(&t, &on).is_empty(), "{on}");
+    assert_eq!(
+        refused(&on.replace("SESSION tidb_read_staleness", "GLOBAL tidb_read_staleness")),
+        "Variable 'tidb_read_staleness' is a SESSION variable and can't be used with SET GLOBAL"
+    );
+    assert_eq!(
+        refused(&on.replace("= -5", "= 'five'")),
+        "Incorrect argument type to variable 'tidb_read_staleness'"
+    );
+    assert_eq!(
+        refused(&on.replace("'closest-replicas'", "'closest'")),
+        "Variable 'tidb_replica_read' can't be set to the value of 'closest'"
+    );
+    // a value outside the range is not refused: tidb-server sets the bound
+    let p = tidbcheck::sql_problems(&t, &on.replace("= -5", "= 5"));
+    assert!(
+        p.len() == 1 && p[0].contains("sets tidb_read_staleness to 0 instead of \"5\""),
+        "{p:?}"
+    );
+    let p = tidbcheck::sql_problems(&t, "SET GLOBAL tidb_gc_life_time = '5m'");
+    assert!(
+        p.len() == 1 && p[0].contains("to 10m0s instead of \"5m\""),
+        "{p:?}"
+    );
+    // an empty staleness is taken in SESSION only (AllowEmpty), an empty replica read never
+    assert!(tidbcheck::sql_problems(&t, "SET SESSION tidb_read_staleness = ''").is_empty());
+    assert_eq!(
+        refused("SET SESSION tidb_replica_read = ''"),
+        "Variable 'tidb_replica_read' can't be set to the value of ''"
+    );
+    // names and enum values match case-insensitively; a user variable is no sysvar
+    assert!(tidbcheck::sql_problems(
+        &t,
+        "SET @x = 1, SESSION TiDB_Replica_Read = 'CLOSEST-REPLICAS'"
+    )
+    .is_empty());
+    assert_eq!(
+        tidbcheck::go_duration_string(tidbcheck::go_parse_duration("1h30m").unwrap()),
+        "1h30m0s"
+    );
+    assert_eq!(tidbcheck::go_parse_duration("1 day"), None);
 }
 
 // ------------------------------------------------------------ faults, with the real messages
@@ -603,46 +937,7 @@ fn the_primary_regions_bootstrap_puts_the_leaders_in_its_zone_in_sql_tidb_accept
     }
 
     // the bootstrap script against a recording `mysql` that answers as TiDB
-    let run = |primary_zone: &str| -> Vec<String> {
-        let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let log = dir.path().join("sql.log");
-        std::fs::write(
-            bin.join("mysql"),
-            format!(
-                "#!/bin/sh\nsql=''\nwhile [ $# -gt 0 ]; do case \"$1\" in -e) sql=\"$2\"; shift;; esac; shift; done\n[ -n \"$sql\" ] || sql=$(cat)\nprintf '%s;\\n' \"$sql\" >> '{}'\ncase \"$sql\" in *'SELECT VERSION()'*) echo 8.0.11-TiDB-v8.5.7;; *information_schema.tables*) printf 'wp_posts\\nwp_options\\n';; esac\n",
-                log.display()
-            ),
-        )
-        .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(bin.join("mysql"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        let secrets = dir.path().join("secrets");
-        std::fs::create_dir_all(&secrets).unwrap();
-        std::fs::write(secrets.join("TIDB_ROOT_PASSWORD"), "r00t").unwrap();
-        std::fs::write(secrets.join("WORDPRESS_DB_PASSWORD"), "wp").unwrap();
-        let o = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(tidb::BOOTSTRAP_SH)
-            .env_clear()
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env("SECRETS_DIR", &secrets)
-            .env("TIDB_HOST", "tidb")
-            .env("TIDB_PORT", "4000")
-            .env("TMPDIR", dir.path())
-            .env("PRIMARY_ZONE", primary_zone)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{o:?}");
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .split(';')
-            .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
+    let run = bootstrap_sql;
     let sent = run("us-east");
     let placement: Vec<&String> = sent
         .iter()
