@@ -12,7 +12,7 @@ use tfplugin::serve::ServeOpts;
 use tfplugin::{Block, ProviderDef, Schema, Typed};
 
 pub use geowp_kube as cluster;
-pub use geowp_stack::{pki, render, validators};
+use geowp_stack::{pki, render, validators};
 pub mod docs;
 pub mod resources;
 

@@ -167,11 +167,9 @@ fn configs_of_every_shape_never_panic() {
         let ty = r.schema().cty_type();
         fuzz(r.type_name(), value_of(ty, 0), |v| {
             exercise(r.as_ref(), &v);
-            if let Ok(spec) = <geowp_provider::render::StackSpec as Model>::from_value(&v) {
-                let objs = geowp_provider::render::render(
-                    &spec,
-                    &geowp_provider::render::Inputs::placeholder(),
-                );
+            if let Ok(spec) = <geowp_stack::render::StackSpec as Model>::from_value(&v) {
+                let objs =
+                    geowp_stack::render::render(&spec, &geowp_stack::render::Inputs::placeholder());
                 prop_assert!(!objs.is_empty());
             }
             Ok(())
@@ -208,7 +206,7 @@ fn mostly_valid_stacks_render_or_are_refused_without_panicking() {
             ),
         ])
     };
-    let attrs: Vec<String> = <geowp_provider::render::StackSpec as Model>::attributes()
+    let attrs: Vec<String> = <geowp_stack::render::StackSpec as Model>::attributes()
         .into_iter()
         .map(|a| a.name)
         .collect();
@@ -231,11 +229,9 @@ fn mostly_valid_stacks_render_or_are_refused_without_panicking() {
                 },
             );
             exercise(stack.as_ref(), &v);
-            if let Ok(spec) = <geowp_provider::render::StackSpec as Model>::from_value(&v) {
-                let _ = geowp_provider::render::render(
-                    &spec,
-                    &geowp_provider::render::Inputs::placeholder(),
-                );
+            if let Ok(spec) = <geowp_stack::render::StackSpec as Model>::from_value(&v) {
+                let _ =
+                    geowp_stack::render::render(&spec, &geowp_stack::render::Inputs::placeholder());
             }
             Ok(())
         },

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use geowp_provider::render::backup::SCRIPT;
-use geowp_provider::render::tidb::BOOTSTRAP_SH;
+use geowp_stack::render::backup::SCRIPT;
+use geowp_stack::render::tidb::BOOTSTRAP_SH;
 
 use crate::wordpress::{free_port, MariaDb};
 

@@ -8,7 +8,7 @@
 
 use std::process::Child;
 
-use geowp_provider::render::backup::MAINTENANCE_FLAG;
+use geowp_stack::render::backup::MAINTENANCE_FLAG;
 use geowp_tests::backup::{text, Site, DB_PASSWORD, REPO_PASSWORD};
 
 #[test]

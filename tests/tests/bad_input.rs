@@ -23,8 +23,8 @@ struct Pems {
     ca: String,
     cert: String,
     key: String,
-    site_ca: geowp_provider::pki::Pair,
-    other_ca: geowp_provider::pki::Pair,
+    site_ca: geowp_stack::pki::Pair,
+    other_ca: geowp_stack::pki::Pair,
 }
 
 fn pems() -> Pems {
@@ -37,8 +37,8 @@ fn pems() -> Pems {
         ca: cert.pem(),
         cert: cert.pem(),
         key: key.serialize_pem(),
-        site_ca: geowp_provider::pki::new_ca("blog").expect("site CA"),
-        other_ca: geowp_provider::pki::new_ca("blog").expect("another CA"),
+        site_ca: geowp_stack::pki::new_ca("blog").expect("site CA"),
+        other_ca: geowp_stack::pki::new_ca("blog").expect("another CA"),
     }
 }
 

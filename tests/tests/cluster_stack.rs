@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use fakeapi::{Behavior, Fault, FaultAction, Options};
-use geowp_provider::render::spec::DEFAULT_TIDB_VERSION;
+use geowp_stack::render::spec::DEFAULT_TIDB_VERSION;
 use geowp_tests::regions::Regions;
 use geowp_tests::{MirroredProvider, Tf};
 
@@ -171,7 +171,7 @@ geowp_tests::for_each_terraform! {
     );
     assert_eq!(
         String::from_utf8_lossy(&img.stdout),
-        geowp_provider::render::DEFAULT_WORDPRESS_IMAGE
+        geowp_stack::render::DEFAULT_WORDPRESS_IMAGE
     );
     assert_eq!(
         r.names_of(1, "configmap", Some("geowp"))
@@ -848,7 +848,7 @@ geowp_tests::for_each_terraform! {
     /// same CA), and the next plan is empty.
     fn a_certificate_near_expiry_is_reissued_and_the_plan_says_so(terraform) {
         use base64::Engine;
-        use geowp_provider::pki;
+        use geowp_stack::pki;
         let b64 = base64::engine::general_purpose::STANDARD;
         let r = Regions::start(&NAMES, fast());
         let tf = Tf::with(terraform, &[MirroredProvider::geowp()]);

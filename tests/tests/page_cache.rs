@@ -22,8 +22,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use geowp_provider::render::tidb::BOOTSTRAP_SH;
-use geowp_provider::render::{self, cache, config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
+use geowp_stack::render::tidb::BOOTSTRAP_SH;
+use geowp_stack::render::{self, cache, config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
 use geowp_tests::wordpress::{
     docroot, free_port, http, php_with_wordpress, Env, Group, MariaDb, PhpServer, Request, Site,
 };

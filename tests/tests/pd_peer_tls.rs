@@ -33,9 +33,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use geowp_provider::pki;
-use geowp_provider::render::{self, example, Member};
-use geowp_provider::resources::cluster_stack::tls;
+use geowp_stack::pki;
+use geowp_stack::render::{self, example, Member};
+use geowp_stack::tls;
 use geowp_tests::KillOnDrop;
 use serde_json::Value;
 

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use geowp_provider::render::{self, tidb, Inputs, Member, Obj, StackSpec, TlsMaterial};
+use geowp_stack::render::{self, tidb, Inputs, Obj, StackSpec, TlsMaterial};
 use geowp_tests::tidbcheck::{self, ConfigOf, Refusal, Tables};
 use serde_json::Value;
 
@@ -90,85 +90,12 @@ fn every_table_entry_cites_the_line_it_was_read_from() {
 
 // ------------------------------------------------------------ the rendered objects
 
-fn members() -> BTreeMap<String, Member> {
-    ["us-east", "eu-west", "ap-south"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                n.to_string(),
-                Member {
-                    pd_client_url: format!("https://10.0.{i}.1:2379"),
-                    pd_peer_url: format!("https://10.0.{i}.1:2380"),
-                    tikv_address: format!("10.0.{i}.2:20160"),
-                    syncthing_address: format!("tcp://10.0.{i}.3:22000"),
-                },
-            )
-        })
-        .collect()
-}
-
-/// One region of the three-region site the demo runs.
+/// One region of the three-region site the demo runs (the library's
+/// example stack, with TLS on or off).
 fn spec(member: &str, tls: bool) -> StackSpec {
-    StackSpec {
-        site_name: "blog".into(),
-        member: member.into(),
-        zone: Some(format!("zone-{member}")),
-        namespace: "geowp".into(),
-        members: members(),
-        founders: None,
-        site_url: "https://blog.example.com".into(),
-        tidb_version: render::DEFAULT_TIDB_VERSION.into(),
-        wordpress_image: render::DEFAULT_WORDPRESS_IMAGE.into(),
-        syncthing_image: render::DEFAULT_SYNCTHING_IMAGE.into(),
-        nfs_provisioner_image: render::DEFAULT_NFS_IMAGE.into(),
-        mysql_client_image: render::DEFAULT_MYSQL_CLIENT_IMAGE.into(),
-        busybox_image: render::DEFAULT_BUSYBOX_IMAGE.into(),
-        pd_peer_relay_image: render::DEFAULT_PD_PEER_RELAY_IMAGE.into(),
-        storage_class: None,
-        storage_class_provisioner: None,
-        storage_class_parameters: BTreeMap::new(),
-        pd_storage_size: "10Gi".into(),
-        tikv_storage_size: "50Gi".into(),
-        tidb_storage_size: "5Gi".into(),
-        nfs_storage_size: "20Gi".into(),
-        wp_content_size: "10Gi".into(),
-        syncthing_config_size: None,
-        tidb_replicas: 1,
-        wordpress_replicas: 2,
-        wordpress_service_type: render::ServiceType::LoadBalancer,
-        wordpress_node_port: None,
-        wordpress_service_annotations: BTreeMap::new(),
-        wordpress_tls_at_load_balancer: false,
-        peer_service_type: render::ServiceType::LoadBalancer,
-        folder_id: "wp-content".into(),
-        tidb_tls: tls,
-        peer_source_ranges: vec!["10.0.0.0/16".into()],
-        node_source_ranges: vec!["10.128.0.0/20".into()],
-        peer_service_annotations: BTreeMap::new(),
-        peer_service_annotations_by_service: BTreeMap::new(),
-        primary_member: Some("us-east".into()),
-        max_rtt_ms: 150,
-        stale_read_seconds: 5,
-        page_cache: true,
-        page_cache_ttl: 30,
-        page_cache_stale_if_error: 86400,
-        page_cache_replicas: 2,
-        page_cache_image: render::DEFAULT_PAGE_CACHE_IMAGE.into(),
-        backup_repository: None,
-        backup_interval_hours: 1,
-        backup_keep_hourly: 48,
-        backup_keep_daily: 30,
-        backup_keep_weekly: 12,
-        backup_service_account: None,
-        backup_volume_claim: None,
-        backup_image: render::spec::DEFAULT_BACKUP_IMAGE.into(),
-        wordpress_file_mods: false,
-        wp_content_storage_class: None,
-        wp_content_storage_class_provisioner: None,
-        wp_content_storage_class_parameters: BTreeMap::new(),
-        resources: BTreeMap::new(),
-    }
+    let mut s = render::example::spec(member, render::example::members());
+    s.tidb_tls = tls;
+    s
 }
 
 fn inputs() -> Inputs {

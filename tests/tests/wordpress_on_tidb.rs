@@ -14,8 +14,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use geowp_provider::render::tidb::BOOTSTRAP_SH;
-use geowp_provider::render::{config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
+use geowp_stack::render::tidb::BOOTSTRAP_SH;
+use geowp_stack::render::{config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
 use geowp_tests::wordpress::{
     docroot, free_port, php_with_wordpress, Env, MariaDb, PhpServer, Site,
 };
@@ -46,7 +46,7 @@ fn wordpress_env(dir: &Path, db_port: u16, extra: String) -> Env {
         let f = secrets.join(k);
         std::fs::write(&f, format!("salt-{k}-0123456789")).unwrap();
         env.push((
-            format!("{}_FILE", geowp_provider::render::salt_env(k)),
+            format!("{}_FILE", geowp_stack::render::salt_env(k)),
             f.display().to_string(),
         ));
     }
@@ -503,7 +503,7 @@ fn wait_for_file(path: &Path, child: &mut std::process::Child) {
 
 #[test]
 fn a_due_event_runs_once_across_three_regions_and_once_more_with_the_runner_region_stopped() {
-    use geowp_provider::render::{CRON_FILE, CRON_PHP};
+    use geowp_stack::render::{CRON_FILE, CRON_PHP};
     use std::process::{Command, Stdio};
     let dir = tempfile::Builder::new()
         .prefix("geowp-cron-")

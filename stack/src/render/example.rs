@@ -8,6 +8,26 @@ use std::collections::BTreeMap;
 
 use super::*;
 
+/// The three regions of the example site (us-east, eu-west, ap-south) with
+/// their addresses.
+pub fn members() -> BTreeMap<String, Member> {
+    ["us-east", "eu-west", "ap-south"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (
+                n.to_string(),
+                Member {
+                    pd_client_url: format!("https://10.0.{i}.1:2379"),
+                    pd_peer_url: format!("https://10.0.{i}.1:2380"),
+                    tikv_address: format!("10.0.{i}.2:20160"),
+                    syncthing_address: format!("tcp://10.0.{i}.3:22000"),
+                },
+            )
+        })
+        .collect()
+}
+
 /// `member`'s stack of a site with `members`.
 pub fn spec(member: &str, members: BTreeMap<String, Member>) -> StackSpec {
     StackSpec {

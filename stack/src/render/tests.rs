@@ -7,23 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-pub fn members() -> BTreeMap<String, Member> {
-    ["us-east", "eu-west", "ap-south"]
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            (
-                n.to_string(),
-                Member {
-                    pd_client_url: format!("https://10.0.{i}.1:2379"),
-                    pd_peer_url: format!("https://10.0.{i}.1:2380"),
-                    tikv_address: format!("10.0.{i}.2:20160"),
-                    syncthing_address: format!("tcp://10.0.{i}.3:22000"),
-                },
-            )
-        })
-        .collect()
-}
+pub use super::example::members;
 
 pub fn spec(member: &str) -> StackSpec {
     super::example::spec(member, members())

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fakeapi::Options;
-use geowp_provider::render::{self, Obj};
+use geowp_stack::render::{self, Obj};
 use geowp_tests::regions::Regions;
 use geowp_tests::{MirroredProvider, Tf};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -96,7 +96,7 @@ fn site_objects(members: usize, member: usize, namespace: &str) -> Vec<Obj> {
         device_id: id.device_id,
         api_key: "k".repeat(32),
     };
-    let ca = geowp_provider::pki::new_ca("bench").expect("CA");
+    let ca = geowp_stack::pki::new_ca("bench").expect("CA");
     let tls = render::TlsMaterial {
         cert_pem: ca.cert_pem.clone(),
         key_pem: ca.key_pem,
@@ -284,13 +284,13 @@ pub fn stack(_root: &Path) -> String {
             // then wait for each workload in turn, polling like a script
             for o in objs
                 .iter()
-                .filter(|o| geowp_provider::cluster::conditions::needs_wait(&o.id.kind, &o.body))
+                .filter(|o| geowp_kube::conditions::needs_wait(&o.id.kind, &o.body))
             {
                 loop {
                     let live = api(c, o).get(&o.id.name).await.expect("get");
                     let v = serde_json::to_value(&live).unwrap_or_default();
-                    if geowp_provider::cluster::conditions::readiness(&o.id.kind, &v)
-                        == geowp_provider::cluster::conditions::Readiness::Ready
+                    if geowp_kube::conditions::readiness(&o.id.kind, &v)
+                        == geowp_kube::conditions::Readiness::Ready
                     {
                         break;
                     }
