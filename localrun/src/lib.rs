@@ -29,4 +29,6 @@ pub mod pods;
 pub mod proc;
 pub mod run;
 pub mod sqldelay;
+pub mod strict;
+pub mod tidbcheck;
 pub mod wordpress;

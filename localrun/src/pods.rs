@@ -99,8 +99,10 @@ pub enum Adapter {
     /// `varnish:*`: Debian's varnishd with the container's arguments and
     /// VCL, its backend's Service name made this machine's address.
     Varnish,
-    /// `pingcap/tidb:*`: no TiDB binary can be installed here; the pod's
-    /// SQL port leads to the one MariaDB server every region shares.
+    /// `pingcap/tidb:*`: no TiDB binary can be installed here; its command
+    /// line and config are read as tidb-server reads them (`strict`), and
+    /// the pod's SQL port leads to the one MariaDB server every region
+    /// shares.
     TidbStandIn,
     /// Not run: said why.
     Simulated(String),
@@ -117,12 +119,12 @@ pub fn adapter(image: &str) -> Adapter {
         "varnish" => Adapter::Varnish,
         "busybox" | "mysql" | "alpine" | "debian" | "mariadb" | "restic/restic" => Adapter::Shell,
         "pingcap/tidb" => Adapter::TidbStandIn,
-        "pingcap/pd" => {
-            Adapter::Simulated("PD cannot run here (no TiDB binaries): simulated ready".into())
-        }
-        "pingcap/tikv" => {
-            Adapter::Simulated("TiKV cannot run here (no TiDB binaries): simulated ready".into())
-        }
+        "pingcap/pd" => Adapter::Simulated(
+            "PD cannot run here (no TiDB binaries): its command line and config are read as pd-server reads them (strict.rs), then simulated ready".into(),
+        ),
+        "pingcap/tikv" => Adapter::Simulated(
+            "TiKV cannot run here (no TiDB binaries): its command line and config are read as tikv-server reads them (strict.rs), then simulated ready".into(),
+        ),
         r if r.contains("nfs") => Adapter::Simulated(
             "no NFS in this kernel: simulated ready; its volumes are directories of this machine"
                 .into(),

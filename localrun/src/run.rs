@@ -65,6 +65,12 @@ struct Ctr {
     restarts: u32,
     next_start: Instant,
     exited: Option<i32>,
+    /// A TiDB-tier program's stand-in (`strict`): the program it stands
+    /// for, whether its command line and config passed, and the refusal
+    /// it last exited with.
+    program: Option<crate::strict::Program>,
+    checked: bool,
+    refused: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -423,6 +429,9 @@ fn new_ctr(
         restarts: 0,
         next_start: now,
         exited: None,
+        program: crate::strict::Program::of_image(c["image"].as_str().unwrap_or("")),
+        checked: false,
+        refused: None,
     }
 }
 
@@ -1234,12 +1243,72 @@ fn pod_status(p: &Pod) -> Value {
         .iter()
         .map(|c| json!({"name": c.name, "ready": c.ready, "restartCount": c.restarts,
             "image": c.spec["image"], "imageID": "", "started": c.child.is_some() || matches!(c.adapter, Adapter::Simulated(_) | Adapter::TidbStandIn),
-            "state": if p.phase == Phase::Running { json!({"running": {"startedAt": p.started_at}}) } else { json!({"waiting": {"reason": "PodInitializing"}}) }}))
+            "state": match (&c.refused, p.phase == Phase::Running) {
+                (Some(why), _) => json!({"waiting": {"reason": "CrashLoopBackOff", "message": why}}),
+                (None, true) => json!({"running": {"startedAt": p.started_at}}),
+                (None, false) => json!({"waiting": {"reason": "PodInitializing"}}),
+            },
+            "lastState": match (&c.refused, c.exited) {
+                (Some(why), Some(code)) => json!({"terminated": {"exitCode": code, "message": why}}),
+                _ => json!({}),
+            }}))
         .collect();
     json!({"phase": phase, "podIP": p.ip.to_string(), "podIPs": [{"ip": p.ip.to_string()}], "hostIP": "127.0.0.1",
         "startTime": p.started_at,
         "conditions": [{"type": "Ready", "status": if p.ready() { "True" } else { "False" }}],
         "containerStatuses": statuses})
+}
+
+/// A TiDB-tier stand-in's start: its command line and config read as the
+/// real program reads them (`strict`). False while it is refused (it
+/// "exits" with the program's message and status into its log, and starts
+/// again after a back-off, as a crash-looping container); true once it
+/// would start, and for every other container.
+fn strict_start(cfg: &Config, key: &str, dir: &Path, c: &mut Ctr) -> bool {
+    let Some(program) = c.program else {
+        return true;
+    };
+    if c.checked {
+        return true;
+    }
+    if Instant::now() < c.next_start {
+        return false;
+    }
+    match crate::strict::refusal(
+        crate::tidbcheck::Tables::shared(),
+        program,
+        &c.spec,
+        &c.mounts,
+    ) {
+        None => {
+            c.checked = true;
+            c.refused = None;
+            true
+        }
+        Some(r) => {
+            log(
+                cfg,
+                &format!(
+                    "pod {key}: container {} exited with {}: {}",
+                    c.name, r.exit_code, r.message
+                ),
+            );
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{}.log", c.name)))
+            {
+                use std::io::Write;
+                let _ = writeln!(f, "{}", r.message);
+            }
+            c.ready = false;
+            c.exited = Some(r.exit_code);
+            c.refused = Some(r.message);
+            c.next_start = Instant::now() + backoff(c.restarts);
+            c.restarts += 1;
+            false
+        }
+    }
 }
 
 fn backoff(restarts: u32) -> Duration {
@@ -1305,6 +1374,10 @@ async fn step(cfg: &Config, p: &mut Pod) {
     let key = p.want.key();
     let mut all_done = true;
     for c in p.main.iter_mut() {
+        if !strict_start(cfg, &key, &p.dir, c) {
+            all_done = false;
+            continue;
+        }
         match &c.adapter {
             Adapter::Simulated(_) => {
                 c.ready = true;

@@ -9,7 +9,7 @@ pub mod demo;
 pub mod regions;
 pub mod standin;
 pub mod syncthing;
-pub mod tidbcheck;
+pub use geowp_localrun::tidbcheck;
 pub mod wordpress;
 
 use std::path::{Path, PathBuf};

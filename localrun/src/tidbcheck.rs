@@ -26,16 +26,22 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+/// The generated tables, embedded at build time.
+const TABLES: &str = include_str!("../../tests/standins/tidb-tables.json");
+
 /// The generated tables.
 pub struct Tables(pub Value);
 
 impl Tables {
-    /// `tests/standins/tidb-tables.json` of this checkout.
+    /// `tests/standins/tidb-tables.json`, as this build embeds it.
     pub fn load() -> Tables {
-        let path = crate::repo_root().join("tests/standins/tidb-tables.json");
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        Tables(serde_json::from_str(&text).expect("tidb-tables.json parses"))
+        Tables(serde_json::from_str(TABLES).expect("tidb-tables.json parses"))
+    }
+
+    /// The tables, read once per process.
+    pub fn shared() -> &'static Tables {
+        static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+        T.get_or_init(Tables::load)
     }
 
     fn list(&self, section: &str, what: &str) -> Vec<Value> {

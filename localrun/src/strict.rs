@@ -1,0 +1,175 @@
+//! Strict stand-ins for the programs that cannot run here (pd-server,
+//! tikv-server, tidb-server): before such a container "starts", its command
+//! line and the config file it names are read the way the real program
+//! reads them ([`crate::tidbcheck`], tables generated from the programs'
+//! source), and what the real program would refuse makes the container
+//! exit with the program's message and status, restarting with back-off
+//! as a crash-looping container does. A wrong flag or config key then fails
+//! the demo and the tests with the real message instead of a simulated
+//! ready pod.
+//!
+//! The config check is stricter than PD and TiDB, which only warn about a
+//! key they do not know (tidbcheck's caveat): such a key is a setting geowp
+//! believes it made and did not.
+
+use serde_json::Value;
+
+use crate::pods::Mounts;
+use crate::tidbcheck::{self, ConfigOf, Refusal, Tables};
+
+/// The TiDB-tier program an image runs, if it is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    Pd,
+    Tikv,
+    Tidb,
+}
+
+impl Program {
+    pub fn of_image(image: &str) -> Option<Program> {
+        let repo = image.split(['@', ':']).next().unwrap_or(image);
+        match repo.trim_start_matches("docker.io/") {
+            "pingcap/pd" => Some(Program::Pd),
+            "pingcap/tikv" => Some(Program::Tikv),
+            "pingcap/tidb" => Some(Program::Tidb),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Program::Pd => "pd-server",
+            Program::Tikv => "tikv-server",
+            Program::Tidb => "tidb-server",
+        }
+    }
+
+    fn config_of(self) -> ConfigOf {
+        match self {
+            Program::Pd => ConfigOf::Pd,
+            Program::Tikv => ConfigOf::Tikv,
+            Program::Tidb => ConfigOf::Tidb,
+        }
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(String::from))
+        .collect()
+}
+
+/// The file a command line names with `--config`/`-config` (either form).
+fn config_path(args: &[String]) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let flag = a.trim_start_matches('-');
+        if a.starts_with('-') {
+            if let Some(v) = flag.strip_prefix("config=") {
+                return Some(v.to_string());
+            }
+            if flag == "config" {
+                return it.next().cloned();
+            }
+        }
+    }
+    None
+}
+
+/// What the real program would refuse in container `spec` (its `args`,
+/// and the config file they name, read through `mounts`), None when it
+/// would start.
+pub fn refusal(t: &Tables, program: Program, spec: &Value, mounts: &Mounts) -> Option<Refusal> {
+    // the image's other tools (pd-ctl in PD's image) are not the server
+    let command = strings(&spec["command"]);
+    if let Some(first) = command.first() {
+        if first.rsplit('/').next() != Some(program.name()) {
+            return None;
+        }
+    }
+    let args = strings(&spec["args"]);
+    let parsed = match program {
+        Program::Pd => tidbcheck::pd_server_args(t, &args),
+        Program::Tikv => tidbcheck::tikv_server_args(t, &args),
+        Program::Tidb => tidbcheck::tidb_server_args(t, &args),
+    };
+    if let Err(r) = parsed {
+        return Some(r);
+    }
+    let path = config_path(&args)?;
+    let text = match mounts.host(&path).map(std::fs::read_to_string) {
+        Some(Ok(text)) => text,
+        _ => {
+            return Some(Refusal {
+                message: format!("{}: open {path}: no such file or directory", program.name()),
+                exit_code: 1,
+            })
+        }
+    };
+    let problems = tidbcheck::config_problems_at(t, program.config_of(), &path, &text);
+    (!problems.is_empty()).then(|| Refusal {
+        message: format!(
+            "{}: the config file {path} holds what it does not take (geowp's stand-in is stricter than a warning): {}",
+            program.name(),
+            problems.join("; ")
+        ),
+        exit_code: 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn mounts_with(dir: &std::path::Path, file: &str, text: &str) -> Mounts {
+        std::fs::write(dir.join(file), text).unwrap();
+        Mounts(vec![("/etc/tidb".into(), dir.to_path_buf())])
+    }
+
+    #[test]
+    fn a_flag_tidb_server_does_not_have_is_refused_as_go_flag_refuses_it() {
+        let t = Tables::shared();
+        let dir = tempfile::tempdir().unwrap();
+        let m = mounts_with(dir.path(), "tidb.toml", "[log]\nlevel = \"info\"\n");
+        let good = json!({"command": ["/tidb-server"], "args": ["--store=tikv", "--config=/etc/tidb/tidb.toml"]});
+        assert_eq!(refusal(t, Program::Tidb, &good, &m), None);
+        // the start-up fault of issue 19: a config-file key given as a flag
+        let bad = json!({"args": ["--store=tikv", "--tmp-storage-path=/var/lib/tidb/tmp"]});
+        let r = refusal(t, Program::Tidb, &bad, &m).expect("refused");
+        assert_eq!(r.exit_code, 2);
+        assert!(
+            r.message
+                .contains("flag provided but not defined: -tmp-storage-path"),
+            "{}",
+            r.message
+        );
+    }
+
+    #[test]
+    fn a_config_key_the_program_does_not_know_is_refused_and_a_missing_file_too() {
+        let t = Tables::shared();
+        let dir = tempfile::tempdir().unwrap();
+        let m = mounts_with(
+            dir.path(),
+            "pd.toml",
+            "[replication]\nmax-replicas = 3\nno-such-key = 1\n",
+        );
+        let spec = json!({"args": ["--name=us-east", "--config=/etc/tidb/pd.toml"]});
+        let r = refusal(t, Program::Pd, &spec, &m).expect("refused");
+        assert!(r.message.contains("no-such-key"), "{}", r.message);
+        let gone = json!({"args": ["--name=us-east", "--config=/etc/tidb/none.toml"]});
+        let r = refusal(t, Program::Pd, &gone, &m).expect("refused");
+        assert!(r.message.contains("no such file"), "{}", r.message);
+        assert_eq!(
+            Program::of_image("pingcap/tikv:v8.5.7"),
+            Some(Program::Tikv)
+        );
+        // pd-ctl from PD's image is not pd-server
+        let ctl = json!({"command": ["/pd-ctl", "-u", "http://pd:2379", "member"]});
+        assert_eq!(refusal(t, Program::Pd, &ctl, &m), None);
+        assert_eq!(Program::of_image("wordpress:7.1.0"), None);
+    }
+}
