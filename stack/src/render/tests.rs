@@ -1513,3 +1513,33 @@ fn no_pod_but_the_nfs_server_runs_as_root_or_adds_a_capability() {
     );
     assert_eq!(wp["securityContext"]["runAsUser"], 33);
 }
+
+#[test]
+fn pd_reaches_its_own_advertised_host_name_without_its_load_balancer() {
+    // members given by name: PD's own name resolves to the pod itself
+    let mut members = members();
+    let me = members.get_mut("us-east").unwrap();
+    me.pd_client_url = "https://pd.us-east.example.com:2379".into();
+    me.pd_peer_url = "https://pd-peer.us-east.example.com:2380".into();
+    let named = super::example::spec("us-east", members);
+    let objs = render(&named, &Inputs::placeholder());
+    let pd = &find(&objs, "StatefulSet", "pd").body["spec"]["template"]["spec"];
+    assert_eq!(
+        pd["hostAliases"],
+        json!([{"ip": "127.0.0.1", "hostnames": ["pd-peer.us-east.example.com", "pd.us-east.example.com"]}])
+    );
+    // only PD dials itself there; the certificate names the hosts it is reached by
+    for other in ["tikv", "tidb"] {
+        assert!(
+            find(&objs, "StatefulSet", other).body["spec"]["template"]["spec"]["hostAliases"]
+                .is_null()
+        );
+    }
+    let names = crate::tls::names(&named);
+    assert!(names.dns.contains(&"pd.us-east.example.com".to_string()));
+    // by IP address: nothing to alias (the load balancer must carry hairpin)
+    let objs = render(&spec("us-east"), &Inputs::placeholder());
+    assert!(
+        find(&objs, "StatefulSet", "pd").body["spec"]["template"]["spec"]["hostAliases"].is_null()
+    );
+}

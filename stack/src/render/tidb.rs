@@ -16,8 +16,8 @@ use geowp_common::names::{annotation, object, secret};
 use geowp_kube::Obj;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, ContainerPort, EnvVar, PodSpec, PodTemplateSpec, Secret,
-    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMapVolumeSource, Container, ContainerPort, EnvVar, HostAlias, PodSpec, PodTemplateSpec,
+    Secret, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
@@ -279,6 +279,45 @@ struct Part<'a> {
     read_at_start: String,
     /// Containers beside the program (PD's peer relay), with their volumes.
     sidecars: Vec<(Container, Vec<Volume>)>,
+    /// Names the pod resolves itself (PD's own advertised host).
+    host_aliases: Vec<HostAlias>,
+}
+
+/// PD's own advertised host names (of `pd_client_url` and `pd_peer_url`),
+/// resolved to the pod itself. PD dials its own advertised client URL from
+/// the start (its etcd and election clients are made with only that URL,
+/// and a failure there stops it: tikv/pd@v8.5.7 server/server.go:359-366,
+/// 382-411) and its own peer URL in its cluster-ID check at every start
+/// (server/server.go:337-349). Across regions that address is the region's
+/// load balancer, and a connection from a pod to its own load balancer
+/// (hairpin) fails on some clouds; with a name, the pod reaches itself
+/// instead (PD listens on every address, and its certificate names the
+/// host). An IP address cannot be aliased: the load balancer must then
+/// carry hairpin connections (docs/guides/regions.md).
+fn own_pd_aliases(spec: &StackSpec) -> Vec<HostAlias> {
+    let Some(me) = spec.me() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = [&me.pd_client_url, &me.pd_peer_url]
+        .into_iter()
+        .filter_map(|u| {
+            let hp = host_port_of(u);
+            let host = hp.rsplit_once(':').map_or(hp, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.parse::<std::net::IpAddr>()
+                .is_err()
+                .then(|| host.to_string())
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    vec![HostAlias {
+        ip: "127.0.0.1".into(),
+        hostnames: Some(names),
+    }]
 }
 
 fn config_volume(name: &str) -> Volume {
@@ -351,6 +390,7 @@ fn component(spec: &StackSpec, c: Part) -> Obj {
         security_context: Some(harden::pod(TIDB_USER)),
         containers,
         volumes: Some(volumes),
+        host_aliases: (!c.host_aliases.is_empty()).then_some(c.host_aliases),
         ..Default::default()
     };
     let claims = vec![claim_template(
@@ -577,6 +617,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
             config: "/etc/pd",
             read_at_start: format!("{}{ca}", pd_toml(spec)),
             sidecars: peer_relay(spec).into_iter().collect(),
+            host_aliases: own_pd_aliases(spec),
         },
     ));
     out.push(component(
@@ -604,6 +645,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
             config: "/etc/tikv",
             read_at_start: format!("{}{ca}", tikv_toml(spec)),
             sidecars: Vec::new(),
+            host_aliases: Vec::new(),
         },
     ));
     out.push(component(
@@ -628,6 +670,7 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
             config: "/etc/tidb",
             read_at_start: format!("{}{ca}", tidb_toml(spec)),
             sidecars: Vec::new(),
+            host_aliases: Vec::new(),
         },
     ));
     out.push(bootstrap_job(spec));
