@@ -228,6 +228,30 @@ fn plan_objects(prior: Option<&StackModel>, spec: &StackSpec, out: &mut StackOut
     };
 }
 
+/// Why the plan expects a new certificate.
+#[derive(Debug, PartialEq, Eq)]
+enum Reissue {
+    CaUnknown,
+    Expires(String),
+    CaChanged,
+    Names,
+    Drifted,
+    Missing,
+}
+
+impl std::fmt::Display for Reissue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reissue::CaUnknown => f.write_str("the site CA is known only at apply"),
+            Reissue::Expires(when) => write!(f, "it expires on {when}"),
+            Reissue::CaChanged => f.write_str("the site CA changed"),
+            Reissue::Names => f.write_str("the names it must carry changed"),
+            Reissue::Drifted => f.write_str("the cluster's copy is not as applied"),
+            Reissue::Missing => f.write_str("the cluster has none yet"),
+        }
+    }
+}
+
 /// The certificate's expiry stays as it is unless this apply issues a new
 /// one (and then the plan says why).
 fn plan_certificate(
@@ -247,31 +271,29 @@ fn plan_certificate(
         return;
     };
     let why = match (&prior.out.tls_certificate_expires, ca.as_str()) {
-        (_, None) if !ca.is_known() => Some("the site CA is known only at apply".to_string()),
-        (Val::Known(when), _) if expires_soon(when) => Some(format!("it expires on {when}")),
+        (_, None) if !ca.is_known() => Some(Reissue::CaUnknown),
+        (Val::Known(when), _) if expires_soon(when) => Some(Reissue::Expires(when.clone())),
         (Val::Known(_), Some(ca)) if prior.secrets.tls_ca_certificate.as_deref() != Some(ca) => {
-            Some("the site CA changed".to_string())
+            Some(Reissue::CaChanged)
         }
-        (Val::Known(_), _) if tls::names(&prior.spec) != tls::names(spec) => {
-            Some("the names it must carry changed".to_string())
-        }
+        (Val::Known(_), _) if tls::names(&prior.spec) != tls::names(spec) => Some(Reissue::Names),
         (Val::Known(_), _)
             if !in_sync(
                 prior,
                 &format!("Secret/{}", crate::render::tidb::TLS_SECRET),
             ) =>
         {
-            Some("the cluster's copy is not as applied".to_string())
+            Some(Reissue::Drifted)
         }
         (Val::Known(_), _) => None,
-        _ => Some("the cluster has none yet".to_string()),
+        _ => Some(Reissue::Missing),
     };
     match why {
         None => out.tls_certificate_expires = prior.out.tls_certificate_expires.clone(),
         Some(why) => {
             out.tls_certificate_expires = Val::Unknown;
             if prior.out.tls_certificate_expires.is_known_value() {
-                let effect = if why.contains("CA changed") {
+                let effect = if why == Reissue::CaChanged {
                     "they read the CA only at start, so their pods restart (one region at a time if you apply one at a time)"
                 } else {
                     "they re-read certificate and key for each new connection, without a restart"
