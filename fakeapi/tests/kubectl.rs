@@ -345,6 +345,15 @@ async fn kubectl_sees_the_real_servers_rules() {
         assert!(e.contains("The Service \"b\" is invalid: spec.ports[0].nodePort: Invalid value: 30080: provided port is already allocated"), "{e}");
         let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&svc("LoadBalancer", "b", 8080)));
         assert!(e.contains("provided port is not in the valid range. The range of valid ports is 30000-32767"), "{e}");
+        // StorageClass: a qualified provisioner name, and what an update may not change
+        let class = |prov: &str, params: &str| format!("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {{name: disks}}\nprovisioner: {prov}\nparameters: {{{params}}}\n");
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&class("example.com/not/qualified", "type: ssd")));
+        assert!(e.contains("The StorageClass \"disks\" is invalid: provisioner: Invalid value: \"example.com/not/qualified\": a qualified name must consist of alphanumeric characters"), "{e}");
+        k.ok(&["apply", "--server-side", "-f", "-"], Some(&class("example.com/disk", "type: ssd")));
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&class("example.com/disk", "type: hdd")));
+        assert!(e.contains("The StorageClass \"disks\" is invalid: parameters: Forbidden: updates to parameters are forbidden."), "{e}");
+        let e = k.fails(&["apply", "--server-side", "-f", "-"], Some(&class("example.com/other", "type: ssd")));
+        assert!(e.contains("provisioner: Forbidden: updates to provisioner are forbidden."), "{e}");
         // Secret keys
         // (kubectl create secret checks keys itself; apply leaves it to the server)
         let bad = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: web}\nstringData: {\"bad key\": x}\n";
