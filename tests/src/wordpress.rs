@@ -15,6 +15,12 @@ pub use geowp_localrun::wordpress::{php_with_wordpress, Env, Site};
 /// A document root in `dir/wordpress` with its own wp-content holding
 /// `mu_plugins` (file name, source).
 pub fn docroot(dir: &Path, mu_plugins: &[(&str, &str)]) -> PathBuf {
+    docroot_with(dir, mu_plugins, &[])
+}
+
+/// [`docroot`], with `drop_ins` (path in wp-content, source) as well, as
+/// geowp installs them (`db.php`).
+pub fn docroot_with(dir: &Path, mu_plugins: &[(&str, &str)], drop_ins: &[(&str, &str)]) -> PathBuf {
     let root = dir.join("wordpress");
     let content = root.join("wp-content");
     geowp_localrun::wordpress::docroot(&root, &content).unwrap_or_else(|e| panic!("{e}"));
@@ -23,7 +29,18 @@ pub fn docroot(dir: &Path, mu_plugins: &[(&str, &str)]) -> PathBuf {
     for (name, text) in mu_plugins {
         std::fs::write(mu.join(name), text).unwrap();
     }
+    for (path, text) in drop_ins {
+        std::fs::write(content.join(path), text).unwrap();
+    }
     root
+}
+
+/// geowp's drop-ins as [`docroot_with`] takes them.
+pub fn geowp_drop_ins() -> Vec<(&'static str, &'static str)> {
+    geowp_stack::render::DROP_INS
+        .iter()
+        .map(|(path, _, text)| (*path, *text))
+        .collect()
 }
 
 /// PHP's web server on 127.0.0.1:`port` serving `root` with `env`; stopped

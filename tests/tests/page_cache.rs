@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 use geowp_stack::render::tidb::BOOTSTRAP_SH;
 use geowp_stack::render::{self, cache, config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
 use geowp_tests::wordpress::{
-    docroot, free_port, http, php_with_wordpress, Env, Group, MariaDb, PhpServer, Request, Site,
+    docroot_with, free_port, geowp_drop_ins, http, php_with_wordpress, Env, Group, MariaDb,
+    PhpServer, Request, Site,
 };
 
 const DB_PASSWORD: &str = "wp-db-pw-41aa0c";
@@ -280,7 +281,7 @@ fn visitors_get_stored_pages_and_nobody_gets_anyone_elses() {
     let env = wordpress_env(dir.path(), db.port, &url, &purge);
     let mut plugins: Vec<(&str, &str)> = MU_PLUGINS.to_vec();
     plugins.push(("geowp-test-render-id.php", RENDER_ID_PHP));
-    let root = docroot(&dir.path().join("site"), &plugins);
+    let root = docroot_with(&dir.path().join("site"), &plugins, &geowp_drop_ins());
     std::fs::write(root.join(HEALTH_FILE), HEALTH_PHP).unwrap();
     let mut install_env = env.clone();
     install_env.push(("GEOWP_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()));
@@ -327,6 +328,22 @@ echo $id, "\n";
         count(&db, stale_sets),
         before + 1,
         "a visitor's page reads stale, once per request"
+    );
+    // from its connection's first statements on: before WordPress reads its
+    // autoloaded options (the drop-in is loaded before WordPress connects;
+    // a must-use plugin would come only after them)
+    let on_its_connection = statements_of_thread_with(&db.general_log(), stale_sets);
+    let set_at = on_its_connection
+        .iter()
+        .position(|q| q.contains(stale_sets))
+        .unwrap();
+    let autoload_at = on_its_connection
+        .iter()
+        .position(|q| q.contains("FROM wp_options WHERE autoload"))
+        .expect("WordPress reads its autoloaded options");
+    assert!(
+        set_at < autoload_at,
+        "the autoloaded options are read before the stale-read settings: {on_its_connection:#?}"
     );
     assert_eq!(
         check_tidb_part(stale_sets),
@@ -570,4 +587,61 @@ echo $id, "\n";
         "a page never stored cannot be made up: {}",
         never.status
     );
+}
+
+/// The statements (in order) of the last connection in MariaDB's general
+/// log that sent one containing `needle`. An entry is `[TIME]\t  THREAD
+/// Command\tArgument` (the time only on the first entry of its second); a
+/// statement may run over several lines.
+fn statements_of_thread_with(log: &str, needle: &str) -> Vec<String> {
+    let entry = |line: &str| -> Option<(u64, String, String)> {
+        // drop the time (it starts with a digit, before the first tab)
+        let rest = match line.split_once('\t') {
+            Some((time, rest))
+                if time.is_empty() || time.starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                rest
+            }
+            _ => return None,
+        };
+        let rest = rest.trim_start_matches('\t').trim_start();
+        let (id, rest) = rest.split_once(' ')?;
+        let id = id.parse::<u64>().ok()?;
+        let (command, arg) = rest
+            .trim_start()
+            .split_once('\t')
+            .unwrap_or((rest.trim(), ""));
+        Some((id, command.to_string(), arg.to_string()))
+    };
+    let mut by_thread: Vec<(u64, String)> = Vec::new();
+    for line in log.lines() {
+        match entry(line) {
+            Some((thread, command, arg)) => by_thread.push((
+                thread,
+                if command == "Query" {
+                    arg
+                } else {
+                    String::new()
+                },
+            )),
+            None => {
+                // a statement's next line
+                if let Some(last) = by_thread.last_mut().filter(|l| !l.1.is_empty()) {
+                    last.1.push('\n');
+                    last.1.push_str(line);
+                }
+            }
+        }
+    }
+    let thread = by_thread
+        .iter()
+        .rev()
+        .find(|(_, q)| q.contains(needle))
+        .map(|(t, _)| *t)
+        .expect("a connection sent it");
+    by_thread
+        .into_iter()
+        .filter(|(t, q)| *t == thread && !q.is_empty())
+        .map(|(_, q)| q)
+        .collect()
 }

@@ -17,7 +17,8 @@ use std::path::Path;
 use geowp_stack::render::tidb::BOOTSTRAP_SH;
 use geowp_stack::render::{config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
 use geowp_tests::wordpress::{
-    docroot, free_port, php_with_wordpress, Env, MariaDb, PhpServer, Site,
+    docroot, docroot_with, free_port, geowp_drop_ins, php_with_wordpress, Env, MariaDb, PhpServer,
+    Site,
 };
 use serde_json::Value;
 
@@ -150,7 +151,11 @@ fn every_count_is_right_and_no_sql_calc_found_rows_reaches_the_server() {
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let env = wordpress_env(dir.path(), db.port, config_extra(&url, false, false));
-    let root = docroot(&dir.path().join("with-plugin"), &MU_PLUGINS);
+    let root = docroot_with(
+        &dir.path().join("with-plugin"),
+        &MU_PLUGINS,
+        &geowp_drop_ins(),
+    );
     std::fs::write(root.join(HEALTH_FILE), HEALTH_PHP).unwrap();
     let mut install_env = env.clone();
     install_env.push(("GEOWP_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()));
@@ -523,7 +528,7 @@ fn a_due_event_runs_once_across_three_regions_and_once_more_with_the_runner_regi
     let mut env = wordpress_env(dir.path(), db.port, extra);
     let mut plugins: Vec<(&str, &str)> = MU_PLUGINS.to_vec();
     plugins.push(("geowp-held-event.php", HELD_EVENT));
-    let root = docroot(&dir.path().join("root"), &plugins);
+    let root = docroot_with(&dir.path().join("root"), &plugins, &geowp_drop_ins());
     let mut install_env = env.clone();
     install_env.push(("GEOWP_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()));
     php_json(&root, &install_env, INSTALL);

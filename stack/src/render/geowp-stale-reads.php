@@ -1,7 +1,14 @@
 <?php
 /*
- * Plugin Name: geowp stale reads
- * Description: A visitor's page is read from this region's own TiDB replicas, a few seconds old, without a round trip to another region. Installed by geowp (do not edit: the next apply puts it back).
+ * geowp stale reads: the wp-content/db.php drop-in. A visitor's page is read
+ * from this region's own TiDB replicas, a few seconds old, without a round
+ * trip to another region. Installed by geowp (do not edit: the next apply
+ * puts it back).
+ *
+ * WordPress loads this file before it makes its database connection
+ * (require_wp_db in wp-includes/load.php) and uses the $wpdb it defines, so
+ * the settings are made as the connection opens, before WordPress's first
+ * query (the autoloaded options): a must-use plugin loads only after those.
  *
  * For a request of a visitor who is not logged in (GET or HEAD, no login,
  * comment-author or post-password cookie, not wp-admin, login, cron,
@@ -66,29 +73,53 @@ function geowp_stale_reads_statement($on) {
  * Whether content changed within the staleness (and a second of clock
  * skew): a stale read could then miss the change, and with the page cache
  * the page would bring the old content back right after the change banned
- * it. One fresh single-row read, written by geowp-page-cache.php.
+ * it. One fresh single-row read on `$db`, of what geowp-page-cache.php
+ * writes (its errors kept quiet: before WordPress is installed there is no
+ * table).
  */
-function geowp_stale_reads_recent_change() {
+function geowp_stale_reads_recent_change($db) {
     if (!getenv('GEOWP_PAGE_CACHE_PURGE')) {
         return false;
     }
-    global $wpdb;
-    $at = $wpdb->get_var("SELECT option_value FROM {$wpdb->options} WHERE option_name = 'geowp_content_changed_at'");
+    $prefix = isset($GLOBALS['table_prefix']) ? $GLOBALS['table_prefix'] : 'wp_';
+    $quiet = $db->suppress_errors(true);
+    $at = $db->get_var("SELECT option_value FROM `{$prefix}options` WHERE option_name = 'geowp_content_changed_at'");
+    $db->suppress_errors($quiet);
     return $at !== null && (int) $at >= time() - (int) getenv('GEOWP_STALE_READ_SECONDS') - 1;
 }
 
-if (geowp_stale_reads_wanted() && isset($GLOBALS['wpdb']) && !geowp_stale_reads_recent_change()) {
-    $GLOBALS['wpdb']->query(geowp_stale_reads_statement(true));
-    // the first write of the request: fresh from then on
-    add_filter('query', function ($query) {
-        static $fresh = false;
-        $reads = preg_match('/^\s*(\(\s*)?(SELECT|SHOW|SET|DESCRIBE|DESC|EXPLAIN)\b/i', $query)
-            && !preg_match('/\bFOR\s+(UPDATE|SHARE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bGET_LOCK\s*\(/i', $query);
-        if ($fresh || $reads) {
-            return $query;
-        }
-        $fresh = true;
-        $GLOBALS['wpdb']->query(geowp_stale_reads_statement(false));
-        return $query;
-    });
+/** Whether `$query` only reads (and takes no lock). */
+function geowp_stale_reads_only_reads($query) {
+    return preg_match('/^\s*(\(\s*)?(SELECT|SHOW|SET|DESCRIBE|DESC|EXPLAIN)\b/i', $query)
+        && !preg_match('/\bFOR\s+(UPDATE|SHARE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bGET_LOCK\s*\(/i', $query);
 }
+
+/**
+ * WordPress's database class, with the stale-read settings made each time
+ * its connection opens (a reconnect loses them), and fresh reads from a
+ * request's first write on.
+ */
+class geowp_stale_reads_wpdb extends wpdb {
+    /** Whether this connection reads stale now. */
+    private $geowp_stale = false;
+
+    public function db_connect($allow_bail = true) {
+        $connected = parent::db_connect($allow_bail);
+        $this->geowp_stale = false;
+        if ($connected && geowp_stale_reads_wanted() && !geowp_stale_reads_recent_change($this)) {
+            parent::query(geowp_stale_reads_statement(true));
+            $this->geowp_stale = true;
+        }
+        return $connected;
+    }
+
+    public function query($query) {
+        if ($this->geowp_stale && !geowp_stale_reads_only_reads($query)) {
+            $this->geowp_stale = false;
+            parent::query(geowp_stale_reads_statement(false));
+        }
+        return parent::query($query);
+    }
+}
+
+$wpdb = new geowp_stale_reads_wpdb(DB_USER, DB_PASSWORD, DB_NAME, DB_HOST);

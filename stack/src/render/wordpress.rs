@@ -58,13 +58,16 @@ pub const FOUND_ROWS_FILE: &str = "geowp-found-rows.php";
 pub const AUTO_ID_PHP: &str = include_str!("geowp-auto-id.php");
 pub const AUTO_ID_FILE: &str = "geowp-auto-id.php";
 /// Every must-use plugin geowp installs (file name, text).
-pub const MU_PLUGINS: [(&str, &str); 5] = [
+pub const MU_PLUGINS: [(&str, &str); 4] = [
     (MAINTENANCE_FILE, MAINTENANCE_PHP),
     (FOUND_ROWS_FILE, FOUND_ROWS_PHP),
     (AUTO_ID_FILE, AUTO_ID_PHP),
     (PAGE_CACHE_FILE, PAGE_CACHE_PHP),
-    (STALE_READS_FILE, STALE_READS_PHP),
 ];
+/// The drop-ins geowp installs in wp-content (path there, ConfigMap key,
+/// text): stale reads as `db.php`, which WordPress loads before its first
+/// query (a must-use plugin loads after the autoloaded options are read).
+pub const DROP_INS: [(&str, &str, &str); 1] = [("db.php", STALE_READS_FILE, STALE_READS_PHP)];
 /// The must-use plugin that holds every region in maintenance while a
 /// backup is restored (docs/guides/backups.md).
 pub const MAINTENANCE_PHP: &str = include_str!("geowp-maintenance.php");
@@ -233,6 +236,13 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                             Some(file),
                         )
                     }))
+                    .chain(DROP_INS.iter().map(|(path, key, _)| {
+                        read_only(
+                            "mu-plugins",
+                            &format!("{DOCROOT}/wp-content/{path}"),
+                            Some(key),
+                        )
+                    }))
                     .chain([read_only("secrets", SECRETS_DIR, None)])
                     .collect(),
             ),
@@ -378,6 +388,11 @@ pub fn objects(spec: &StackSpec) -> Vec<Obj> {
                 MU_PLUGINS
                     .iter()
                     .map(|(f, t)| (f.to_string(), t.to_string()))
+                    .chain(
+                        DROP_INS
+                            .iter()
+                            .map(|(_, k, t)| (k.to_string(), t.to_string())),
+                    )
                     .collect(),
             ),
             ..config_map(spec, "wordpress-mu-plugins", object::WORDPRESS, "", "")
