@@ -36,10 +36,10 @@ fn progressing(status: &str, reason: &str, available: i64) -> serde_json::Value 
             "message": "ReplicaSet \"wordpress-1\" has timed out progressing."}]})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deployment_past_its_progress_deadline_is_waited_for_until_the_timeout() {
-    // workloads get no simulated status: the test writes it, as a
-    // deployment controller would
+/// The fake (workloads get no simulated status: the test writes it, as a
+/// deployment controller would), its connection settings, and a
+/// Deployment past its progress deadline.
+async fn past_its_deadline() -> (fakeapi::Handle, Connection, Obj) {
     let h = fakeapi::start(Options {
         behavior: Behavior::External,
         ..Default::default()
@@ -54,17 +54,25 @@ async fn a_deployment_past_its_progress_deadline_is_waited_for_until_the_timeout
     };
     let far = Instant::now() + Duration::from_secs(120);
     let c = connect(&conn, far, CancellationToken::new()).await.unwrap();
+    let params = PatchParams::apply("geowp").force();
     let ns = Obj::raw(
         ObjRef::new("v1", "Namespace", "", "geowp"),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "geowp"}}),
     );
-    let params = PatchParams::apply("geowp").force();
     c.apply(&ns, &params).await.unwrap();
     let d = deployment();
     c.apply(&d, &params).await.unwrap();
     c.patch_status(&d.id, &progressing("False", "ProgressDeadlineExceeded", 0))
         .await
         .unwrap();
+    (h, conn, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_past_its_progress_deadline_is_waited_for_until_the_timeout() {
+    let (h, conn, d) = past_its_deadline().await;
+    let far = Instant::now() + Duration::from_secs(120);
+    let c = connect(&conn, far, CancellationToken::new()).await.unwrap();
     // kubectl's rule gives up at the controller's deadline
     let kubectl_says = c.wait(&d.id, is_rolled_out("Deployment")).await.unwrap();
     assert!(
@@ -116,37 +124,7 @@ async fn a_deployment_past_its_progress_deadline_is_waited_for_until_the_timeout
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_still_past_its_deadline_when_the_time_runs_out_is_named_so() {
-    let h = fakeapi::start(Options {
-        behavior: Behavior::External,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let conn = Connection {
-        host: Some(h.url()),
-        ca_pem: Some(h.ca_pem.clone()),
-        token: Some(h.token().to_string()),
-        ..Default::default()
-    };
-    let setup = Instant::now() + Duration::from_secs(120);
-    let c = connect(&conn, setup, CancellationToken::new())
-        .await
-        .unwrap();
-    let params = PatchParams::apply("geowp").force();
-    c.apply(
-        &Obj::raw(
-            ObjRef::new("v1", "Namespace", "", "geowp"),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "geowp"}}),
-        ),
-        &params,
-    )
-    .await
-    .unwrap();
-    let d = deployment();
-    c.apply(&d, &params).await.unwrap();
-    c.patch_status(&d.id, &progressing("False", "ProgressDeadlineExceeded", 0))
-        .await
-        .unwrap();
+    let (h, conn, d) = past_its_deadline().await;
     // an operation with little time left: the wait ends with the time, and
     // says where the Deployment stands
     let short = connect(
