@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use geowp_stack::render::{self, tidb, Inputs, Obj, StackSpec, TlsMaterial};
+use geowp_stack::render::{self, tidb, Inputs, Obj, StackSpec};
 use geowp_tests::tidbcheck::{self, ConfigOf, Refusal, Tables};
 use serde_json::Value;
 
@@ -99,31 +99,7 @@ fn spec(member: &str, tls: bool) -> StackSpec {
 }
 
 fn inputs() -> Inputs {
-    Inputs {
-        secrets: render::Secrets {
-            tidb_root_password: "root-pw-123456789".into(),
-            wordpress_db_password: "wp-pw-123456789".into(),
-            salts: geowp_common::names::SALT_NAMES
-                .iter()
-                .map(|n| (n.to_string(), format!("salt-{n}")))
-                .collect(),
-            backup_password: String::new(),
-            backup_credentials: Default::default(),
-        },
-        syncthing: render::SyncthingSecrets {
-            cert_pem: "CERT".into(),
-            key_pem: "KEY".into(),
-            device_id: "DEV".into(),
-            api_key: "api".into(),
-        },
-        tls: TlsMaterial {
-            ca_pem: "CA".into(),
-            cert_pem: "REGION-CERT".into(),
-            key_pem: "REGION-KEY".into(),
-        },
-        wp_content_uid: Some("u-1".into()),
-        pd: None,
-    }
+    render::example::inputs()
 }
 
 fn find<'a>(objs: &'a [Obj], kind: &str, name: &str) -> &'a Obj {

@@ -93,3 +93,48 @@ pub fn spec(member: &str, members: BTreeMap<String, Member>) -> StackSpec {
         resources: BTreeMap::new(),
     }
 }
+
+/// The example site's secrets (made-up values of the right shapes).
+pub fn secrets() -> Secrets {
+    Secrets {
+        tidb_root_password: "root-pw-123456789".into(),
+        wordpress_db_password: "wp-pw-123456789".into(),
+        salts: geowp_common::names::SALT_NAMES
+            .iter()
+            .map(|n| (n.to_string(), format!("salt-{n}")))
+            .collect(),
+        backup_password: "backup-pw-123456789".into(),
+        backup_credentials: BTreeMap::from([
+            ("AWS_ACCESS_KEY_ID".to_string(), "AKIAEXAMPLE".to_string()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_string(),
+                "secret-key-value".to_string(),
+            ),
+        ]),
+    }
+}
+
+/// A made-up SyncThing identity.
+pub fn st() -> SyncthingSecrets {
+    SyncthingSecrets {
+        cert_pem: "CERT".into(),
+        key_pem: "KEY".into(),
+        device_id: "DEV".into(),
+        api_key: "api".into(),
+    }
+}
+
+/// Inputs of the right shapes for rendering the example stack.
+pub fn inputs() -> Inputs {
+    Inputs {
+        secrets: secrets(),
+        syncthing: st(),
+        tls: TlsMaterial {
+            ca_pem: "CA".into(),
+            cert_pem: "REGION-CERT".into(),
+            key_pem: "REGION-KEY".into(),
+        },
+        wp_content_uid: Some("u-1".into()),
+        pd: None,
+    }
+}
