@@ -344,16 +344,16 @@ impl ClusterError {
             if is_certificate_refusal(e) {
                 return true;
             }
-            // io::Error's source() skips the error it wraps: look inside
-            if let Some(inner) = e
+            // io::Error's source() skips the error it wraps (hyper's connect
+            // error is an io::Error around tokio-rustls' io::Error around
+            // rustls' own): go inside instead
+            cur = match e
                 .downcast_ref::<std::io::Error>()
                 .and_then(|io| io.get_ref())
             {
-                if is_certificate_refusal(inner) {
-                    return true;
-                }
-            }
-            cur = e.source();
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => e.source(),
+            };
         }
         false
     }
