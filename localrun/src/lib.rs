@@ -7,8 +7,9 @@
 //! | `wordpress:*` | Debian's WordPress 6.1 under PHP's web server, configured from the container's environment as the official image documents (`WORDPRESS_*`, `*_FILE`) |
 //! | `syncthing/syncthing:*` | Debian's syncthing, with the config the pod's init container put in place |
 //! | `busybox`, `mysql` (init containers, the bootstrap Job) | their commands, with this machine's `sh` and Debian's `mariadb-client` |
-//! | `pingcap/tidb:*` | not run (no TiDB binaries can be installed here): its SQL port leads to one MariaDB server all regions share |
-//! | `pingcap/pd`, `pingcap/tikv`, the NFS server | simulated: reported ready, nothing runs |
+//! | `pingcap/tidb:*` | not run (no TiDB binaries can be installed here): its command line and `tidb.toml` are read as tidb-server reads them ([`strict`]), then its SQL port leads to one MariaDB server all regions share |
+//! | `pingcap/pd`, `pingcap/tikv` | not run: command line and config file read as pd-server and tikv-server read them ([`strict`]; a refusal crash-loops with the program's message), then reported ready |
+//! | the NFS server | simulated: reported ready, nothing runs |
 //!
 //! ConfigMaps and Secrets become files, claims become directories (a claim
 //! the region's NFS provisioner serves lives in the provisioner's export

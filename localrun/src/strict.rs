@@ -8,9 +8,11 @@
 //! the demo and the tests with the real message instead of a simulated
 //! ready pod.
 //!
-//! The config check is stricter than PD and TiDB, which only warn about a
-//! key they do not know (tidbcheck's caveat): such a key is a setting geowp
-//! believes it made and did not.
+//! The config check is stricter than PD, which only warns about a key it
+//! does not know (tidbcheck's caveat): such a key is a setting geowp
+//! believes it made and did not. tidb-server, given `-config-strict` as
+//! geowp gives it, stops at such a key itself, and is answered with its own
+//! fatal line.
 
 use serde_json::Value;
 
@@ -78,6 +80,22 @@ fn config_path(args: &[String]) -> Option<String> {
     None
 }
 
+/// Whether tidb-server's flags leave bool flag `name` true (given alone,
+/// or with a word strconv.ParseBool takes as true; the last one wins).
+fn go_bool_flag(t: &Tables, args: &[String], name: &str) -> bool {
+    let flags = tidbcheck::tidb_server_flags(t, args).unwrap_or_default();
+    flags
+        .iter()
+        .rev()
+        .find(|(n, _)| n == name)
+        .is_some_and(|(_, v)| {
+            matches!(
+                v.as_deref(),
+                None | Some("1" | "t" | "T" | "true" | "TRUE" | "True")
+            )
+        })
+}
+
 /// What the real program would refuse in container `spec` (its `args`,
 /// and the config file they name, read through `mounts`), None when it
 /// would start.
@@ -108,6 +126,24 @@ pub fn refusal(t: &Tables, program: Program, spec: &Value, mounts: &Mounts) -> O
             })
         }
     };
+    // with -config-strict tidb-server itself stops at a key it does not
+    // know: the loader's error goes to terror.MustNil, which logs it as
+    // fatal and exits 1 (pingcap/tidb@eece7e0e pkg/config/config.go:1201,
+    // 1220; pingcap/tidb@1858ec3e pkg/parser/terror/terror.go, MustNil;
+    // log.Fatal of pingcap/log exits 1). The log line's time and caller
+    // are left out.
+    if program == Program::Tidb && go_bool_flag(t, &args, "config-strict") {
+        let unknown = tidbcheck::unknown_keys(t, ConfigOf::Tidb, &text);
+        if !unknown.is_empty() {
+            return Some(Refusal {
+                message: format!(
+                    "[FATAL] [\"unexpected error\"] [error=\"{}\"]",
+                    tidbcheck::tidb_unknown_keys_message(t, &path, &unknown)
+                ),
+                exit_code: 1,
+            });
+        }
+    }
     let problems = tidbcheck::config_problems_at(t, program.config_of(), &path, &text);
     (!problems.is_empty()).then(|| Refusal {
         message: format!(
@@ -145,6 +181,40 @@ mod tests {
                 .contains("flag provided but not defined: -tmp-storage-path"),
             "{}",
             r.message
+        );
+    }
+
+    #[test]
+    fn with_config_strict_tidb_server_stops_at_a_key_it_does_not_know_with_its_fatal_line() {
+        let t = Tables::shared();
+        let dir = tempfile::tempdir().unwrap();
+        let m = mounts_with(
+            dir.path(),
+            "tidb.toml",
+            "tmp-storage-paht = \"/x\"\n[log]\nlevel = \"info\"\nslow-treshold = 300\n",
+        );
+        let spec = |strict: &str| json!({"args": ["--store=tikv", "--config=/etc/tidb/tidb.toml", strict]});
+        for on in ["--config-strict", "-config-strict=true", "-config-strict=1"] {
+            let r = refusal(t, Program::Tidb, &spec(on), &m).expect("refused");
+            assert_eq!(r.exit_code, 1, "{on}");
+            assert_eq!(
+                r.message,
+                "[FATAL] [\"unexpected error\"] [error=\"config file /etc/tidb/tidb.toml contained invalid configuration options: log.slow-treshold, tmp-storage-paht; check TiDB manual to make sure this option has not been deprecated and removed from your TiDB version if the option does not appear to be a typo\"]",
+                "{on}"
+            );
+        }
+        // without it tidb-server only warns; the stand-in still refuses, in its own words
+        let r = refusal(t, Program::Tidb, &spec("-config-strict=false"), &m).expect("refused");
+        assert!(
+            r.message.contains("stricter than a warning"),
+            "{}",
+            r.message
+        );
+        // a file it knows starts either way
+        let ok = mounts_with(dir.path(), "tidb.toml", "[log]\nlevel = \"info\"\n");
+        assert_eq!(
+            refusal(t, Program::Tidb, &spec("--config-strict"), &ok),
+            None
         );
     }
 

@@ -8,9 +8,9 @@
 //! (tikv-server), TiDB's `SysVar.Validate` (system variables). The TOML
 //! check is stricter than the programs: PD only warns about an unknown key,
 //! TiKV ignores one unless `--config-check`, tidb-server prints a warning
-//! unless `-config-strict`, but a key the program does not know is a setting
-//! geowp believes it made and did not; the problem says what the program
-//! itself does. Likewise a system variable value outside its range is not
+//! unless `-config-strict` (which geowp passes), but a key the program does
+//! not know is a setting geowp believes it made and did not; the problem
+//! says what the program itself does. Likewise a system variable value outside its range is not
 //! refused by TiDB (it sets the bound and warns), but it is a problem here.
 //!
 //! # Caveats
@@ -89,6 +89,16 @@ fn go_flags(t: &Tables, section: &str) -> BTreeMap<String, GoFlag> {
 /// `ExitOnError`: `-name`/`--name`, `-name=value`, `-name value` for
 /// non-bools; parsing stops at the first non-flag or at `--`.
 pub fn tidb_server_args(t: &Tables, args: &[String]) -> Result<(), Refusal> {
+    tidb_server_flags(t, args).map(|_| ())
+}
+
+/// [`tidb_server_args`], with the flags it set in order: each name and
+/// the value it was given (None for a bool given alone, which is true).
+pub fn tidb_server_flags(
+    t: &Tables,
+    args: &[String],
+) -> Result<Vec<(String, Option<String>)>, Refusal> {
+    let mut set = Vec::new();
     let flags = go_flags(t, "tidb_server");
     let unknown = t.message("tidb_server", "unknown_flag");
     let refuse = |m: String| Refusal {
@@ -100,11 +110,11 @@ pub fn tidb_server_args(t: &Tables, args: &[String]) -> Result<(), Refusal> {
         let a = &args[i];
         i += 1;
         if a.len() < 2 || !a.starts_with('-') {
-            return Ok(());
+            return Ok(set);
         }
         let dashes = if a.starts_with("--") { 2 } else { 1 };
         if dashes == 2 && a.len() == 2 {
-            return Ok(());
+            return Ok(set);
         }
         let body = &a[dashes..];
         if body.starts_with('-') || body.starts_with('=') {
@@ -138,14 +148,18 @@ pub fn tidb_server_args(t: &Tables, args: &[String]) -> Result<(), Refusal> {
                     )));
                 }
             }
-        } else if value.is_none() {
+            set.push((name.to_string(), value.map(String::from)));
+        } else if let Some(v) = value {
+            set.push((name.to_string(), Some(v.to_string())));
+        } else {
             if i >= args.len() {
                 return Err(refuse(format!("flag needs an argument: -{name}")));
             }
+            set.push((name.to_string(), Some(args[i].clone())));
             i += 1;
         }
     }
-    Ok(())
+    Ok(set)
 }
 
 /// A cobra/pflag flag set: long names and shorthands, bool or not.
@@ -342,6 +356,42 @@ pub fn config_problems_at(t: &Tables, of: ConfigOf, file: &str, text: &str) -> V
     let mut out = Vec::new();
     walk(&doc, "", &keys, of, &unknown, &mut out);
     out
+}
+
+/// The keys of `text` the program does not know, as dotted paths (what
+/// BurntSushi/toml's `Undecoded` lists for PD and TiDB). Empty when the
+/// text is not TOML: [`config_problems`] says that.
+pub fn unknown_keys(t: &Tables, of: ConfigOf, text: &str) -> Vec<String> {
+    fn go(table: &toml::Table, prefix: &str, keys: &[Value], of: ConfigOf, out: &mut Vec<String>) {
+        for (k, v) in table {
+            let path = format!("{prefix}{k}");
+            match lookup(keys, &path, of) {
+                None => out.push(path),
+                Some(e) if e["type"] == "table" && e["followed"] != false => {
+                    if let toml::Value::Table(t) = v {
+                        go(t, &format!("{path}."), keys, of, out);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    go(&doc, "", &t.list(of.section(), "keys"), of, &mut out);
+    out
+}
+
+/// tidb-server's own words for a file with keys it does not know (the
+/// table's `unknown_key` message), for `file` and `keys`.
+pub fn tidb_unknown_keys_message(t: &Tables, file: &str, keys: &[String]) -> String {
+    t.0["tidb_config"]["unknown_key"]["message"]
+        .as_str()
+        .unwrap_or("config file {file} contained invalid configuration options: {keys}")
+        .replace("{file}", file)
+        .replace("{keys}", &keys.join(", "))
 }
 
 fn lookup<'a>(keys: &'a [Value], path: &str, of: ConfigOf) -> Option<&'a Value> {

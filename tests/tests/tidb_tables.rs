@@ -574,6 +574,40 @@ fn tidb_server_refuses_a_wrong_system_variable_with_its_message() {
 // ------------------------------------------------------------ faults, with the real messages
 
 #[test]
+fn the_rendered_tidb_server_stops_at_a_key_it_does_not_know_with_its_fatal_line() {
+    use geowp_localrun::{
+        pods::Mounts,
+        strict::{refusal, Program},
+    };
+    let t = Tables::load();
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let sts = find(&objs, "StatefulSet", "tidb");
+    let c = sts.body["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "tidb")
+        .expect("tidb container")
+        .clone();
+    let (file, text) = tidb_toml(&objs);
+    let dir = tempfile::tempdir().unwrap();
+    let mounts = Mounts(vec![("/etc/tidb".into(), dir.path().to_path_buf())]);
+    let write = |text: &str| std::fs::write(dir.path().join("tidb.toml"), text).unwrap();
+    write(&text);
+    assert_eq!(refusal(&t, Program::Tidb, &c, &mounts), None);
+    write(&text.replace("cluster-ssl-cert", "cluster-ssl-certificate"));
+    let r = refusal(&t, Program::Tidb, &c, &mounts).expect("refused");
+    assert_eq!(r.exit_code, 1);
+    assert!(
+        r.message.starts_with(&format!(
+            "[FATAL] [\"unexpected error\"] [error=\"config file {file} contained invalid configuration options: security.cluster-ssl-certificate; check TiDB manual"
+        )),
+        "{}",
+        r.message
+    );
+}
+
+#[test]
 fn tidb_server_refuses_the_tmp_storage_path_flag_as_go_flag_does() {
     let t = Tables::load();
     let objs = render::render(&spec("us-east", true), &inputs());

@@ -661,6 +661,13 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
                 "4000".into(),
                 "--status=10080".into(),
                 "--config=/etc/tidb/tidb.toml".into(),
+                // a key tidb-server does not know stops it instead of a
+                // warning it starts past, so a setting never silently does
+                // nothing; a file whose unknown keys are all options TiDB
+                // removed still only warns (pingcap/tidb@00da65f5
+                // cmd/tidb-server/main.go:202; pingcap/tidb@eece7e0e
+                // pkg/config/config.go:1201, 1220)
+                "--config-strict".into(),
             ],
             ports: vec![port("mysql", 4000), port("status", 10080)],
             probe_port: 4000,
