@@ -43,6 +43,10 @@ enum Cmd {
         /// leaders (GEOWP_DEMO_RTT): each statement waits as it would in TiDB.
         #[arg(long, default_value_t = 0)]
         db_rtt_ms: u64,
+        /// The open-files limit containers get, SOFT:HARD, as a container
+        /// runtime sets it (tikv-server refuses to start below what it needs).
+        #[arg(long, value_parser = nofile, default_value = "1024:524288")]
+        container_nofile: (u64, u64),
     },
     /// Run the MariaDB server the regions share, until stopped.
     Mariadb {
@@ -87,6 +91,21 @@ enum Cmd {
     },
 }
 
+/// SOFT:HARD open files.
+fn nofile(s: &str) -> Result<(u64, u64), String> {
+    let (soft, hard) = s
+        .split_once(':')
+        .ok_or("give SOFT:HARD, e.g. 1024:524288")?;
+    let n = |v: &str| v.parse::<u64>().map_err(|e| format!("{v}: {e}"));
+    let (soft, hard) = (n(soft)?, n(hard)?);
+    if soft > hard {
+        return Err(format!(
+            "the soft limit {soft} is above the hard limit {hard}"
+        ));
+    }
+    Ok((soft, hard))
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     geowp_common::duration::parse(s).map_err(|e| e.to_string())
 }
@@ -128,6 +147,7 @@ fn main() -> ExitCode {
             ip_prefix,
             db,
             db_rtt_ms,
+            container_nofile,
         } => rt.block_on(async move {
             let text = match std::fs::read_to_string(&kubeconfig) {
                 Ok(t) => t,
@@ -153,6 +173,7 @@ fn main() -> ExitCode {
                 prefix: ip_prefix,
                 db,
                 db_rtt: Duration::from_millis(db_rtt_ms),
+                container_nofile,
             };
             let stop = cancel.clone();
             tokio::spawn(async move {

@@ -33,6 +33,9 @@ pub struct Config {
     /// Round trip from this region to the data's leaders: each statement
     /// waits as it would in TiDB ([`crate::sqldelay`]).
     pub db_rtt: Duration,
+    /// The open-files limit (soft, hard) containers get, as a container
+    /// runtime sets it ([`crate::strict::RUNTIME_NOFILE`] unless told).
+    pub container_nofile: (u64, u64),
 }
 
 const TICK: Duration = Duration::from_millis(400);
@@ -1279,6 +1282,7 @@ fn strict_start(cfg: &Config, key: &str, dir: &Path, c: &mut Ctr) -> bool {
         program,
         &c.spec,
         &c.mounts,
+        cfg.container_nofile,
     ) {
         None => {
             c.checked = true;

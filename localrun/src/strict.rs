@@ -96,10 +96,63 @@ fn go_bool_flag(t: &Tables, args: &[String], name: &str) -> bool {
         })
 }
 
+/// How many open files tikv-server insists on at start for config file
+/// `text`: 1000 reserved, plus RocksDB's `max-open-files` (twice when Titan
+/// is on), plus Raft DB's (tikv/tikv@v8.5.7 components/server/src/common.rs:
+/// 444-458). Both default to 40960 (src/config/mod.rs:1359, 1900). Titan
+/// is on for a store made without it unless the file turns it off
+/// (src/config/mod.rs:4138-4145; geowp leaves it on): 123880 by default.
+pub fn tikv_open_files_needed(text: &str) -> u64 {
+    let doc: toml::Table = text.parse().unwrap_or_default();
+    let int = |section: &str, key: &str| {
+        doc.get(section)
+            .and_then(|s| s.get(key))
+            .and_then(toml::Value::as_integer)
+            .map_or(40960, |v| v.max(0) as u64)
+    };
+    let titan = doc
+        .get("rocksdb")
+        .and_then(|r| r.get("titan"))
+        .and_then(|t| t.get("enabled"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(true);
+    let rocks = int("rocksdb", "max-open-files") * if titan { 2 } else { 1 };
+    1000 + rocks + int("raftdb", "max-open-files")
+}
+
+/// tikv-server's open-files check (tikv/tikv@v8.5.7
+/// components/tikv_util/src/config.rs:837-869) as it turns out in geowp's
+/// pod: TiKV raises its soft limit to `needed` itself, and raises the hard
+/// limit too when it may; the pod drops every capability and runs as
+/// non-root, so it may not. Below that it stops with its `fatal!` line and
+/// exit 1 (components/server/src/setup.rs:26-36; the log line's time and
+/// caller are left out).
+pub fn tikv_open_files_refusal(needed: u64, soft: u64, hard: u64) -> Option<Refusal> {
+    (soft < needed && hard < needed).then(|| Refusal {
+        message: format!(
+            "[FATAL] [\"the maximum number of open file descriptors is too small, got {soft}, expect greater or equal to {needed}\"]"
+        ),
+        exit_code: 1,
+    })
+}
+
+/// The open-files limit (soft, hard) a container runtime commonly gives a
+/// container: containerd 2 leaves it to systemd's default for services
+/// (1024 soft, 524288 hard); containerd 1's unit set it to the kernel's
+/// maximum, 1048576. The lower one is the stand-ins' default.
+pub const RUNTIME_NOFILE: (u64, u64) = (1024, 524288);
+
 /// What the real program would refuse in container `spec` (its `args`,
 /// and the config file they name, read through `mounts`), None when it
-/// would start.
-pub fn refusal(t: &Tables, program: Program, spec: &Value, mounts: &Mounts) -> Option<Refusal> {
+/// would start. `nofile` is the open-files limit (soft, hard) the
+/// container runtime gives it (tikv-server checks it).
+pub fn refusal(
+    t: &Tables,
+    program: Program,
+    spec: &Value,
+    mounts: &Mounts,
+    nofile: (u64, u64),
+) -> Option<Refusal> {
     // the image's other tools (pd-ctl in PD's image) are not the server
     let command = strings(&spec["command"]);
     if let Some(first) = command.first() {
@@ -145,6 +198,10 @@ pub fn refusal(t: &Tables, program: Program, spec: &Value, mounts: &Mounts) -> O
         }
     }
     let problems = tidbcheck::config_problems_at(t, program.config_of(), &path, &text);
+    if problems.is_empty() && program == Program::Tikv {
+        let (soft, hard) = nofile;
+        return tikv_open_files_refusal(tikv_open_files_needed(&text), soft, hard);
+    }
     (!problems.is_empty()).then(|| Refusal {
         message: format!(
             "{}: the config file {path} holds what it does not take (geowp's stand-in is stricter than a warning): {}",
@@ -171,10 +228,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = mounts_with(dir.path(), "tidb.toml", "[log]\nlevel = \"info\"\n");
         let good = json!({"command": ["/tidb-server"], "args": ["--store=tikv", "--config=/etc/tidb/tidb.toml"]});
-        assert_eq!(refusal(t, Program::Tidb, &good, &m), None);
+        assert_eq!(refusal(t, Program::Tidb, &good, &m, RUNTIME_NOFILE), None);
         // the start-up fault of issue 19: a config-file key given as a flag
         let bad = json!({"args": ["--store=tikv", "--tmp-storage-path=/var/lib/tidb/tmp"]});
-        let r = refusal(t, Program::Tidb, &bad, &m).expect("refused");
+        let r = refusal(t, Program::Tidb, &bad, &m, RUNTIME_NOFILE).expect("refused");
         assert_eq!(r.exit_code, 2);
         assert!(
             r.message
@@ -195,7 +252,7 @@ mod tests {
         );
         let spec = |strict: &str| json!({"args": ["--store=tikv", "--config=/etc/tidb/tidb.toml", strict]});
         for on in ["--config-strict", "-config-strict=true", "-config-strict=1"] {
-            let r = refusal(t, Program::Tidb, &spec(on), &m).expect("refused");
+            let r = refusal(t, Program::Tidb, &spec(on), &m, RUNTIME_NOFILE).expect("refused");
             assert_eq!(r.exit_code, 1, "{on}");
             assert_eq!(
                 r.message,
@@ -204,7 +261,14 @@ mod tests {
             );
         }
         // without it tidb-server only warns; the stand-in still refuses, in its own words
-        let r = refusal(t, Program::Tidb, &spec("-config-strict=false"), &m).expect("refused");
+        let r = refusal(
+            t,
+            Program::Tidb,
+            &spec("-config-strict=false"),
+            &m,
+            RUNTIME_NOFILE,
+        )
+        .expect("refused");
         assert!(
             r.message.contains("stricter than a warning"),
             "{}",
@@ -213,8 +277,53 @@ mod tests {
         // a file it knows starts either way
         let ok = mounts_with(dir.path(), "tidb.toml", "[log]\nlevel = \"info\"\n");
         assert_eq!(
-            refusal(t, Program::Tidb, &spec("--config-strict"), &ok),
+            refusal(
+                t,
+                Program::Tidb,
+                &spec("--config-strict"),
+                &ok,
+                RUNTIME_NOFILE
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn tikv_stops_below_the_open_files_it_needs_with_its_fatal_line() {
+        // Titan on by default: 1000 + 2 x 40960 + 40960
+        assert_eq!(tikv_open_files_needed(""), 123880);
+        assert_eq!(
+            tikv_open_files_needed("[rocksdb.titan]\nenabled = false\n"),
+            82920
+        );
+        assert_eq!(
+            tikv_open_files_needed(
+                "[rocksdb]\nmax-open-files = 1000\n[raftdb]\nmax-open-files = 500\n"
+            ),
+            3500
+        );
+        // a hard limit above what it needs: TiKV raises its own soft limit
+        assert_eq!(tikv_open_files_refusal(123880, 1024, 524288), None);
+        assert_eq!(tikv_open_files_refusal(123880, 123880, 123880), None);
+        let r = tikv_open_files_refusal(123880, 1024, 65536).expect("refused");
+        assert_eq!(r.exit_code, 1);
+        assert_eq!(
+            r.message,
+            "[FATAL] [\"the maximum number of open file descriptors is too small, got 1024, expect greater or equal to 123880\"]"
+        );
+        // through the container's start: the runtime's limit decides
+        let dir = tempfile::tempdir().unwrap();
+        let m = Mounts(vec![("/etc/tikv".into(), dir.path().to_path_buf())]);
+        std::fs::write(dir.path().join("tikv.toml"), "[log]\nlevel = \"info\"\n").unwrap();
+        let spec = json!({"args": ["--pd=http://pd:2379", "--config=/etc/tikv/tikv.toml"]});
+        let t = Tables::shared();
+        assert_eq!(refusal(t, Program::Tikv, &spec, &m, RUNTIME_NOFILE), None);
+        let r = refusal(t, Program::Tikv, &spec, &m, (1024, 65536)).expect("refused");
+        assert!(
+            r.message
+                .contains("got 1024, expect greater or equal to 123880"),
+            "{}",
+            r.message
         );
     }
 
@@ -228,10 +337,10 @@ mod tests {
             "[replication]\nmax-replicas = 3\nno-such-key = 1\n",
         );
         let spec = json!({"args": ["--name=us-east", "--config=/etc/tidb/pd.toml"]});
-        let r = refusal(t, Program::Pd, &spec, &m).expect("refused");
+        let r = refusal(t, Program::Pd, &spec, &m, RUNTIME_NOFILE).expect("refused");
         assert!(r.message.contains("no-such-key"), "{}", r.message);
         let gone = json!({"args": ["--name=us-east", "--config=/etc/tidb/none.toml"]});
-        let r = refusal(t, Program::Pd, &gone, &m).expect("refused");
+        let r = refusal(t, Program::Pd, &gone, &m, RUNTIME_NOFILE).expect("refused");
         assert!(r.message.contains("no such file"), "{}", r.message);
         assert_eq!(
             Program::of_image("pingcap/tikv:v8.5.7"),
@@ -239,7 +348,7 @@ mod tests {
         );
         // pd-ctl from PD's image is not pd-server
         let ctl = json!({"command": ["/pd-ctl", "-u", "http://pd:2379", "member"]});
-        assert_eq!(refusal(t, Program::Pd, &ctl, &m), None);
+        assert_eq!(refusal(t, Program::Pd, &ctl, &m, RUNTIME_NOFILE), None);
         assert_eq!(Program::of_image("wordpress:7.1.0"), None);
     }
 }

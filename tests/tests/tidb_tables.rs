@@ -577,7 +577,7 @@ fn tidb_server_refuses_a_wrong_system_variable_with_its_message() {
 fn the_rendered_tidb_server_stops_at_a_key_it_does_not_know_with_its_fatal_line() {
     use geowp_localrun::{
         pods::Mounts,
-        strict::{refusal, Program},
+        strict::{refusal, Program, RUNTIME_NOFILE},
     };
     let t = Tables::load();
     let objs = render::render(&spec("us-east", true), &inputs());
@@ -594,14 +594,55 @@ fn the_rendered_tidb_server_stops_at_a_key_it_does_not_know_with_its_fatal_line(
     let mounts = Mounts(vec![("/etc/tidb".into(), dir.path().to_path_buf())]);
     let write = |text: &str| std::fs::write(dir.path().join("tidb.toml"), text).unwrap();
     write(&text);
-    assert_eq!(refusal(&t, Program::Tidb, &c, &mounts), None);
+    assert_eq!(
+        refusal(&t, Program::Tidb, &c, &mounts, RUNTIME_NOFILE),
+        None
+    );
     write(&text.replace("cluster-ssl-cert", "cluster-ssl-certificate"));
-    let r = refusal(&t, Program::Tidb, &c, &mounts).expect("refused");
+    let r = refusal(&t, Program::Tidb, &c, &mounts, RUNTIME_NOFILE).expect("refused");
     assert_eq!(r.exit_code, 1);
     assert!(
         r.message.starts_with(&format!(
             "[FATAL] [\"unexpected error\"] [error=\"config file {file} contained invalid configuration options: security.cluster-ssl-certificate; check TiDB manual"
         )),
+        "{}",
+        r.message
+    );
+}
+
+#[test]
+fn the_rendered_tikv_server_needs_the_open_files_its_config_asks_for() {
+    use geowp_localrun::{
+        pods::Mounts,
+        strict::{refusal, tikv_open_files_needed, Program, RUNTIME_NOFILE},
+    };
+    let t = Tables::load();
+    let objs = render::render(&spec("us-east", true), &inputs());
+    let c = find(&objs, "StatefulSet", "tikv").body["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "tikv")
+        .expect("tikv container")
+        .clone();
+    let text = find(&objs, "ConfigMap", "tikv-config").body["data"]["tikv.toml"]
+        .as_str()
+        .expect("tikv.toml")
+        .to_string();
+    // geowp leaves RocksDB's and Raft DB's open files and Titan at TiKV's defaults
+    assert_eq!(tikv_open_files_needed(&text), 123880);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tikv.toml"), &text).unwrap();
+    let mounts = Mounts(vec![("/etc/tikv".into(), dir.path().to_path_buf())]);
+    assert_eq!(
+        refusal(&t, Program::Tikv, &c, &mounts, RUNTIME_NOFILE),
+        None
+    );
+    let r = refusal(&t, Program::Tikv, &c, &mounts, (1024, 100_000)).expect("refused");
+    assert_eq!(r.exit_code, 1);
+    assert!(
+        r.message
+            .contains("the maximum number of open file descriptors is too small, got 1024, expect greater or equal to 123880"),
         "{}",
         r.message
     );
