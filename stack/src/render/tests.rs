@@ -1495,7 +1495,8 @@ fn pd_reaches_its_own_advertised_host_name_without_its_load_balancer() {
     }
     let names = crate::tls::names(&named);
     assert!(names.dns.contains(&"pd.us-east.example.com".to_string()));
-    // by IP address: nothing to alias (the load balancer must carry hairpin)
+    // by IP address: nothing to alias (it is the PD Service's loadBalancerIP,
+    // which kube-proxy routes to the Service's endpoints in the cluster)
     let objs = render(&spec("us-east"), &Inputs::placeholder());
     assert!(
         find(&objs, "StatefulSet", "pd").body["spec"]["template"]["spec"]["hostAliases"].is_null()

@@ -292,8 +292,9 @@ struct Part<'a> {
 /// load balancer, and a connection from a pod to its own load balancer
 /// (hairpin) fails on some clouds; with a name, the pod reaches itself
 /// instead (PD listens on every address, and its certificate names the
-/// host). An IP address cannot be aliased: the load balancer must then
-/// carry hairpin connections (docs/guides/regions.md).
+/// host). An IP address is not aliased: it is the PD Service's own
+/// `loadBalancerIP`, which kube-proxy routes to the Service's endpoints
+/// inside the cluster (docs/guides/regions.md says when it does not).
 fn own_pd_aliases(spec: &StackSpec) -> Vec<HostAlias> {
     let Some(me) = spec.me() else {
         return Vec::new();
