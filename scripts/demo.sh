@@ -17,7 +17,9 @@
 # GEOWP_DEMO_RTT (e.g. "us-east=0,eu-west=80,ap-south=150": milliseconds of
 # round trip from each region to the database's leaders; every SQL statement
 # a region's TiDB would send there waits for it, see localrun/src/sqldelay.rs;
-# unset: 0 everywhere).
+# unset: 0 everywhere),
+# GEOWP_DEMO_OWNER (a process ID: when that process ends, killed or not, the
+# demo's processes are stopped and its directory removed; the tests set it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -130,12 +132,26 @@ down() {
       || echo "terraform destroy failed (see $DEMO/destroy.log); removing everything anyway"
   fi
   step "stopping the load balancer, the regions' pods and API servers, and the database"
+  stop_all
+  rm -rf "$DEMO"
+  echo "removed $DEMO"
+}
+
+stop_all() {
   kill_tree "$DEMO/haproxy.pid" TERM
   for r in "${REGIONS[@]}"; do stop_region "$r"; done
   kill_tree "$DEMO/db/pid.server" TERM
   kill_tree "$DEMO/backups.pid" TERM
+  # the owner's watcher (GEOWP_DEMO_OWNER), unless this is it
+  if [ -f "$DEMO/watch.pid" ] && [ "$(cat "$DEMO/watch.pid")" != "$$" ]; then kill_tree "$DEMO/watch.pid" TERM; fi
+}
+
+# the demo's owner (GEOWP_DEMO_OWNER) is gone: stop every process, keep nothing
+# (the fake clusters go with the directory, so there is nothing to destroy)
+abandon() {
+  [ -d "$DEMO" ] || return 0
+  stop_all
   rm -rf "$DEMO"
-  echo "removed $DEMO"
 }
 
 need() { [ -x "$1" ] || command -v "$1" >/dev/null 2>&1 || fail "$1 is missing: $2"; }
@@ -159,6 +175,12 @@ up() {
   done
   mkdir -p "$DEMO/regions" "$DEMO/db"
   setup_cli
+  if [ -n "${GEOWP_DEMO_OWNER:-}" ]; then
+    # a demo a process owns (the tests') goes when its owner does, killed or not
+    setsid "$BIN/geowp-localrun" watch --pid "$GEOWP_DEMO_OWNER" -- bash "$ROOT/scripts/demo.sh" abandon \
+      >"$DEMO/watch.log" 2>&1 </dev/null &
+    echo $! >"$DEMO/watch.pid"
+  fi
 
   step "the database: one MariaDB server for every region, standing in for TiDB (TiDB binaries cannot be installed here)"
   free_port >"$DEMO/db/port"
@@ -309,6 +331,7 @@ for r in "${REGIONS[@]}"; do rtt_of "$r" >/dev/null || exit 1; done
 case "${1:-up}" in
   up) up ;;
   down) down ;;
+  abandon) abandon ;;
   region-down) region down "${2:-}" ;;
   region-up) region up "${2:-}" ;;
   backup) backup ;;

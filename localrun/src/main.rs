@@ -48,6 +48,15 @@ enum Cmd {
         #[arg(long, value_parser = nofile, default_value = "1024:524288")]
         container_nofile: (u64, u64),
     },
+    /// Wait until process PID has exited, then become COMMAND (exec). The
+    /// demo's tests run `demo.sh abandon` this way, so the demo's daemons
+    /// never outlive a test that was killed.
+    Watch {
+        #[arg(long)]
+        pid: i32,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Run the MariaDB server the regions share, until stopped.
     Mariadb {
         #[arg(long)]
@@ -89,6 +98,24 @@ enum Cmd {
         #[arg(long, default_value = "120s", value_parser = parse_duration)]
         wait: Duration,
     },
+}
+
+/// `watch`: waits for `pid` to exit, then execs `command`.
+fn watch(pid: i32, command: &[String]) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    match geowp_localrun::proc::PidWatch::open(pid) {
+        Ok(Some(w)) => {
+            if let Err(e) = w.wait() {
+                return fail(format!("waiting for process {pid}: {e}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return fail(format!("cannot watch process {pid}: {e}")),
+    }
+    let e = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .exec();
+    fail(format!("{}: {e}", command[0]))
 }
 
 /// SOFT:HARD open files.
@@ -183,6 +210,7 @@ fn main() -> ExitCode {
             run::Runtime::new(cfg, cluster).run(cancel).await;
             ExitCode::SUCCESS
         }),
+        Cmd::Watch { pid, command } => watch(pid, &command),
         Cmd::Mariadb { dir, port } => {
             let mut db = match mariadb::MariaDb::start(&dir, port) {
                 Ok(db) => db,

@@ -63,6 +63,8 @@ impl Demo {
             .env("GEOWP_TERRAFORM", &self.terraform)
             .env("GEOWP_DEMO_PORT", self.port.to_string())
             .env("GEOWP_DEMO_NET", self.net.to_string())
+            // the demo's daemons go with this test process, even killed
+            .env("GEOWP_DEMO_OWNER", std::process::id().to_string())
             .env("CI", "true")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
