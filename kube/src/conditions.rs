@@ -206,10 +206,15 @@ pub fn readiness(kind: &str, obj: &Value) -> Readiness {
                 a.iter()
                     .any(|x| x["ip"].is_string() || x["hostname"].is_string())
             });
-            if has {
-                Readiness::Ready
-            } else {
-                Readiness::Waiting("waiting for a load balancer address".into())
+            match (has, obj["spec"]["loadBalancerIP"].as_str()) {
+                (true, _) => Readiness::Ready,
+                // a static address the cloud cannot give (taken, outside the
+                // load balancers' subnet, not reserved) is never given: its
+                // events say why
+                (false, Some(ip)) => Readiness::Waiting(format!(
+                    "waiting for the load balancer address it asks for, {ip} (the Service's events say why the cloud has not given it)"
+                )),
+                (false, None) => Readiness::Waiting("waiting for a load balancer address".into()),
             }
         }
         _ => Readiness::Ready,
@@ -331,6 +336,37 @@ mod tests {
     fn dep(gen: i64, obs: i64, updated: i64, available: i64, total: i64) -> Value {
         json!({"metadata": {"generation": gen}, "spec": {"replicas": 2},
             "status": {"observedGeneration": obs, "updatedReplicas": updated, "availableReplicas": available, "replicas": total}})
+    }
+
+    #[test]
+    fn a_load_balancer_waits_for_an_address_and_names_the_static_one_it_asks_for() {
+        let svc = |ip: Option<&str>, ingress: Value| {
+            let mut spec = json!({"type": "LoadBalancer"});
+            if let Some(ip) = ip {
+                spec["loadBalancerIP"] = json!(ip);
+            }
+            json!({"spec": spec, "status": {"loadBalancer": {"ingress": ingress}}})
+        };
+        let r = |o: &Value| readiness("Service", o);
+        assert_eq!(
+            r(&svc(None, json!([]))),
+            Readiness::Waiting("waiting for a load balancer address".into())
+        );
+        match r(&svc(Some("10.0.0.1"), json!([]))) {
+            Readiness::Waiting(w) => assert!(
+                w.starts_with("waiting for the load balancer address it asks for, 10.0.0.1 "),
+                "{w}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r(&svc(Some("10.0.0.1"), json!([{"ip": "10.0.0.1"}]))),
+            Readiness::Ready
+        );
+        assert_eq!(
+            r(&svc(None, json!([{"hostname": "lb.example.com"}]))),
+            Readiness::Ready
+        );
     }
 
     #[test]

@@ -544,6 +544,11 @@ geowp_tests::for_each_terraform! {
         "{e}"
     );
     assert!(e.contains("StatefulSet/pd: 0 of 1 pods are ready"), "{e}");
+    // a peer load balancer that never got the static address it asks for
+    assert!(
+        e.contains("Service/pd-0: waiting for the load balancer address it asks for, 10.0.0.1 (the Service's events say why"),
+        "{e}"
+    );
     assert!(
         e.contains("raise timeouts.create") || e.contains("Raise timeouts.create"),
         "{e}"
