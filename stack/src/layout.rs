@@ -12,8 +12,8 @@
 //! spec's serde JSON: the same attribute names and values, unversioned.
 
 use serde_json::{json, Value as Json};
-use tfplugin::value::{from_json, to_json};
-use tfplugin::Model;
+use tfplugin_model::value::{from_json, to_json};
+use tfplugin_model::Model;
 
 use crate::render::StackSpec;
 
@@ -31,7 +31,7 @@ pub enum RecallError {
     Mismatch(String),
 }
 
-fn object_type() -> tfplugin::Type {
+fn object_type() -> tfplugin_model::Type {
     StackSpec::block("").cty_type()
 }
 

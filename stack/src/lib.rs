@@ -1,9 +1,9 @@
 //! geowp-stack: one region of a geowp site, and everything done to it.
 //!
 //! - [`render::StackSpec`] is the region's configuration (declared once:
-//!   attributes, descriptions, defaults and validators, with tfplugin's
-//!   Model derive, so Terraform's schema and the renderer read the same
-//!   struct); [`render`] makes its Kubernetes objects, purely.
+//!   attributes, descriptions, defaults and validators, with
+//!   tfplugin-model's Model derive, so Terraform's schema and the renderer
+//!   read the same struct; the library links no plugin protocol); [`render`] makes its Kubernetes objects, purely.
 //! - [`validators`] say what a value must be; [`pki`] and [`tls`] make the
 //!   site's CA and the region's certificate.
 //! - [`pdctl`] is pd-ctl as a typed handle; [`leave`] is regions leaving and

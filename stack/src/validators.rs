@@ -4,7 +4,7 @@
 //! Kubernetes' name and label grammars (RFC 1123), its quantity grammar,
 //! HTTP header rules for tokens, PHP string rules for the site URL.
 
-use tfplugin::validate::Validator;
+use tfplugin_model::validate::Validator;
 
 /// An RFC 1123 DNS label of at most `max` characters: lowercase letters,
 /// digits and '-', starting and ending with a letter or digit.
@@ -531,7 +531,7 @@ pub fn provisioner() -> Validator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tfplugin::Value;
+    use tfplugin_model::Value;
 
     fn ok(v: &Validator, s: &str) -> bool {
         v.check(&Value::str(s)).is_ok()

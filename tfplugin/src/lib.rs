@@ -1,28 +1,23 @@
 //! tfplugin: the Terraform plugin protocol (version 6) for providers written
 //! in Rust, on tonic and prost. It owns everything between Terraform and a
 //! provider's resources: the go-plugin handshake and AutoMTLS ([`serve`],
-//! [`tls`]), the gRPC services, cty values and their msgpack/JSON encodings
-//! ([`value`]), schemas ([`schema`]), diagnostics with attribute paths
-//! ([`diag`]), plan helpers ([`plan`]) and JSON-lines logging ([`log`]).
+//! [`tls`]), the gRPC services, the wire form of the model ([`wire`]) and
+//! JSON-lines logging ([`log`]). The model itself (cty values, schemas,
+//! diagnostics, validators, plan rules, `#[derive(Model)]`) is
+//! tfplugin-model, re-exported here under the same paths.
 //! A provider is a [`provider::ProviderDef`] of [`provider::Resource`]s;
 //! most resources are [`typed::TypedResource`]s over a [`model::Model`]
 //! struct (`#[derive(Model)]`) that declares each attribute once, with its
 //! default and [`validate`]ors.
 
-// the derive macro names this crate `::tfplugin`, here too
-extern crate self as tfplugin;
-
-pub mod diag;
 pub mod log;
-pub mod model;
-pub mod plan;
 pub mod provider;
-pub mod schema;
 pub mod serve;
 pub mod tls;
 pub mod typed;
-pub mod validate;
-pub mod value;
+pub mod wire;
+
+pub use tfplugin_model::{diag, model, plan, schema, validate, value};
 
 /// Generated from `proto/*.proto` at build time; never edited.
 pub mod proto {
@@ -38,11 +33,11 @@ pub mod proto {
 }
 
 pub use diag::{AttrPath, Diagnostics};
-pub use model::{Field, Model, Secret, Timeouts, Val};
+pub use model::{Field, Secret, Timeouts, Val};
 pub use plan::{PlanRules, Private, TimeoutDefaults};
 pub use provider::{Ctx, DataSource, ProviderDef, Resource};
 pub use schema::{Attribute, Block, NestedBlock, Nesting, Schema};
-pub use tfplugin_derive::Model;
+pub use tfplugin_model::Model;
 pub use tonic::async_trait;
 pub use typed::{Typed, TypedResource};
 pub use value::{Type, Value};

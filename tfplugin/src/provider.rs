@@ -15,6 +15,7 @@ use crate::proto::tfplugin6 as pb;
 use crate::proto::tfplugin6::provider_server::Provider as ProviderRpc;
 use crate::schema::Schema;
 use crate::value::{self, Type, Value};
+use crate::wire::ToProto;
 
 /// What a resource operation gets besides its values.
 pub struct Ctx {

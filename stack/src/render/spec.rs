@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use tfplugin::validate::{int_between, one_of};
-use tfplugin::Model;
+use tfplugin_model::validate::{int_between, one_of};
+use tfplugin_model::Model;
 
 use crate::validators::{
     annotation_keys, cidrs, dns_label, folder_id, host_port, image, label_value, no_empty_keys,
@@ -64,26 +64,26 @@ impl ServiceType {
     }
 }
 
-impl tfplugin::Field for ServiceType {
-    fn attr_type() -> tfplugin::schema::AttrType {
-        <String as tfplugin::Field>::attr_type()
+impl tfplugin_model::Field for ServiceType {
+    fn attr_type() -> tfplugin_model::schema::AttrType {
+        <String as tfplugin_model::Field>::attr_type()
     }
     fn decode_known(
-        v: &tfplugin::Value,
-        at: &tfplugin::AttrPath,
-    ) -> Result<Self, tfplugin::model::DecodeError> {
+        v: &tfplugin_model::Value,
+        at: &tfplugin_model::AttrPath,
+    ) -> Result<Self, tfplugin_model::model::DecodeError> {
         match v.as_str() {
             Some("ClusterIP") => Ok(ServiceType::ClusterIP),
             Some("NodePort") => Ok(ServiceType::NodePort),
             Some("LoadBalancer") => Ok(ServiceType::LoadBalancer),
-            _ => Err(tfplugin::model::DecodeError::invalid(
+            _ => Err(tfplugin_model::model::DecodeError::invalid(
                 at,
                 "is not ClusterIP, NodePort or LoadBalancer",
             )),
         }
     }
-    fn encode(&self) -> tfplugin::Value {
-        tfplugin::Value::str(self.as_str())
+    fn encode(&self) -> tfplugin_model::Value {
+        tfplugin_model::Value::str(self.as_str())
     }
 }
 
@@ -127,8 +127,8 @@ pub const RESOURCE_KEYS: [&str; 3] = ["cpu", "memory", "memory_limit"];
 /// The peer Services `peer_service_annotations_by_service` may name.
 pub const PEER_SERVICES: [&str; 3] = ["pd", "tikv", "syncthing"];
 
-fn service_annotations_check() -> tfplugin::validate::Validator {
-    tfplugin::validate::Validator::new(
+fn service_annotations_check() -> tfplugin_model::validate::Validator {
+    tfplugin_model::validate::Validator::new(
         "Invalid peer service annotations",
         "pd, tikv or syncthing => Kubernetes annotations",
         |v| {
@@ -154,8 +154,8 @@ fn service_annotations_check() -> tfplugin::validate::Validator {
 /// Hours between backups that divide a day.
 pub const BACKUP_INTERVALS: [u32; 8] = [1, 2, 3, 4, 6, 8, 12, 24];
 
-fn backup_interval_check() -> tfplugin::validate::Validator {
-    tfplugin::validate::Validator::int(
+fn backup_interval_check() -> tfplugin_model::validate::Validator {
+    tfplugin_model::validate::Validator::int(
         "Invalid backup interval",
         "1, 2, 3, 4, 6, 8, 12 or 24",
         |i| {
@@ -197,17 +197,19 @@ pub fn backup_repository_error(s: &str) -> Option<String> {
     }
 }
 
-fn backup_repository_check() -> tfplugin::validate::Validator {
-    tfplugin::validate::Validator::string("Invalid backup repository", "a restic repository", |s| {
-        match backup_repository_error(s) {
+fn backup_repository_check() -> tfplugin_model::validate::Validator {
+    tfplugin_model::validate::Validator::string(
+        "Invalid backup repository",
+        "a restic repository",
+        |s| match backup_repository_error(s) {
             Some(e) => Err(e),
             None => Ok(()),
-        }
-    })
+        },
+    )
 }
 
-fn resources_check() -> tfplugin::validate::Validator {
-    tfplugin::validate::Validator::new(
+fn resources_check() -> tfplugin_model::validate::Validator {
+    tfplugin_model::validate::Validator::new(
         "Invalid resources",
         "component => { cpu, memory, memory_limit }",
         |v| {
@@ -440,24 +442,28 @@ pub struct StackSpec {
     pub resources: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-fn founders_check() -> tfplugin::validate::Validator {
-    tfplugin::validate::Validator::new("Invalid founders", "member name => PD peer URL", |v| {
-        let Some(m) = v.as_map() else { return Ok(()) };
-        if m.is_empty() {
-            return Err(
-                "founders is empty: pass geowp_site.NAME.founders, or leave it null.".into(),
-            );
-        }
-        for (name, url) in m {
-            let Some(url) = url.as_str() else { continue };
-            if !(url.starts_with("http://") || url.starts_with("https://"))
-                || url.contains(char::is_whitespace)
-            {
-                return Err(format!("founders[{name:?}] = {url:?} is not a PD peer URL such as \"http://10.0.0.5:2380\"."));
+fn founders_check() -> tfplugin_model::validate::Validator {
+    tfplugin_model::validate::Validator::new(
+        "Invalid founders",
+        "member name => PD peer URL",
+        |v| {
+            let Some(m) = v.as_map() else { return Ok(()) };
+            if m.is_empty() {
+                return Err(
+                    "founders is empty: pass geowp_site.NAME.founders, or leave it null.".into(),
+                );
             }
-        }
-        Ok(())
-    })
+            for (name, url) in m {
+                let Some(url) = url.as_str() else { continue };
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.contains(char::is_whitespace)
+                {
+                    return Err(format!("founders[{name:?}] = {url:?} is not a PD peer URL such as \"http://10.0.0.5:2380\"."));
+                }
+            }
+            Ok(())
+        },
+    )
 }
 
 /// How this member's PD starts, and which PDs its TiKV and TiDB dial first.

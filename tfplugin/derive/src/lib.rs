@@ -1,5 +1,5 @@
 //! `#[derive(Model)]`: turns a struct into a Terraform schema with its
-//! decoder, encoder and partial twin. See `tfplugin::model` for the
+//! decoder, encoder and partial twin. See `tfplugin_model::model` for the
 //! attribute grammar; this crate only generates code for it.
 
 use proc_macro::TokenStream;
@@ -241,7 +241,7 @@ fn expand(ast: &DeriveInput) -> syn::Result<Tokens> {
         .iter()
         .map(parse_field)
         .collect::<syn::Result<_>>()?;
-    let tf = quote!(::tfplugin);
+    let tf = quote!(::tfplugin_model);
     let vis = &ast.vis;
     let partial = format_ident!("{}Partial", name);
 

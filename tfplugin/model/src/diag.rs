@@ -5,8 +5,6 @@
 
 use std::fmt;
 
-use crate::proto::tfplugin6 as pb;
-
 /// One step into a value: an object attribute, a map key or a list index.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Step {
@@ -48,43 +46,6 @@ impl fmt::Display for AttrPath {
             }
         }
         Ok(())
-    }
-}
-
-impl From<&AttrPath> for pb::AttributePath {
-    fn from(p: &AttrPath) -> Self {
-        use pb::attribute_path::step::Selector;
-        pb::AttributePath {
-            steps: p
-                .0
-                .iter()
-                .map(|s| pb::attribute_path::Step {
-                    selector: Some(match s {
-                        Step::Attr(a) => Selector::AttributeName(a.clone()),
-                        Step::Key(k) => Selector::ElementKeyString(k.clone()),
-                        Step::Index(i) => Selector::ElementKeyInt(*i),
-                    }),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<&pb::AttributePath> for AttrPath {
-    fn from(p: &pb::AttributePath) -> Self {
-        use pb::attribute_path::step::Selector;
-        AttrPath(
-            p.steps
-                .iter()
-                .filter_map(|s| {
-                    Some(match s.selector.as_ref()? {
-                        Selector::AttributeName(a) => Step::Attr(a.clone()),
-                        Selector::ElementKeyString(k) => Step::Key(k.clone()),
-                        Selector::ElementKeyInt(i) => Step::Index(*i),
-                    })
-                })
-                .collect(),
-        )
     }
 }
 
@@ -157,9 +118,6 @@ impl Diagnostics {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-    pub fn to_proto(&self) -> Vec<pb::Diagnostic> {
-        self.0.iter().map(pb::Diagnostic::from).collect()
-    }
 }
 
 impl AttrPath {
@@ -200,43 +158,16 @@ impl Diagnostic {
     }
 }
 
-impl From<&Diagnostic> for pb::Diagnostic {
-    fn from(d: &Diagnostic) -> Self {
-        pb::Diagnostic {
-            severity: match d.severity {
-                Severity::Error => pb::diagnostic::Severity::Error as i32,
-                Severity::Warning => pb::diagnostic::Severity::Warning as i32,
-            },
-            summary: d.summary.clone(),
-            detail: d.detail_with_path(),
-            attribute: d.path.as_ref().map(|p| pb::AttributePath::from(&p.shown())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pb::attribute_path::step::Selector;
 
     #[test]
-    fn path_to_proto_and_back() {
+    fn a_path_reads_as_written_in_the_configuration() {
         let p = AttrPath::root("members")
             .key("eu-west")
             .attr("address")
             .index(2);
-        let wire = pb::AttributePath::from(&p);
-        assert_eq!(wire.steps.len(), 4);
-        assert_eq!(
-            wire.steps[0].selector,
-            Some(Selector::AttributeName("members".into()))
-        );
-        assert_eq!(
-            wire.steps[1].selector,
-            Some(Selector::ElementKeyString("eu-west".into()))
-        );
-        assert_eq!(wire.steps[3].selector, Some(Selector::ElementKeyInt(2)));
-        assert_eq!(AttrPath::from(&wire), p);
         assert_eq!(p.to_string(), "members[\"eu-west\"].address[2]");
     }
 
@@ -252,9 +183,16 @@ mod tests {
         );
         let mut d = Diagnostics::new();
         d.error_at(p, "Invalid URL", "use https");
-        let wire = &d.to_proto()[0];
-        assert_eq!(wire.attribute.as_ref().unwrap().steps.len(), 1);
-        assert_eq!(wire.detail, "members[\"eu-west\"].pd_client_url: use https");
+        assert_eq!(
+            d.0[0].detail_with_path(),
+            "members[\"eu-west\"].pd_client_url: use https"
+        );
+        d.error_at(AttrPath::root("b"), "bad b", "fix b");
+        assert_eq!(
+            d.0[1].detail_with_path(),
+            "fix b",
+            "a top-level path is not repeated"
+        );
     }
 
     #[test]
@@ -263,21 +201,8 @@ mod tests {
         d.warning("heads up", "nothing to do");
         assert!(!d.has_errors());
         d.error_at(AttrPath::root("a"), "bad a", "fix a");
-        d.error_at(AttrPath::root("b"), "bad b", "fix b");
         assert!(d.has_errors());
-        let wire = d.to_proto();
-        assert_eq!(wire.len(), 3);
-        assert_eq!(wire[1].severity, pb::diagnostic::Severity::Error as i32);
-        assert_eq!(wire[2].attribute.as_ref().unwrap().steps.len(), 1);
-        assert_eq!(wire[2].detail, "fix b", "a top-level path is not repeated");
-        d.error_at(
-            AttrPath::root("members").key("eu").attr("address"),
-            "bad",
-            "not host:port",
-        );
-        assert_eq!(
-            d.to_proto()[3].detail,
-            "members[\"eu\"].address: not host:port"
-        );
+        assert_eq!(d.0.len(), 2);
+        assert_eq!(d.0[1].severity, Severity::Error);
     }
 }

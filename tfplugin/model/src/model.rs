@@ -425,11 +425,10 @@ impl Timeouts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate as tfplugin;
     use crate::validate::int_between;
 
     /// A member of the thing.
-    #[derive(tfplugin::Model, Clone, Debug, PartialEq)]
+    #[derive(tfplugin_model::Model, Clone, Debug, PartialEq)]
     struct Member {
         /// Where it is.
         address: String,
@@ -439,7 +438,7 @@ mod tests {
     }
 
     /// Connection.
-    #[derive(tfplugin::Model, Clone, Debug, PartialEq)]
+    #[derive(tfplugin_model::Model, Clone, Debug, PartialEq)]
     struct Conn {
         /// Host.
         host: Option<String>,
@@ -448,7 +447,7 @@ mod tests {
         token: Option<Secret<String>>,
     }
 
-    #[derive(tfplugin::Model, Clone, Debug, PartialEq)]
+    #[derive(tfplugin_model::Model, Clone, Debug, PartialEq)]
     struct Common {
         /// The namespace.
         #[tf(default = "geowp", replace)]
@@ -461,7 +460,7 @@ mod tests {
         delete: Duration::from_secs(30),
     };
 
-    #[derive(tfplugin::Model, Clone, Debug, PartialEq)]
+    #[derive(tfplugin_model::Model, Clone, Debug, PartialEq)]
     struct Thing {
         /// The thing's name.
         #[tf(replace)]

@@ -3,7 +3,6 @@
 //! A schema is written once as data; its cty type, its wire form and its
 //! documentation are all derived from it.
 
-use crate::proto::tfplugin6 as pb;
 use crate::validate::Validator;
 use crate::value::{Type, Value};
 
@@ -335,81 +334,6 @@ impl Schema {
     }
 }
 
-// ------------------------------------------------------------ wire form
-
-impl From<&Attribute> for pb::schema::Attribute {
-    fn from(a: &Attribute) -> Self {
-        let (ty, nested_type) = match &a.ty {
-            AttrType::Plain(t) => (t.to_json_bytes(), None),
-            AttrType::Nested(n) => (
-                Vec::new(),
-                Some(pb::schema::Object {
-                    attributes: n.attributes.iter().map(Into::into).collect(),
-                    nesting: match n.nesting {
-                        Nesting::Single | Nesting::Group => pb::schema::object::NestingMode::Single,
-                        Nesting::List => pb::schema::object::NestingMode::List,
-                        Nesting::Set => pb::schema::object::NestingMode::Set,
-                        Nesting::Map => pb::schema::object::NestingMode::Map,
-                    } as i32,
-                    min_items: 0,
-                    max_items: 0,
-                }),
-            ),
-        };
-        pb::schema::Attribute {
-            name: a.name.clone(),
-            r#type: ty,
-            nested_type,
-            description: a.full_description(),
-            required: a.required,
-            optional: a.optional,
-            computed: a.computed,
-            sensitive: a.sensitive,
-            description_kind: pb::StringKind::Markdown as i32,
-            deprecated: a.deprecated,
-        }
-    }
-}
-
-impl Block {
-    fn to_proto(&self, version: i64) -> pb::schema::Block {
-        use pb::schema::nested_block::NestingMode as M;
-        pb::schema::Block {
-            version,
-            attributes: self.attributes.iter().map(Into::into).collect(),
-            block_types: self
-                .blocks
-                .iter()
-                .map(|b| pb::schema::NestedBlock {
-                    type_name: b.name.clone(),
-                    block: Some(b.block.to_proto(version)),
-                    nesting: match b.nesting {
-                        Nesting::Single => M::Single,
-                        Nesting::List => M::List,
-                        Nesting::Set => M::Set,
-                        Nesting::Map => M::Map,
-                        Nesting::Group => M::Group,
-                    } as i32,
-                    min_items: b.min_items,
-                    max_items: b.max_items,
-                })
-                .collect(),
-            description: self.description.clone(),
-            description_kind: pb::StringKind::Markdown as i32,
-            deprecated: self.deprecated,
-        }
-    }
-}
-
-impl From<&Schema> for pb::Schema {
-    fn from(s: &Schema) -> Self {
-        pb::Schema {
-            version: s.version,
-            block: Some(s.block.to_proto(s.version)),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,23 +380,6 @@ mod tests {
             ("rule", Type::list(Type::object([("port", Type::Number)]))),
         ]);
         assert_eq!(t, expected);
-    }
-
-    #[test]
-    fn wire_form_carries_flags_and_nesting() {
-        let w = pb::Schema::from(&sample());
-        assert_eq!(w.version, 2);
-        let b = w.block.unwrap();
-        let pw = b.attributes.iter().find(|a| a.name == "password").unwrap();
-        assert!(pw.sensitive && pw.optional && !pw.required);
-        assert_eq!(pw.r#type, b"\"string\"");
-        let members = b.attributes.iter().find(|a| a.name == "members").unwrap();
-        assert!(members.r#type.is_empty());
-        let nt = members.nested_type.as_ref().unwrap();
-        assert_eq!(nt.nesting, pb::schema::object::NestingMode::Map as i32);
-        assert_eq!(b.block_types[0].type_name, "rule");
-        assert_eq!(b.block_types[0].max_items, 3);
-        assert_eq!(b.description_kind, pb::StringKind::Markdown as i32);
     }
 
     #[test]
