@@ -334,41 +334,40 @@ impl Schema {
     }
 }
 
+/// A small schema with each kind of attribute and block (computed,
+/// required, sensitive, a map of nested attributes, a list block with an
+/// item limit), for the model's tests and the protocol's.
+pub fn example() -> Schema {
+    Schema::new(
+        2,
+        Block::new("A thing.")
+            .attr(Attribute::computed("id", Type::String, "Identifier."))
+            .attr(Attribute::required("name", Type::String, "Name."))
+            .attr(Attribute::optional("password", Type::String, "Secret.").sensitive())
+            .attr(
+                Attribute::optional("members", Type::String, "Members.").nested(
+                    Nesting::Map,
+                    vec![Attribute::required("address", Type::String, "")],
+                ),
+            )
+            .block(
+                NestedBlock::new(
+                    "rule",
+                    Nesting::List,
+                    Block::new("A rule.").attr(Attribute::required("port", Type::Number, "Port.")),
+                )
+                .items(0, 3),
+            ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample() -> Schema {
-        Schema::new(
-            2,
-            Block::new("A thing.")
-                .attr(Attribute::computed("id", Type::String, "Identifier."))
-                .attr(Attribute::required("name", Type::String, "Name."))
-                .attr(Attribute::optional("password", Type::String, "Secret.").sensitive())
-                .attr(
-                    Attribute::optional("members", Type::String, "Members.").nested(
-                        Nesting::Map,
-                        vec![Attribute::required("address", Type::String, "")],
-                    ),
-                )
-                .block(
-                    NestedBlock::new(
-                        "rule",
-                        Nesting::List,
-                        Block::new("A rule.").attr(Attribute::required(
-                            "port",
-                            Type::Number,
-                            "Port.",
-                        )),
-                    )
-                    .items(0, 3),
-                ),
-        )
-    }
-
     #[test]
     fn implied_type_covers_attributes_blocks_and_nested_attributes() {
-        let t = sample().cty_type();
+        let t = example().cty_type();
         let expected = Type::object([
             ("id", Type::String),
             ("name", Type::String),
@@ -385,7 +384,7 @@ mod tests {
     #[test]
     fn missing_descriptions_are_found_at_any_depth() {
         assert_eq!(
-            sample().block.missing_descriptions(""),
+            example().block.missing_descriptions(""),
             vec!["members.address".to_string()]
         );
     }
