@@ -113,13 +113,17 @@ fn strings(v: &Value) -> Vec<String> {
 }
 
 /// The named container's command and args.
-fn container(o: &Obj, name: &str) -> (Vec<String>, Vec<String>) {
-    let c = o.body["spec"]["template"]["spec"]["containers"]
+fn container_spec<'a>(o: &'a Obj, name: &str) -> &'a Value {
+    o.body["spec"]["template"]["spec"]["containers"]
         .as_array()
         .into_iter()
         .flatten()
         .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no container {name}"));
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+fn container(o: &Obj, name: &str) -> (Vec<String>, Vec<String>) {
+    let c = container_spec(o, name);
     (strings(&c["command"]), strings(&c["args"]))
 }
 
@@ -581,14 +585,7 @@ fn the_rendered_tidb_server_stops_at_a_key_it_does_not_know_with_its_fatal_line(
     };
     let t = Tables::load();
     let objs = render::render(&spec("us-east", true), &inputs());
-    let sts = find(&objs, "StatefulSet", "tidb");
-    let c = sts.body["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"] == "tidb")
-        .expect("tidb container")
-        .clone();
+    let c = container_spec(find(&objs, "StatefulSet", "tidb"), "tidb").clone();
     let (file, text) = tidb_toml(&objs);
     let dir = tempfile::tempdir().unwrap();
     let mounts = Mounts(vec![("/etc/tidb".into(), dir.path().to_path_buf())]);
@@ -618,13 +615,7 @@ fn the_rendered_tikv_server_needs_the_open_files_its_config_asks_for() {
     };
     let t = Tables::load();
     let objs = render::render(&spec("us-east", true), &inputs());
-    let c = find(&objs, "StatefulSet", "tikv").body["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"] == "tikv")
-        .expect("tikv container")
-        .clone();
+    let c = container_spec(find(&objs, "StatefulSet", "tikv"), "tikv").clone();
     let text = find(&objs, "ConfigMap", "tikv-config").body["data"]["tikv.toml"]
         .as_str()
         .expect("tikv.toml")
