@@ -55,6 +55,18 @@ impl Demo {
     pub fn run(&self, verb: &str, arg: Option<&str>) -> (bool, String) {
         let mut c = Command::new("bash");
         c.arg(repo_root().join("scripts/demo.sh")).arg(verb);
+        // the script itself goes with this test too (its daemons go by the
+        // owner's watcher): a killed test leaves no `demo.sh up` starting
+        // more. The signal follows the spawning thread, which waits here on
+        // the script's output, so it fires only if the test dies.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            c.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         if let Some(a) = arg {
             c.arg(a);
         }
