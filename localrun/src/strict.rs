@@ -181,10 +181,10 @@ pub fn refusal(
     };
     // with -config-strict tidb-server itself stops at a key it does not
     // know: the loader's error goes to terror.MustNil, which logs it as
-    // fatal and exits 1 (pingcap/tidb@eece7e0e pkg/config/config.go:1201,
-    // 1220; pingcap/tidb@1858ec3e pkg/parser/terror/terror.go, MustNil;
-    // log.Fatal of pingcap/log exits 1). The log line's time and caller
-    // are left out.
+    // fatal and exits 1 (pingcap/tidb@v8.5.3 pkg/config/config.go:1188,
+    // 1206, the message at :632; pkg/parser/terror/terror.go:304-311,
+    // MustNil; log.Fatal of pingcap/log exits 1). The log line's time and
+    // caller are left out.
     if program == Program::Tidb && go_bool_flag(t, &args, "config-strict") {
         let unknown = tidbcheck::unknown_keys(t, ConfigOf::Tidb, &text);
         if !unknown.is_empty() {

@@ -4,6 +4,8 @@ tidb-server and pd-ctl accept, read from their source at the pinned tags.
 
     tests/standins/tidbsrc.py PD_GIT TIKV_GIT PFLAG_GIT COBRA_GIT CLAP_GIT [TIDB_DIR TIDB_COMMIT] \
         > tests/standins/tidb-tables.json
+    tests/standins/tidbsrc.py --tidb-git TIDB_GIT TAG \
+        < tests/standins/tidb-tables.json > tests/standins/tidb-tables.json.new
     tests/standins/tidbsrc.py --tidb-files FILES_DIR \
         < tests/standins/tidb-tables.json > tests/standins/tidb-tables.json.new
 
@@ -17,7 +19,13 @@ tidb part is left out, or, with GEOWP_KEEP_TIDB=FILE, carried over
 unchanged from FILE (an earlier output of this script) when only the
 PD, TiKV or pd-ctl part is read again.
 
---tidb-files is the reverse: the PD, TiKV, pd-ctl and tidb-server argv
+--tidb-git reads every tidb-server part (argv, config keys, system
+variables) again from a bare mirror of pingcap/tidb (or a fork holding its
+tags) at TAG, and carries the PD, TiKV and pd-ctl parts over from the
+earlier output on stdin. It is how the committed tables were made: at
+v8.5.3, the newest v8.5 tag a source reachable here holds.
+
+--tidb-files (how earlier tables were made) carries the PD, TiKV, pd-ctl and tidb-server argv
 parts (and their sources) are carried over unchanged from the earlier
 output on stdin, and the tidb-server config keys (tidb_config) and system
 variables (tidb_sysvars) are read again from FILES_DIR, laid out as
@@ -47,6 +55,9 @@ class Repo:
             self._cache[path] = out.split('\n')
         return self._cache[path]
 
+    def has(self, path):
+        return subprocess.run(['git', '-C', self.git, 'cat-file', '-e', f'{self.tag}:{path}'], capture_output=True).returncode == 0
+
     def ls(self, d):
         out = subprocess.run(['git', '-C', self.git, 'ls-tree', '--name-only', f'{self.tag}:{d}'], capture_output=True, text=True, check=True).stdout
         return sorted(d.rstrip('/') + '/' + f for f in out.split())
@@ -69,6 +80,9 @@ class Dir(Repo):
     def __init__(self, name, root, commit):
         super().__init__(name, root, commit)
 
+    def has(self, path):
+        return os.path.isfile(os.path.join(self.git, path))
+
     def lines(self, path):
         if path not in self._cache:
             with open(os.path.join(self.git, path), encoding='utf-8') as f:
@@ -89,6 +103,9 @@ class Files(Repo):
             if len(found) != 1:
                 raise SystemExit(f'{root}: {path} is in {found or "no"} commit directory; need exactly one')
             self.commits[path] = found[0]
+
+    def has(self, path):
+        return path in self.commits
 
     def lines(self, path):
         if path not in self._cache:
@@ -618,7 +635,7 @@ def tidb_tables(tidb):
             kind = (m.group(1) or 'Bool').lower()
             flags.append({'name': name, 'kind': kind, 'cite': tidb.cite(main, i + 1)})
     tables = {}
-    if os.path.exists(os.path.join(tidb.git, 'pkg/config/config.go')):
+    if tidb.has('pkg/config/config.go'):
         keys = []
         go_keys(tidb, 'github.com/pingcap/tidb', 'pkg/config', 'Config', '', keys)
         tables['tidb_config'] = {'keys': keys}
@@ -636,6 +653,11 @@ def tidb_tables(tidb):
     return tables
 
 
+# what sources["pingcap/tidb"] says under --tidb-git
+TIDB_TAG_NOTE = ('the newest v8.5 tag any source reachable here holds; the image geowp pins is v8.5.7, '
+                 'which none holds (pingcap/tidb itself is too large to mirror here). The tag was read in a '
+                 "fork's mirror (mengchengtech/tidb) whose tag names the upstream release commit, the commit "
+                 'tidb-server v8.5.3 reports as its own')
 # pingcap/tidb files read by --tidb-files, as saved under FILES_DIR/<commit>/
 TIDB_FILES = ['pkg/config/config.go', 'pkg/sessionctx/variable/sysvar.go', 'pkg/sessionctx/variable/tidb_vars.go',
               'pkg/sessionctx/variable/variable.go', 'pkg/sessionctx/variable/error.go', 'pkg/errno/errname.go']
@@ -787,8 +809,11 @@ SYSVAR_TYPES = {'TypeStr': 'str', 'TypeBool': 'bool', 'TypeInt': 'int', 'TypeEnu
 def tidb_sysvar_tables(tidb):
     sv, tv, var, err, errno = ('pkg/sessionctx/variable/sysvar.go', 'pkg/sessionctx/variable/tidb_vars.go',
                                'pkg/sessionctx/variable/variable.go', 'pkg/sessionctx/variable/error.go', 'pkg/errno/errname.go')
+    sess = 'pkg/sessionctx/variable/session.go'
     consts, const_cites = {}, {}
-    for path in (tv, sv, var):
+    # session.go holds the placement modes' constants; the files saved one by
+    # one did not include it (TIDB_EXCERPT_CONSTANTS stands in for it there)
+    for path in (tv, sv, var) + ((sess,) if tidb.has(sess) else ()):
         for name, (val, line) in go_consts(tidb, path).items():
             consts[name] = (val, line)
             const_cites[name] = tidb.cite(path, line)
@@ -950,6 +975,22 @@ def tidb_config_tables(tidb):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == '--tidb-git':
+        # carry the PD, TiKV and pd-ctl parts over from the earlier output on
+        # stdin; read every tidb-server part (argv, config keys, system
+        # variables) again from a pingcap/tidb mirror at a tag
+        old = json.load(sys.stdin)
+        tidb = Repo('pingcap/tidb', sys.argv[2], sys.argv[3])
+        commit = subprocess.run(['git', '-C', tidb.git, 'rev-parse', f'{tidb.tag}^{{commit}}'],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        out = {k: v for k, v in old.items() if k not in ('tidb_server', 'tidb_config', 'tidb_sysvars')}
+        out['sources'] = dict(old['sources'], **{'pingcap/tidb': f'{tidb.tag} (commit {commit}); ' + TIDB_TAG_NOTE})
+        out.update(tidb_tables(tidb))
+        out.update(tidb_config_tables(tidb))
+        out.update(tidb_sysvar_tables(tidb))
+        json.dump(out, sys.stdout, indent=1, sort_keys=True)
+        sys.stdout.write('\n')
+        return
     if len(sys.argv) == 3 and sys.argv[1] == '--tidb-files':
         # carry the PD, TiKV, pd-ctl and tidb-server argv parts over from the
         # earlier output on stdin; read tidb-server's config keys and system

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use geowp_stack::render::tidb::BOOTSTRAP_SH;
 use geowp_stack::render::{self, cache, config_extra, HEALTH_FILE, HEALTH_PHP, MU_PLUGINS};
+use geowp_tests::tidbcheck;
 use geowp_tests::wordpress::{
     docroot_with, free_port, geowp_drop_ins, http, php_with_wordpress, Env, Group, MariaDb,
     PhpServer, Request, Site,
@@ -180,68 +181,28 @@ fn render_id(r: &http::Response) -> String {
     r.header("x-geowp-render").unwrap_or("").to_string()
 }
 
-/// What tidb-server accepts for the session variables the stale-reads
-/// plugin sets, from their definitions (pingcap/tidb, the v8.5 line;
-/// `pkg/sessionctx/variable/sysvar.go`, read at commit 001ce56a: a tag's
-/// line numbers could not be pinned here, the repository is too large to
-/// fetch): `tidb_read_staleness` is session-scoped, `TypeInt` from
-/// math.MinInt32 to 0, `AllowEmpty`; `tidb_replica_read` takes one of
-/// seven values. Anything else is refused, as tidb-server would.
-fn tidb_accepts(name: &str, value: &str) -> Result<(), String> {
-    let unquoted = value.trim_matches('\'');
-    match name {
-        "tidb_read_staleness" => {
-            if unquoted.is_empty() {
-                return Ok(());
-            }
-            match unquoted.parse::<i64>() {
-                Ok(n) if (i32::MIN as i64..=0).contains(&n) => Ok(()),
-                _ => Err(format!(
-                    "Variable 'tidb_read_staleness' can't be set to the value of '{unquoted}'"
-                )),
-            }
-        }
-        "tidb_replica_read" => {
-            const VALUES: [&str; 7] = [
-                "leader",
-                "prefer-leader",
-                "follower",
-                "leader-and-follower",
-                "closest-replicas",
-                "closest-adaptive",
-                "learner",
-            ];
-            if VALUES.contains(&unquoted) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "Variable 'tidb_replica_read' can't be set to the value of '{unquoted}'"
-                ))
-            }
-        }
-        _ => Err(format!("Unknown system variable '{name}'")),
-    }
-}
-
-/// The settings in a statement's TiDB comment (`/*T! , SESSION a = v, ... */`),
-/// each checked with [`tidb_accepts`].
+/// The system variables a statement sets in its TiDB comment (`/*T! ,
+/// SESSION a = v, ... */`), each taken by tidb-server as written: its
+/// `SysVar.Validate` over the generated tables (tests/standins/
+/// tidb-tables.json, pingcap/tidb@v8.5.3; `tidb_read_staleness` is
+/// session-scoped, an int from math.MinInt32 to 0, `tidb_replica_read` an
+/// enum of seven values). (name, value as TiDB validates it).
 fn check_tidb_part(statement: &str) -> Vec<(String, String)> {
-    let inner = statement
-        .split_once("/*T!")
-        .and_then(|(_, r)| r.split_once("*/"))
-        .map(|(i, _)| i)
-        .unwrap_or_else(|| panic!("no TiDB comment in {statement}"));
+    let t = tidbcheck::Tables::shared();
     let mut out = vec![];
-    for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let part = part
-            .strip_prefix("SESSION ")
-            .unwrap_or_else(|| panic!("not a session setting: {part}"));
-        let (name, value) = part.split_once('=').unwrap();
-        let (name, value) = (name.trim(), value.trim());
-        tidb_accepts(name, value)
-            .unwrap_or_else(|e| panic!("tidb-server refuses {statement}: {e}"));
-        out.push((name.to_string(), value.to_string()));
+    for s in tidbcheck::sql_statements(statement) {
+        for a in tidbcheck::set_assignments(&s).unwrap() {
+            let acc = tidbcheck::sysvar_set(t, a.scope, &a.name, &a.value)
+                .unwrap_or_else(|e| panic!("tidb-server refuses {statement}: {e}"));
+            assert!(
+                !acc.clamped,
+                "{statement}: tidb-server would store {} instead",
+                acc.value
+            );
+            out.push((a.name, a.value));
+        }
     }
+    assert!(!out.is_empty(), "no TiDB setting in {statement}");
     out
 }
 
@@ -354,12 +315,21 @@ echo $id, "\n";
             ),
             (
                 "tidb_replica_read".to_string(),
-                "'closest-replicas'".to_string()
+                "closest-replicas".to_string()
             )
         ]
     );
-    assert!(tidb_accepts("tidb_read_staleness", "5").is_err());
-    assert!(tidb_accepts("tidb_replica_read", "'closest'").is_err());
+    // the check is TiDB's: a staleness above 0 is not refused but stored as
+    // 0 (fresh reads, with a warning no one reads), a replica-read mode it
+    // does not have is refused with its message
+    let t = tidbcheck::Tables::shared();
+    let session = tidbcheck::SetScope::Session;
+    let positive = tidbcheck::sysvar_set(t, session, "tidb_read_staleness", "5").unwrap();
+    assert!(positive.clamped && positive.value == "0", "{positive:?}");
+    assert_eq!(
+        tidbcheck::sysvar_set(t, session, "tidb_replica_read", "closest"),
+        Err("Variable 'tidb_replica_read' can't be set to the value of 'closest'".to_string())
+    );
     // a visitor's request that writes reads fresh from its first write on
     let fresh = "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = 'leader' */";
     check_tidb_part(fresh);

@@ -768,17 +768,22 @@ fn pd_ctl_refuses_an_unknown_subcommand_and_reads_success_lines_from_the_tables(
 // ------------------------------------------------- placement policy SQL
 
 /// What tidb-server refuses in `CREATE`/`ALTER PLACEMENT POLICY`, from its
-/// source (pingcap/tidb, the v8.5 line, read at commits: the repository is
-/// too large to fetch here, so no tag's line numbers are pinned):
-/// `pkg/parser/parser.y` (`CreatePolicyStmt`, `AlterPolicyStmt`,
-/// `DirectPlacementOption`: the option names, `FOLLOWERS must be
-/// positive`), `pkg/ddl/placement/bundle.go@071af656`
-/// (`newBundleFromOptions`: at most 8 followers; constraint options and
-/// PRIMARY_REGION/REGIONS/SCHEDULE never mixed;
-/// `NewBundleFromConstraintsOptions`: LEADER_CONSTRAINTS a YAML list),
-/// `pkg/ddl/placement/constraint.go@62611cae` (each constraint
-/// `{+|-}key=value`), `pkg/ddl/executor.go` (`OR REPLACE` with `IF NOT
-/// EXISTS` is wrong usage). The messages are TiDB's.
+/// source at pingcap/tidb@v8.5.3: `pkg/parser/parser.y:15345-15364`
+/// (`CreatePolicyStmt`, `AlterPolicyStmt`) and `:2005-2059`
+/// (`DirectPlacementOption`: the option names, a quoted string for each but
+/// a bare number for FOLLOWERS, VOTERS and LEARNERS, `FOLLOWERS must be
+/// positive` at :2018); `pkg/ddl/executor.go:6178-6179` (`OR REPLACE` with
+/// `IF NOT EXISTS` is wrong usage); `pkg/ddl/placement/bundle.go:249-271`
+/// (`newBundleFromOptions`: at most 8 followers, then any constraint option
+/// or LEARNERS takes the constraints path), `:49-56` (which refuses
+/// PRIMARY_REGION, REGIONS or SCHEDULE beside it), `:82-84` (LEADER_CONSTRAINTS
+/// a YAML list, `constraints.go:76-83`), `constraint.go:25-56` (each
+/// constraint `{+|-}key=value`, trimmed, at least 4 characters, one `=`;
+/// `+engine=tiflash` unsupported); the error texts of
+/// `pkg/ddl/placement/errors.go:23,25,31,47`. The messages are TiDB's; a
+/// YAML list is split at its commas, which holds for the plain constraints
+/// geowp writes, and `=` between an option and its value is required here
+/// though TiDB's grammar lets it out (`EqOpt`).
 fn placement_refusal(stmt: &str) -> Option<String> {
     const OPTIONS: [&str; 12] = [
         "PRIMARY_REGION",
@@ -827,11 +832,24 @@ fn placement_refusal(stmt: &str) -> Option<String> {
         if !OPTIONS.contains(&k.as_str()) {
             return Some(format!("You have an error in your SQL syntax near '{w}'"));
         }
-        opts.insert(k, v.trim_matches(['\'', '"']).to_string());
+        let number = matches!(k.as_str(), "FOLLOWERS" | "VOTERS" | "LEARNERS");
+        let quoted = v.len() >= 2
+            && ((v.starts_with('\'') && v.ends_with('\''))
+                || (v.starts_with('"') && v.ends_with('"')));
+        let value = if number {
+            v.bytes().all(|b| b.is_ascii_digit()).then(|| v.to_string())
+        } else {
+            quoted.then(|| v[1..v.len() - 1].to_string())
+        };
+        let Some(value) = value.filter(|x| !x.is_empty() || !number) else {
+            return Some(format!("You have an error in your SQL syntax near '{w}'"));
+        };
+        opts.insert(k, value);
     }
     if let Some(f) = opts.get("FOLLOWERS") {
         match f.parse::<u64>() {
-            Ok(0) | Err(_) => return Some("FOLLOWERS must be positive".into()),
+            Ok(0) => return Some("FOLLOWERS must be positive".into()),
+            Err(_) => return Some(format!("You have an error in your SQL syntax near '{f}'")),
             Ok(n) if n > 8 => {
                 return Some(format!(
                     "invalid placement option: followers should be less than or equal to 8: {n}"
@@ -853,19 +871,31 @@ fn placement_refusal(stmt: &str) -> Option<String> {
         .iter()
         .any(|k| opts.contains_key(*k));
     if constraint_mode && sugar {
-        return Some("invalid placement option: should be PRIMARY_REGION=.. REGIONS=.. FOLLOWERS=.. SCHEDULE=.., mixed other constraints into options".into());
+        // TiDB ends it with the policy's options as it prints them
+        return Some("invalid placement option: should be [LEADER/VOTER/LEARNER/FOLLOWER]_CONSTRAINTS=.. [VOTERS/FOLLOWERS/LEARNERS]=.., mixed other sugar options".into());
     }
     if let Some(l) = opts.get("LEADER_CONSTRAINTS") {
-        let Some(list) = l.strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
-            return Some(format!("invalid label constraints format: 'LeaderConstraints' should be [constraint1, ...] or any yaml compatible array representation: {l}"));
+        const AS_LIST: &str = "'LeaderConstraints' should be [constraint1, ...] or any yaml compatible array representation";
+        let Some(list) = l.trim().strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
+            return Some(format!("invalid label constraints format: {AS_LIST}"));
         };
-        for c in list.split(',').map(str::trim) {
-            let ok = c
-                .strip_prefix(['+', '-'])
-                .and_then(|kv| kv.split_once('='))
-                .is_some_and(|(k, v)| !k.is_empty() && !v.is_empty());
+        for c in list.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+            let kv: Vec<&str> = c.get(1..).unwrap_or("").split('=').collect();
+            let ok = c.len() >= 4
+                && c.starts_with(['+', '-'])
+                && kv.len() == 2
+                && !kv[0].trim().is_empty()
+                && !kv[1].trim().is_empty();
             if !ok {
-                return Some(format!("label constraint should be in format '{{+|-}}key=value': {c}: 'LeaderConstraints' should be [constraint1, ...] or any yaml compatible array representation"));
+                return Some(format!(
+                    "label constraint should be in format '{{+|-}}key=value': {c}: {AS_LIST}"
+                ));
+            }
+            if c.starts_with('+')
+                && kv[0].trim() == "engine"
+                && kv[1].trim().eq_ignore_ascii_case("tiflash")
+            {
+                return Some(format!("unsupported label constraint: {c}: {AS_LIST}"));
             }
         }
     }
@@ -886,7 +916,23 @@ fn the_primary_regions_bootstrap_puts_the_leaders_in_its_zone_in_sql_tidb_accept
         ),
         (
             "CREATE PLACEMENT POLICY p LEADER_CONSTRAINTS='[+zone=a]' PRIMARY_REGION='a'",
-            "mixed other constraints",
+            "mixed other sugar options",
+        ),
+        (
+            "CREATE PLACEMENT POLICY p LEADER_CONSTRAINTS='[+zone=a=b]'",
+            "label constraint should be in format",
+        ),
+        (
+            "CREATE PLACEMENT POLICY p LEADER_CONSTRAINTS='[+engine=tiflash]'",
+            "unsupported label constraint",
+        ),
+        (
+            "CREATE PLACEMENT POLICY p LEADER_CONSTRAINTS=[+zone=a]",
+            "syntax",
+        ),
+        (
+            "CREATE PLACEMENT POLICY p LEADER_CONSTRAINTS='[+zone=a]' FOLLOWERS='2'",
+            "syntax",
         ),
         (
             "CREATE PLACEMENT POLICY p LEADER_CONSTRAINTS='[+zone=a]' FOLLOWERS=9",

@@ -165,8 +165,9 @@ pub fn tikv_toml(spec: &StackSpec) -> String {
 /// `/tmp`: `temp-dir` (ingest of ADD INDEX, IMPORT INTO) and
 /// `tmp-storage-path` (spill to disk on OOM) are keys of the config file.
 /// `tmp-storage-path` is no flag of tidb-server: its flag set
-/// (pingcap/tidb@v8.5.x cmd/tidb-server/main.go `initFlagSet`, created with
-/// `flag.ExitOnError`) would exit 2 with "flag provided but not defined".
+/// (pingcap/tidb@v8.5.3 cmd/tidb-server/main.go:193-194, `initFlagSet`,
+/// created with `flag.ExitOnError`) would exit 2 with "flag provided but
+/// not defined".
 pub fn tidb_toml(spec: &StackSpec) -> String {
     format!(
         "temp-dir = \"/var/lib/tidb/temp\"\ntmp-storage-path = \"/var/lib/tidb/tmp-storage\"\n\n[labels]\nzone = \"{}\"\n{}",
@@ -665,9 +666,9 @@ pub fn objects(spec: &StackSpec, tls: &TlsMaterial, pd: &PdTopology) -> Vec<Obj>
                 // a key tidb-server does not know stops it instead of a
                 // warning it starts past, so a setting never silently does
                 // nothing; a file whose unknown keys are all options TiDB
-                // removed still only warns (pingcap/tidb@00da65f5
-                // cmd/tidb-server/main.go:202; pingcap/tidb@eece7e0e
-                // pkg/config/config.go:1201, 1220)
+                // removed still only warns (pingcap/tidb@v8.5.3
+                // cmd/tidb-server/main.go:198; pkg/config/config.go:1188,
+                // 1206)
                 "--config-strict".into(),
             ],
             ports: vec![port("mysql", 4000), port("status", 10080)],
