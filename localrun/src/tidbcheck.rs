@@ -573,6 +573,9 @@ pub struct Assignment {
     pub name: String,
     /// The value as TiDB validates it: a quoted string unquoted, a number as written.
     pub value: String,
+    /// The value is another system variable's (`= @@GLOBAL.name`, unquoted):
+    /// its scope and name; `value` is then the reference as written.
+    pub of_variable: Option<(SetScope, String)>,
 }
 
 /// What tidb-server makes of a `SET` it accepts.
@@ -608,6 +611,73 @@ fn sysvar_refusal(t: &Tables, what: &str, args: &[(&str, &str)]) -> String {
     m
 }
 
+fn scopes_of(v: &Value) -> Vec<&str> {
+    v["scope"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// `SysVar.Validate`'s first check, of the scope (a read-only variable,
+/// GLOBAL of a session-only one, SESSION of a global-only one).
+fn scope_refusal(t: &Tables, v: &Value, vname: &str, scope: SetScope) -> Option<String> {
+    let scopes = scopes_of(v);
+    let has = |s: &str| scopes.contains(&s);
+    if v["readOnly"] == true || has("NONE") {
+        return Some(sysvar_refusal(
+            t,
+            "read_only",
+            &[("name", vname), ("scope", "read only")],
+        ));
+    }
+    match scope {
+        SetScope::Global if !(has("GLOBAL") || has("INSTANCE")) => {
+            Some(sysvar_refusal(t, "session_only", &[("name", vname)]))
+        }
+        SetScope::Session if !has("SESSION") => {
+            Some(sysvar_refusal(t, "global_only", &[("name", vname)]))
+        }
+        _ => None,
+    }
+}
+
+/// An assignment as tidb-server takes it. A literal goes through
+/// [`sysvar_set`]. A system variable's value (`= @@GLOBAL.name`) is read
+/// first and the string it holds validated (pingcap/tidb@v8.5.3
+/// pkg/executor/set.go:306-330, `getVarValue`): modelled only for the
+/// variable's own GLOBAL value, which is valid for it by construction, so
+/// only the scope of the assignment is checked. (`= DEFAULT` is another
+/// thing: set.go:307-313 gives the compiled-in default, not the GLOBAL
+/// value.) Err is tidb-server's message, or says what is not modelled.
+pub fn assignment_set(t: &Tables, a: &Assignment) -> Result<Accepted, String> {
+    let Some((from_scope, from)) = &a.of_variable else {
+        return sysvar_set(t, a.scope, &a.name, &a.value);
+    };
+    let Some(v) = sysvar(t, &a.name) else {
+        return Err(sysvar_refusal(t, "unknown_variable", &[("name", &a.name)]));
+    };
+    let vname = v["name"].as_str().unwrap_or(&a.name);
+    let global = scopes_of(v)
+        .iter()
+        .any(|s| *s == "GLOBAL" || *s == "INSTANCE");
+    if !from.eq_ignore_ascii_case(vname) || *from_scope != SetScope::Global || !global {
+        return Err(format!(
+            "{} = {}: not modelled here (only a variable's own GLOBAL value is)",
+            a.name, a.value
+        ));
+    }
+    if let Some(refused) = scope_refusal(t, v, vname, a.scope) {
+        return Err(refused);
+    }
+    Ok(Accepted {
+        value: format!("@@GLOBAL.{vname}"),
+        clamped: false,
+        custom_validation: v["custom_validation"] == true,
+    })
+}
+
 /// `SET [GLOBAL|SESSION] name = value` as tidb-server's `SysVar.Validate`
 /// runs it (pkg/sessionctx/variable/variable.go, cited in the tables): the
 /// name, the scope, then the check of the variable's type. Err is the
@@ -622,28 +692,8 @@ pub fn sysvar_set(
         return Err(sysvar_refusal(t, "unknown_variable", &[("name", name)]));
     };
     let vname = v["name"].as_str().unwrap_or(name);
-    let scopes: Vec<&str> = v["scope"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let has = |s: &str| scopes.contains(&s);
-    if v["readOnly"] == true || has("NONE") {
-        return Err(sysvar_refusal(
-            t,
-            "read_only",
-            &[("name", vname), ("scope", "read only")],
-        ));
-    }
-    match scope {
-        SetScope::Global if !(has("GLOBAL") || has("INSTANCE")) => {
-            return Err(sysvar_refusal(t, "session_only", &[("name", vname)]))
-        }
-        SetScope::Session if !has("SESSION") => {
-            return Err(sysvar_refusal(t, "global_only", &[("name", vname)]))
-        }
-        _ => {}
+    if let Some(refused) = scope_refusal(t, v, vname, scope) {
+        return Err(refused);
     }
     let custom_validation = v["custom_validation"] == true;
     let ok = |value: String, clamped: bool| {
@@ -982,6 +1032,7 @@ pub fn set_assignments(statement: &str) -> Result<Vec<Assignment>, String> {
             _ => return Err(format!("cannot read {lhs:?} in {statement:?}")),
         };
         let rhs = rhs.trim();
+        let of_variable = variable_reference(rhs);
         let value = match rhs.chars().next() {
             Some(q @ ('\'' | '"')) if rhs.len() >= 2 && rhs.ends_with(q) => {
                 rhs[1..rhs.len() - 1].replace("\\'", "'").replace("''", "'")
@@ -992,9 +1043,28 @@ pub fn set_assignments(statement: &str) -> Result<Vec<Assignment>, String> {
             scope,
             name: name.to_string(),
             value,
+            of_variable,
         });
     }
     Ok(out)
+}
+
+/// `@@GLOBAL.name`, `@@SESSION.name`, `@@LOCAL.name` or `@@name`, unquoted:
+/// a system variable's value as an expression.
+fn variable_reference(rhs: &str) -> Option<(SetScope, String)> {
+    let rest = rhs.strip_prefix("@@")?;
+    let lower = rest.to_ascii_lowercase();
+    let (scope, name) = if lower.starts_with("global.") {
+        (SetScope::Global, &rest["global.".len()..])
+    } else if lower.starts_with("session.") {
+        (SetScope::Session, &rest["session.".len()..])
+    } else if lower.starts_with("local.") {
+        (SetScope::Session, &rest["local.".len()..])
+    } else {
+        (SetScope::Session, rest)
+    };
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .then(|| (scope, name.to_string()))
 }
 
 fn split_outside_quotes(s: &str, sep: char) -> Vec<String> {
@@ -1026,7 +1096,7 @@ pub fn sql_problems(t: &Tables, sql: &str) -> Vec<String> {
             Err(e) => out.push(e),
             Ok(list) => {
                 for a in list {
-                    match sysvar_set(t, a.scope, &a.name, &a.value) {
+                    match assignment_set(t, &a) {
                         Err(e) => out.push(format!("{st}: {e}")),
                         Ok(acc) if acc.clamped => out.push(format!(
                             "{st}: tidb-server sets {} to {} instead of {:?} and warns ({})",

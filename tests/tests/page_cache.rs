@@ -192,7 +192,7 @@ fn check_tidb_part(statement: &str) -> Vec<(String, String)> {
     let mut out = vec![];
     for s in tidbcheck::sql_statements(statement) {
         for a in tidbcheck::set_assignments(&s).unwrap() {
-            let acc = tidbcheck::sysvar_set(t, a.scope, &a.name, &a.value)
+            let acc = tidbcheck::assignment_set(t, &a)
                 .unwrap_or_else(|e| panic!("tidb-server refuses {statement}: {e}"));
             assert!(
                 !acc.clamped,
@@ -331,7 +331,7 @@ echo $id, "\n";
         Err("Variable 'tidb_replica_read' can't be set to the value of 'closest'".to_string())
     );
     // a visitor's request that writes reads fresh from its first write on
-    let fresh = "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = 'leader' */";
+    let fresh = "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = @@GLOBAL.tidb_replica_read */";
     check_tidb_part(fresh);
     let fresh_before = count(&db, fresh);
     let w = get("/?geowp-write=1", "");

@@ -422,7 +422,7 @@ fn every_system_variable_geowp_sets_is_one_tidb_server_takes_as_written() {
     for st in &sql {
         for s in tidbcheck::sql_statements(st) {
             for a in tidbcheck::set_assignments(&s).unwrap() {
-                let acc = tidbcheck::sysvar_set(&t, a.scope, &a.name, &a.value)
+                let acc = tidbcheck::assignment_set(&t, &a)
                     .unwrap_or_else(|e| panic!("tidb-server refuses {s}: {e}"));
                 assert!(!acc.clamped, "{s}: tidb-server would store {}", acc.value);
                 assert!(!acc.custom_validation, "{s}: not checked in full");
@@ -441,8 +441,8 @@ fn every_system_variable_geowp_sets_is_one_tidb_server_takes_as_written() {
             "Session tidb_placement_mode = STRICT",
             "Session tidb_read_staleness = ",
             "Session tidb_read_staleness = -5",
+            "Session tidb_replica_read = @@GLOBAL.tidb_replica_read",
             "Session tidb_replica_read = closest-replicas",
-            "Session tidb_replica_read = leader",
         ],
         "the SETs geowp sends changed: {sql:#?}"
     );
@@ -1011,4 +1011,42 @@ fn the_primary_regions_bootstrap_puts_the_leaders_in_its_zone_in_sql_tidb_accept
         "its zone label, not its name"
     );
     assert_eq!(zone_of("eu-west"), "");
+}
+
+#[test]
+fn a_variable_set_to_its_own_global_value_is_read_as_tidb_reads_it() {
+    let t = Tables::load();
+    let one = |sql: &str| {
+        let mut a = tidbcheck::set_assignments(sql).unwrap();
+        assert_eq!(a.len(), 1, "{sql}");
+        a.remove(0)
+    };
+    // unquoted: the GLOBAL value, valid for the variable by construction
+    let a = one("SET SESSION tidb_replica_read = @@GLOBAL.tidb_replica_read");
+    assert_eq!(
+        a.of_variable,
+        Some((tidbcheck::SetScope::Global, "tidb_replica_read".into()))
+    );
+    assert!(tidbcheck::assignment_set(&t, &a).is_ok());
+    // the assignment's own scope still counts
+    let a = one("SET SESSION tidb_gc_life_time = @@GLOBAL.tidb_gc_life_time");
+    assert_eq!(
+        tidbcheck::assignment_set(&t, &a),
+        Err(
+            "Variable 'tidb_gc_life_time' is a GLOBAL variable and should be set with SET GLOBAL"
+                .into()
+        )
+    );
+    // another variable's value is not modelled, so not passed
+    let a = one("SET SESSION tidb_replica_read = @@GLOBAL.tidb_isolation_read_engines");
+    assert!(tidbcheck::assignment_set(&t, &a)
+        .unwrap_err()
+        .contains("not modelled"));
+    // quoted, it is a string like any other, and no value of the enum
+    let a = one("SET SESSION tidb_replica_read = '@@GLOBAL.tidb_replica_read'");
+    assert_eq!(a.of_variable, None);
+    assert_eq!(
+        tidbcheck::assignment_set(&t, &a),
+        Err("Variable 'tidb_replica_read' can't be set to the value of '@@GLOBAL.tidb_replica_read'".into())
+    );
 }

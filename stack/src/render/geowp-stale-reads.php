@@ -66,7 +66,7 @@ function geowp_stale_reads_statement($on) {
         $seconds = (int) getenv('GEOWP_STALE_READ_SECONDS');
         return "SET @geowp_stale_reads = $seconds /*T! , SESSION tidb_read_staleness = -$seconds, SESSION tidb_replica_read = 'closest-replicas' */";
     }
-    return "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = 'leader' */";
+    return "SET @geowp_stale_reads = 0 /*T! , SESSION tidb_read_staleness = '', SESSION tidb_replica_read = @@GLOBAL.tidb_replica_read */";
 }
 
 /**
