@@ -12,12 +12,14 @@
 //!   timestamp from PD's leader, then the read (or the one-phase commit) at
 //!   the Raft leader (a follower read still asks the leader for its read
 //!   index, so `closest-replicas` does not save it);
-//! - a SELECT on a connection that has stale reads on (geowp's must-use
-//!   plugin sends `SET @geowp_stale_reads = N`, with N > 0, beside TiDB's
+//! - a SELECT on a connection that has stale reads on (geowp's db.php
+//!   drop-in sends `SET @geowp_stale_reads = N`, with N > 0, beside TiDB's
 //!   `tidb_read_staleness`) pays none: it is served by the region's own
-//!   replica at a timestamp computed locally (pingcap/tidb
-//!   `pkg/sessiontxn/staleread/util.go`, `CalculateTsWithReadStaleness`),
-//!   unless it locks (`FOR UPDATE`, `FOR SHARE`, `LOCK IN SHARE MODE`);
+//!   replica at a timestamp TiDB computes without asking PD
+//!   (pingcap/tidb@v8.5.3 `pkg/sessiontxn/staleread/util.go:69-90`; its
+//!   test `pkg/executor/stale_txn_test.go:1298-1302` checks that no
+//!   timestamp is requested), unless it locks (`FOR UPDATE`, `FOR SHARE`,
+//!   `LOCK IN SHARE MODE`);
 //! - SET, SHOW, a SELECT of no table, and every command that is not a query
 //!   (connect, ping, change database) pay none: TiDB answers them itself.
 //!
