@@ -657,7 +657,9 @@ def tidb_tables(tidb):
 TIDB_TAG_NOTE = ('the newest v8.5 tag any source reachable here holds; the image geowp pins is v8.5.7, '
                  'which none holds (pingcap/tidb itself is too large to mirror here). The tag was read in a '
                  "fork's mirror (mengchengtech/tidb) whose tag names the upstream release commit, the commit "
-                 'tidb-server v8.5.3 reports as its own')
+                 'tidb-server v8.5.3 reports as its own. Upstream release-8.5 read the same way at 9a58773a '
+                 '(2026-01-13, in bufferflies/tidb\'s mirror) differs from v8.5.3 only by 2 added config keys '
+                 '(instance.plugin_audit_log_*), 5 added system variables and one variable given a validation of its own')
 # pingcap/tidb files read by --tidb-files, as saved under FILES_DIR/<commit>/
 TIDB_FILES = ['pkg/config/config.go', 'pkg/sessionctx/variable/sysvar.go', 'pkg/sessionctx/variable/tidb_vars.go',
               'pkg/sessionctx/variable/variable.go', 'pkg/sessionctx/variable/error.go', 'pkg/errno/errname.go']
